@@ -1,0 +1,52 @@
+import { readFileSync } from "node:fs";
+import { loadConfigOrExit } from "../shared/config.js";
+
+/**
+ * The `switchyard` command. Exit codes: 0 success, 1 runtime or server error, 2 usage error.
+ * Serving, migrations and admin commands arrive with the control-plane and data-plane work; until then they say so.
+ */
+
+const USAGE = `usage: switchyard <command>
+
+commands:
+  serve control-plane | data-plane | all   run a plane (all: both, on embedded storage)
+  migrate                                   apply database migrations
+  admin <resource> <action> [flags]         manage users, groups, keys, accounts, rules, prices, usage
+  version                                   print the version
+  help                                      print this help
+`;
+
+/** Runs the CLI with the given arguments (without node and script) and returns the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    case "version":
+    case "--version":
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    case "serve":
+    case "migrate":
+    case "admin": {
+      loadConfigOrExit();
+      const what = [command, ...rest.filter((a) => !a.startsWith("-"))].slice(0, 3).join(" ");
+      process.stderr.write(`switchyard: '${what}' is not implemented yet\n`);
+      return 1;
+    }
+    default:
+      process.stderr.write(`switchyard: unknown command '${command}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+function packageVersion(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  return typeof pkg === "object" && pkg !== null && "version" in pkg ? String(pkg.version) : "unknown";
+}
+
+process.exitCode = await run(process.argv.slice(2));

@@ -1,0 +1,202 @@
+import { z } from "zod";
+
+const MiB = 1024 * 1024;
+
+const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `expected an integer from ${min} to ${max}` })
+    .int({ error: `expected an integer from ${min} to ${max}` })
+    .min(min, { error: `expected an integer from ${min} to ${max}` })
+    .max(max, { error: `expected an integer from ${min} to ${max}` });
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: "expected host:port, e.g. 127.0.0.1:8080" })
+  .refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65535, { error: "port must be at most 65535" });
+
+const httpUrl = z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" });
+
+const optionalUrl = (protocols: RegExp, hint: string) =>
+  z.union([z.literal(""), z.url({ protocol: protocols, error: `expected ${hint}` })]).default("");
+
+const bool = z
+  .enum(["true", "false", "1", "0"], { error: "expected true or false" })
+  .transform((v) => v === "true" || v === "1");
+
+const timezone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: "expected an IANA time zone, e.g. UTC or Europe/Berlin" },
+);
+
+/** 32 bytes as 64 hex chars or 43/44 base64(url) chars. */
+const secretKey = z.union([
+  z.literal(""),
+  z.string().refine((v) => decodeSecretKey(v) !== null, {
+    error: "expected 32 bytes as 64 hex characters or base64",
+  }),
+]);
+
+/**
+ * Every environment variable Switchyard reads, with its default. README.md's table is this list; keep them equal.
+ * Names are `SWITCHYARD_` + the key.
+ */
+const schema = z.object({
+  SWITCHYARD_LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info"),
+  SWITCHYARD_DATA_DIR: z.string().min(1).default(".switchyard"),
+  SWITCHYARD_CONTROL_PLANE_LISTEN: hostPort.default("127.0.0.1:50051"),
+  SWITCHYARD_DATA_PLANE_LISTEN: hostPort.default("127.0.0.1:8080"),
+  SWITCHYARD_CONTROL_PLANE_URL: httpUrl.default("http://127.0.0.1:50051"),
+  SWITCHYARD_ADMIN_TOKEN: z.string().default(""),
+  SWITCHYARD_DATA_PLANE_TOKEN: z.string().default(""),
+  SWITCHYARD_DATABASE_URL: optionalUrl(/^postgres(ql)?$/, "a postgres:// URL, or empty for embedded storage"),
+  SWITCHYARD_MIGRATE_ON_START: bool.default(true),
+  SWITCHYARD_REDIS_URL: optionalUrl(/^rediss?$/, "a redis:// URL, or empty for in-memory leases"),
+  SWITCHYARD_SECRET_KEY: secretKey.default(""),
+  SWITCHYARD_LEASE_TTL_MS: integer(3_000, 600_000).default(30_000),
+  SWITCHYARD_UPSTREAM_CONNECT_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+  SWITCHYARD_UPSTREAM_HEADERS_TIMEOUT_MS: integer(1_000, 3_600_000).default(600_000),
+  SWITCHYARD_REQUEST_BODY_LIMIT_BYTES: integer(1_024, 1_024 * MiB).default(32 * MiB),
+  SWITCHYARD_SHUTDOWN_DELAY_MS: integer(0, 120_000).default(0),
+  SWITCHYARD_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(30_000),
+  SWITCHYARD_BILLING_TIMEZONE: timezone.default("UTC"),
+});
+
+/** Raw parsed environment. */
+type Env = z.output<typeof schema>;
+
+/** Switchyard's configuration, parsed once at start. */
+export interface Config {
+  logLevel: Env["SWITCHYARD_LOG_LEVEL"];
+  /** Where embedded storage and generated secrets live. */
+  dataDir: string;
+  controlPlane: {
+    listen: { host: string; port: number };
+    /** Where data planes and the CLI reach the control plane. */
+    url: string;
+    /** Empty in embedded mode until generated and stored in dataDir. */
+    adminToken: string;
+    dataPlaneToken: string;
+    /** Empty: embedded PostgreSQL in dataDir. */
+    databaseUrl: string;
+    migrateOnStart: boolean;
+    /** Empty: in-memory leases (single replica only). */
+    redisUrl: string;
+    /** 32-byte key for credential encryption; null: generated and stored in dataDir (embedded mode only). */
+    secretKey: Buffer | null;
+    leaseTtlMs: number;
+    billingTimezone: string;
+  };
+  dataPlane: {
+    listen: { host: string; port: number };
+    upstreamConnectTimeoutMs: number;
+    upstreamHeadersTimeoutMs: number;
+    requestBodyLimitBytes: number;
+    shutdownDelayMs: number;
+    shutdownGraceMs: number;
+  };
+}
+
+/** A configuration value was rejected; `message` is one line naming the variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Variables whose values are never echoed in errors (secrets, or URLs that may embed passwords). */
+const SECRET_VARIABLES = new Set([
+  "SWITCHYARD_ADMIN_TOKEN",
+  "SWITCHYARD_DATA_PLANE_TOKEN",
+  "SWITCHYARD_SECRET_KEY",
+  "SWITCHYARD_DATABASE_URL",
+  "SWITCHYARD_REDIS_URL",
+]);
+
+/** Names of every variable Switchyard reads, for docs and tests. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
+/**
+ * Parses configuration from an environment. Empty strings count as unset. Throws {@link ConfigError} with one line
+ * naming the first bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const name of CONFIG_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined && value !== "") input[name] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? "environment");
+    const shown =
+      input[name] === undefined || SECRET_VARIABLES.has(name)
+        ? ""
+        : ` (got ${JSON.stringify(truncate(input[name]))})`;
+    throw new ConfigError(`invalid ${name}: ${issue?.message ?? "invalid value"}${shown}`);
+  }
+  const e = parsed.data;
+  return {
+    logLevel: e.SWITCHYARD_LOG_LEVEL,
+    dataDir: e.SWITCHYARD_DATA_DIR,
+    controlPlane: {
+      listen: splitHostPort(e.SWITCHYARD_CONTROL_PLANE_LISTEN),
+      url: e.SWITCHYARD_CONTROL_PLANE_URL.replace(/\/+$/, ""),
+      adminToken: e.SWITCHYARD_ADMIN_TOKEN,
+      dataPlaneToken: e.SWITCHYARD_DATA_PLANE_TOKEN,
+      databaseUrl: e.SWITCHYARD_DATABASE_URL,
+      migrateOnStart: e.SWITCHYARD_MIGRATE_ON_START,
+      redisUrl: e.SWITCHYARD_REDIS_URL,
+      secretKey: e.SWITCHYARD_SECRET_KEY === "" ? null : decodeSecretKey(e.SWITCHYARD_SECRET_KEY),
+      leaseTtlMs: e.SWITCHYARD_LEASE_TTL_MS,
+      billingTimezone: e.SWITCHYARD_BILLING_TIMEZONE,
+    },
+    dataPlane: {
+      listen: splitHostPort(e.SWITCHYARD_DATA_PLANE_LISTEN),
+      upstreamConnectTimeoutMs: e.SWITCHYARD_UPSTREAM_CONNECT_TIMEOUT_MS,
+      upstreamHeadersTimeoutMs: e.SWITCHYARD_UPSTREAM_HEADERS_TIMEOUT_MS,
+      requestBodyLimitBytes: e.SWITCHYARD_REQUEST_BODY_LIMIT_BYTES,
+      shutdownDelayMs: e.SWITCHYARD_SHUTDOWN_DELAY_MS,
+      shutdownGraceMs: e.SWITCHYARD_SHUTDOWN_GRACE_MS,
+    },
+  };
+}
+
+/** For composition roots: the config, or one line on stderr and exit code 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchyard: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+function splitHostPort(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(":");
+  return { host: value.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(value.slice(i + 1)) };
+}
+
+function decodeSecretKey(value: string): Buffer | null {
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, "hex");
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) {
+    const bytes = Buffer.from(value, "base64");
+    return bytes.length === 32 ? bytes : null;
+  }
+  return null;
+}
+
+function truncate(value: string | undefined): string {
+  const v = value ?? "";
+  return v.length > 40 ? `${v.slice(0, 40)}…` : v;
+}

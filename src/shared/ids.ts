@@ -1,0 +1,31 @@
+import { randomBytes, randomUUID } from "node:crypto";
+
+/**
+ * Id generation. Request and lease ids are random, URL-safe and prefixed so a reader knows what an id names;
+ * entity ids are UUIDs (PostgreSQL `uuid`).
+ */
+
+/** A client request's id (also its x-request-id and the admit idempotency key): "req_" + 22 base64url chars. */
+export function newRequestId(): string {
+  return `req_${randomBytes(16).toString("base64url")}`;
+}
+
+/** A lease id: "lse_" + 22 base64url chars. */
+export function newLeaseId(): string {
+  return `lse_${randomBytes(16).toString("base64url")}`;
+}
+
+/** A data-plane or control-plane instance id: the host name plus a random suffix, stable for the process. */
+export function newInstanceId(hostname: string): string {
+  return `${hostname}-${randomBytes(4).toString("hex")}`;
+}
+
+/** A durable entity's id. */
+export function newEntityId(): string {
+  return randomUUID();
+}
+
+/** Whether a client-supplied request id is safe to adopt (bounded, printable, no separators that break logs). */
+export function isAcceptableRequestId(value: string): boolean {
+  return /^[A-Za-z0-9_.:-]{8,128}$/.test(value);
+}
