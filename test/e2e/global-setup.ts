@@ -1,0 +1,7 @@
+import { execFileSync } from "node:child_process";
+import { REPO_ROOT } from "../support/repo-copy.js";
+
+/** End-to-end tests run the installed command (bin/switchyard.js → dist/), so compile once before them. */
+export default function setup(): void {
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { displayPrefix, generateApiKey, hashApiKey, looksLikeApiKey } from "../../src/shared/api-key.js";
+import { ManualClock } from "../../src/shared/clock.js";
+import { isAcceptableRequestId, newLeaseId, newRequestId } from "../../src/shared/ids.js";
+
+describe("API keys", () => {
+  it("are sk-sy- plus 43 base64url characters and all different", () => {
+    const keys = new Set(Array.from({ length: 200 }, generateApiKey));
+    expect(keys.size).toBe(200);
+    for (const key of keys) {
+      expect(key).toMatch(/^sk-sy-[A-Za-z0-9_-]{43}$/);
+      expect(looksLikeApiKey(key)).toBe(true);
+    }
+  });
+
+  it("rejects strings of the wrong shape", () => {
+    expect(looksLikeApiKey("sk-proj-abc")).toBe(false);
+    expect(looksLikeApiKey(`sk-sy-${"a".repeat(42)}`)).toBe(false);
+    expect(looksLikeApiKey(`sk-sy-${"a".repeat(42)}!`)).toBe(false);
+  });
+
+  it("hash to the SHA-256 of their UTF-8 bytes and display only a prefix", () => {
+    expect(hashApiKey("abc").toString("hex")).toBe(
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    );
+    expect(displayPrefix("sk-sy-AbCdEfGh")).toBe("sk-sy-AbCd");
+  });
+});
+
+describe("ids and the manual clock", () => {
+  it("prefix request and lease ids and accept only safe client request ids", () => {
+    expect(newRequestId()).toMatch(/^req_[A-Za-z0-9_-]{22}$/);
+    expect(newLeaseId()).toMatch(/^lse_[A-Za-z0-9_-]{22}$/);
+    expect(isAcceptableRequestId(newRequestId())).toBe(true);
+    expect(isAcceptableRequestId("short")).toBe(false);
+    expect(isAcceptableRequestId("has space in it")).toBe(false);
+  });
+
+  it("moves only when told and never backwards", () => {
+    const clock = new ManualClock(new Date("2026-01-01T00:00:00Z"));
+    expect(clock.now()).toBe(Date.parse("2026-01-01T00:00:00Z"));
+    clock.advance(1500);
+    expect(clock.now()).toBe(Date.parse("2026-01-01T00:00:01.500Z"));
+    expect(() => clock.advance(-1)).toThrow(RangeError);
+  });
+});
