@@ -1,6 +1,14 @@
 import { chatCompletionBody, chatCompletionStream, wantsStreamUsage } from "./chat-wire.js";
 import { planCompletion } from "./completion-plan.js";
-import { type Exchange, JSON_TYPE, pause, replyHeaders, resetConnection, sendBody, sendJson } from "./http-reply.js";
+import {
+  type Exchange,
+  JSON_TYPE,
+  pause,
+  replyHeaders,
+  resetConnection,
+  sendBody,
+  sendJson,
+} from "./http-reply.js";
 import { openAIErrorBody } from "./openai-error.js";
 import { responseBody, responseStream } from "./responses-wire.js";
 import { playStream } from "./sse-playback.js";
@@ -44,7 +52,10 @@ export function takesJsonBody(endpoint: Endpoint): boolean {
 function sendSuccess(exchange: Exchange, body: Json, behaviour: Behaviour | undefined): void {
   const stall = behaviour?.stall;
   const resetAfterHeaders = typeof behaviour?.reset === "object";
-  if (stall === undefined && !resetAfterHeaders) return sendJson(exchange, 200, body, behaviour?.headers);
+  if (stall === undefined && !resetAfterHeaders) {
+    sendJson(exchange, 200, body, behaviour?.headers);
+    return;
+  }
   if (exchange.closed) return;
   exchange.res.writeHead(200, replyHeaders(exchange, JSON_TYPE, behaviour?.headers)).flushHeaders();
   if (resetAfterHeaders && stall === undefined) resetConnection(exchange);
@@ -57,13 +68,18 @@ function sendScriptedError(exchange: Exchange, behaviour: Behaviour): boolean {
     sendBody(exchange, behaviour.status ?? 200, behaviour.rawBody, type, behaviour.headers);
     return true;
   }
-  if (behaviour.error === undefined && (behaviour.status === undefined || behaviour.status < 400)) return false;
+  if (behaviour.error === undefined && (behaviour.status === undefined || behaviour.status < 400))
+    return false;
   const status = behaviour.status ?? 400;
   sendJson(exchange, status, openAIErrorBody(status, behaviour.error), behaviour.headers);
   return true;
 }
 
-function answerResponses(exchange: Exchange, body: Json, behaviour: Behaviour | undefined): Promise<void> | void {
+function answerResponses(
+  exchange: Exchange,
+  body: Json,
+  behaviour: Behaviour | undefined,
+): Promise<void> | void {
   const model = typeof body.model === "string" ? body.model : "gpt-4o-mini";
   const plan = planCompletion(behaviour);
   if (body.stream === true) return playStream(exchange, responseStream(model, plan, behaviour), behaviour);
@@ -86,11 +102,13 @@ function answerChat(exchange: Exchange, body: Json, behaviour: Behaviour | undef
 
 function answerModels(exchange: Exchange, endpoint: Endpoint, behaviour: Behaviour | undefined): void {
   if (endpoint.kind !== "model") {
-    return sendSuccess(exchange, { object: "list", data: MODEL_IDS.map(modelObject) }, behaviour);
+    sendSuccess(exchange, { object: "list", data: MODEL_IDS.map(modelObject) }, behaviour);
+  } else if (MODEL_IDS.includes(endpoint.id)) {
+    sendSuccess(exchange, modelObject(endpoint.id), behaviour);
+  } else {
+    const error = { message: `The model '${endpoint.id}' does not exist`, code: "model_not_found" };
+    sendJson(exchange, 404, openAIErrorBody(404, error), behaviour?.headers);
   }
-  if (MODEL_IDS.includes(endpoint.id)) return sendSuccess(exchange, modelObject(endpoint.id), behaviour);
-  const error = { message: `The model '${endpoint.id}' does not exist`, code: "model_not_found" };
-  sendJson(exchange, 404, openAIErrorBody(404, error), behaviour?.headers);
 }
 
 /**

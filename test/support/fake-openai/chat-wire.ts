@@ -46,7 +46,12 @@ export function chatCompletionBody(model: string, plan: CompletionPlan): Json {
 /** True when the request asked for the trailing usage chunk (`stream_options.include_usage`). */
 export function wantsStreamUsage(body: Json): boolean {
   const options = body.stream_options;
-  return typeof options === "object" && options !== null && "include_usage" in options && options.include_usage === true;
+  return (
+    typeof options === "object" &&
+    options !== null &&
+    "include_usage" in options &&
+    options.include_usage === true
+  );
 }
 
 /**
@@ -75,14 +80,20 @@ export function chatCompletionStream(
   };
   chunk({ role: "assistant", content: "", refusal: null }, null);
   if (behaviour?.failed !== undefined) {
-    const error = { message: behaviour.failed.message, type: "server_error", param: null, code: behaviour.failed.code };
+    const error = {
+      message: behaviour.failed.message,
+      type: "server_error",
+      param: null,
+      code: behaviour.failed.code,
+    };
     frames.push(`data: ${JSON.stringify({ error })}\n\n`);
     return { frames, firstDeltaIndex: -1, malformedFrame: "" };
   }
   const firstDeltaIndex = frames.length;
   for (const content of plan.deltas) chunk({ content }, null);
   chunk({}, "stop");
-  if (includeUsage) frames.push(`data: ${JSON.stringify({ ...base, choices: [], usage: chatUsage(plan.usage) })}\n\n`);
+  if (includeUsage)
+    frames.push(`data: ${JSON.stringify({ ...base, choices: [], usage: chatUsage(plan.usage) })}\n\n`);
   frames.push("data: [DONE]\n\n");
   return { frames, firstDeltaIndex, malformedFrame: "data: {not json\n\n" };
 }

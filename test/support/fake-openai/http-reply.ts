@@ -55,7 +55,12 @@ export function sendBody(
 }
 
 /** Sends a JSON body. */
-export function sendJson(exchange: Exchange, status: number, body: unknown, extra?: Record<string, string>): void {
+export function sendJson(
+  exchange: Exchange,
+  status: number,
+  body: unknown,
+  extra?: Record<string, string>,
+): void {
   sendBody(exchange, status, JSON.stringify(body), JSON_TYPE, extra);
 }
 

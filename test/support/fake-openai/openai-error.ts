@@ -15,9 +15,17 @@ interface ErrorDefaults {
 function defaultsFor(status: number): ErrorDefaults {
   switch (status) {
     case 401:
-      return { type: "invalid_request_error", code: "invalid_api_key", message: "Incorrect API key provided." };
+      return {
+        type: "invalid_request_error",
+        code: "invalid_api_key",
+        message: "Incorrect API key provided.",
+      };
     case 403:
-      return { type: "invalid_request_error", code: "unsupported_country_region_territory", message: "Forbidden." };
+      return {
+        type: "invalid_request_error",
+        code: "unsupported_country_region_territory",
+        message: "Forbidden.",
+      };
     case 404:
       return { type: "invalid_request_error", code: "unknown_url", message: "Not found." };
     case 429:
@@ -28,7 +36,11 @@ function defaultsFor(status: number): ErrorDefaults {
       };
     default:
       return status >= 500
-        ? { type: "server_error", code: null, message: "The server had an error while processing your request." }
+        ? {
+            type: "server_error",
+            code: null,
+            message: "The server had an error while processing your request.",
+          }
         : { type: "invalid_request_error", code: null, message: "Invalid request." };
   }
 }

@@ -81,13 +81,18 @@ function responseObject(
 /** The non-stream answer of `POST /v1/responses` (a failed response when the script says `failed`). */
 export function responseBody(model: string, plan: CompletionPlan, behaviour: Behaviour | undefined): Json {
   const who = identify(model, behaviour);
-  if (behaviour?.failed !== undefined) return responseObject(who, "failed", [], null, { ...behaviour.failed });
+  if (behaviour?.failed !== undefined)
+    return responseObject(who, "failed", [], null, { ...behaviour.failed });
   const output = [message(who, "completed", [outputText(plan.text)])];
   return responseObject(who, "completed", output, responsesUsage(plan.usage));
 }
 
 /** The SSE frames of a streamed `POST /v1/responses`, in the order the SDK's accumulator insists on. */
-export function responseStream(model: string, plan: CompletionPlan, behaviour: Behaviour | undefined): StreamScript {
+export function responseStream(
+  model: string,
+  plan: CompletionPlan,
+  behaviour: Behaviour | undefined,
+): StreamScript {
   const who = identify(model, behaviour);
   const frames: string[] = [];
   const emit = (type: string, fields: Json) => {
@@ -109,7 +114,9 @@ export function responseStream(model: string, plan: CompletionPlan, behaviour: B
   emit("response.content_part.done", { ...at, part: outputText(plan.text) });
   const done = message(who, "completed", [outputText(plan.text)]);
   emit("response.output_item.done", { output_index: 0, item: done });
-  emit("response.completed", { response: responseObject(who, "completed", [done], responsesUsage(plan.usage)) });
+  emit("response.completed", {
+    response: responseObject(who, "completed", [done], responsesUsage(plan.usage)),
+  });
   return {
     frames,
     firstDeltaIndex,

@@ -34,7 +34,11 @@ function streamFaults(behaviour: Behaviour | undefined, frameCount: number): Str
  * the scripted cut (clean end without the remaining frames), stall (nothing more, socket left open) or reset.
  * Before-headers faults and `headersDelayMs` are the caller's business.
  */
-export async function playStream(exchange: Exchange, script: StreamScript, behaviour?: Behaviour): Promise<void> {
+export async function playStream(
+  exchange: Exchange,
+  script: StreamScript,
+  behaviour?: Behaviour,
+): Promise<void> {
   const { res } = exchange;
   if (exchange.closed) return;
   res.writeHead(200, replyHeaders(exchange, SSE_TYPE, behaviour?.headers));
@@ -52,9 +56,10 @@ export async function playStream(exchange: Exchange, script: StreamScript, behav
     if (i === faults.cutAt) break;
     if (i === faults.stallAt) return;
     if (i === faults.resetAt) return resetConnection(exchange);
-    if (i === frames.length) break;
+    const frame = frames[i];
+    if (frame === undefined) break;
     if (i > 0 && !(await pause(exchange, delay))) return;
-    res.write(frames[i]);
+    res.write(frame);
     if (malformed && i === script.firstDeltaIndex) res.write(script.malformedFrame);
   }
   res.end();

@@ -56,7 +56,9 @@ export class TrafficLog {
       };
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter);
-        reject(new Error(`expected ${target} requests in flight within ${timeoutMs} ms, have ${this.inFlight}`));
+        reject(
+          new Error(`expected ${target} requests in flight within ${timeoutMs} ms, have ${this.inFlight}`),
+        );
       }, timeoutMs);
       this.#waiters.add(waiter);
     });
