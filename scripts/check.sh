@@ -36,7 +36,7 @@ step_generated() {
   "$bin/buf" generate --output "$tmp" || return 1
   if ! diff -r "$tmp/src/gen" src/gen >/dev/null; then
     echo "src/gen is stale: run \`npm run generate\` and commit the result" >&2
-    diff -r "$tmp/src/gen" src/gen | head -20 >&2
+    diff -rq "$tmp/src/gen" src/gen | sed "s|$tmp/||" >&2
     return 1
   fi
   echo "generated code: up to date"

@@ -49,7 +49,7 @@ describe("npm run check", () => {
     edit("proto/switchyard/v1/types.proto", (t) => `${t}\n// A badly named message.\nmessage bad_name {}\n`);
     const r = check();
     expect(r.status).not.toBe(0);
-    expect(r.output).toContain("MESSAGE_PASCAL_CASE");
+    expect(r.output).toContain(`Message name "bad_name" should be PascalCase`);
     expect(failedSteps(r.output)).toContain("proto-lint");
   });
 
