@@ -1,0 +1,5 @@
+import type { MigrationObject } from "@mikro-orm/core";
+import { InitialSchema } from "./0001-initial-schema.js";
+
+/** Every migration, oldest first. Append new ones; never edit one that has shipped. */
+export const MIGRATIONS: MigrationObject[] = [{ name: "0001-initial-schema", class: InitialSchema }];

@@ -1,0 +1,49 @@
+import { Migrator } from "@mikro-orm/migrations";
+import { MikroORM, type Options, PostgreSqlDriver } from "@mikro-orm/postgresql";
+import { ENTITIES } from "./entities.js";
+import { MIGRATIONS } from "./migrations/index.js";
+
+/** Tuning for {@link openDatabase}. */
+export interface DatabaseOptions {
+  poolMax?: number;
+  debug?: boolean;
+  /** Receives MikroORM's own messages (e.g. migrations applied); silent by default. */
+  logger?: (message: string) => void;
+}
+
+/**
+ * Opens the durable store. Migrations are listed in code (MikroORM's own file loader bypasses the TS loader used in
+ * development and tests), so the same list runs from source and from dist/.
+ */
+export async function openDatabase(url: string, options: DatabaseOptions = {}): Promise<MikroORM> {
+  return MikroORM.init(databaseOptions(url, options));
+}
+
+/** The ORM options, shared by the server, `switchyard migrate` and tests. */
+export function databaseOptions(url: string, options: DatabaseOptions = {}): Options {
+  return {
+    driver: PostgreSqlDriver,
+    clientUrl: url,
+    entities: ENTITIES,
+    extensions: [Migrator],
+    discovery: { warnWhenNoEntities: false },
+    pool: { min: 0, max: options.poolMax ?? 10 },
+    debug: options.debug ?? false,
+    logger: options.logger ?? (() => {}),
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    migrations: {
+      migrationsList: MIGRATIONS,
+      tableName: "switchyard_migrations",
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+    },
+  };
+}
+
+/** Applies pending migrations; returns the names applied (empty when up to date). */
+export async function migrate(orm: MikroORM): Promise<string[]> {
+  const applied = await orm.getMigrator().up();
+  return applied.map((m) => m.name);
+}
