@@ -1,0 +1,50 @@
+/**
+ * Announces changes to durable state that caches and snapshots depend on (a revoked key must stop working on every
+ * replica within a second; a new passthrough rule must reach data planes within a second). Mutations publish after
+ * their transaction commits; caches and the snapshot builder subscribe. A Redis-backed feed relays changes between
+ * control-plane replicas; the local feed serves a single replica.
+ */
+
+/** What changed. */
+export type ChangeKind =
+  | "user"
+  | "group"
+  | "api_key"
+  | "account"
+  | "passthrough_rule"
+  | "model_price"
+  | "subscription"
+  | "settings";
+
+/** One change: its kind and the id of the changed entity (the model name for prices, the key for settings). */
+export interface Change {
+  kind: ChangeKind;
+  id: string;
+}
+
+/** Publish/subscribe for {@link Change}s. */
+export interface ChangeFeed {
+  publish(change: Change): void;
+  /** Returns a function that unsubscribes. */
+  subscribe(listener: (change: Change) => void): () => void;
+}
+
+/** In-process feed: listeners run synchronously in publish order; a throwing listener does not stop the others. */
+export class LocalChangeFeed implements ChangeFeed {
+  readonly #listeners = new Set<(change: Change) => void>();
+
+  publish(change: Change): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch {
+        // a cache that fails to invalidate must not block the mutation that already committed
+      }
+    }
+  }
+
+  subscribe(listener: (change: Change) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
