@@ -1,0 +1,187 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import {
+  type ChannelRequest,
+  type ChannelResponse,
+  ChannelResponseSchema,
+  type Operation,
+  type OperationResult,
+  OperationResultSchema,
+} from "../../gen/switchyard/v1/gateway_pb.js";
+import { asSwitchyardError, ErrorCode, SwitchyardError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/logger.js";
+import type { GatewayHandlers, OperationContext } from "./gateway-handlers.js";
+
+/** Settings of the server side of the lease channel. */
+export interface ChannelServerOptions {
+  /** This replica's id, sent in ChannelOpened for the data plane's logs. */
+  serverId: string;
+  leaseTtlMs: number;
+  /** Operations in flight per stream before the server stops reading (backpressure). */
+  maxOutstanding: number;
+  log: Logger;
+}
+
+/**
+ * The server side of `GatewayService.Channel`: reads batches of operations, runs each concurrently, and writes
+ * results back in batches — whatever finished while the previous write was pending goes out together (natural
+ * batching, no timers). A slow admit (waiting for a slot) never holds back the others.
+ */
+export function createChannelHandler(handlers: GatewayHandlers, options: ChannelServerOptions) {
+  return async function* channel(
+    requests: AsyncIterable<ChannelRequest>,
+    context: HandlerContext,
+  ): AsyncIterable<ChannelResponse> {
+    const stream = new ChannelStream(handlers, options, context.signal);
+    stream.read(requests);
+    try {
+      yield* stream.responses();
+    } finally {
+      stream.close();
+    }
+  };
+}
+
+/** One open channel: its output queue, in-flight count and lifetime. */
+class ChannelStream {
+  readonly #handlers: GatewayHandlers;
+  readonly #options: ChannelServerOptions;
+  readonly #abort = new AbortController();
+  readonly #results: OperationResult[] = [];
+  #opened: ChannelResponse | null = null;
+  #outstanding = 0;
+  #readerDone = false;
+  #readerError: unknown = null;
+  #wakeWriter: (() => void) | null = null;
+  #wakeReader: (() => void) | null = null;
+
+  constructor(handlers: GatewayHandlers, options: ChannelServerOptions, signal: AbortSignal) {
+    this.#handlers = handlers;
+    this.#options = options;
+    signal.addEventListener("abort", () => this.#abort.abort(), { once: true });
+  }
+
+  /** Consumes the request stream in the background. */
+  read(requests: AsyncIterable<ChannelRequest>): void {
+    this.#consume(requests)
+      .catch((err: unknown) => {
+        this.#readerError = err;
+      })
+      .finally(() => {
+        this.#readerDone = true;
+        this.#notifyWriter();
+      });
+  }
+
+  async #consume(requests: AsyncIterable<ChannelRequest>): Promise<void> {
+    let ctx: OperationContext | null = null;
+    for await (const request of requests) {
+      if (ctx === null) {
+        const instanceId = request.open?.instanceId ?? "";
+        if (instanceId === "") {
+          throw new ConnectError("the first channel message must carry open.instance_id", Code.InvalidArgument);
+        }
+        ctx = { instanceId, signal: this.#abort.signal };
+        this.#opened = create(ChannelResponseSchema, {
+          opened: {
+            serverId: this.#options.serverId,
+            leaseTtlMs: this.#options.leaseTtlMs,
+            maxOutstanding: this.#options.maxOutstanding,
+          },
+        });
+        this.#notifyWriter();
+      }
+      for (const operation of request.operations) this.#start(operation, ctx);
+      while (this.#outstanding >= this.#options.maxOutstanding && !this.#abort.signal.aborted) {
+        await new Promise<void>((resolve) => {
+          this.#wakeReader = resolve;
+        });
+      }
+    }
+  }
+
+  #start(operation: Operation, ctx: OperationContext): void {
+    this.#outstanding++;
+    void dispatch(this.#handlers, operation, ctx, this.#options.log).then((result) => {
+      this.#outstanding--;
+      this.#results.push(result);
+      this.#notifyWriter();
+      if (this.#wakeReader && this.#outstanding < this.#options.maxOutstanding) {
+        const wake = this.#wakeReader;
+        this.#wakeReader = null;
+        wake();
+      }
+    });
+  }
+
+  /** Yields ChannelOpened first, then result batches until the client half-closes and all operations answered. */
+  async *responses(): AsyncIterable<ChannelResponse> {
+    for (;;) {
+      if (this.#opened) {
+        yield this.#opened;
+        this.#opened = null;
+        continue;
+      }
+      if (this.#results.length > 0) {
+        yield create(ChannelResponseSchema, { results: this.#results.splice(0) });
+        continue;
+      }
+      if (this.#readerDone && this.#outstanding === 0) break;
+      await new Promise<void>((resolve) => {
+        this.#wakeWriter = resolve;
+      });
+    }
+    if (this.#readerError !== null) throw this.#readerError;
+  }
+
+  /** Ends the stream's operations: waiting admits see the abort and leave their queues. */
+  close(): void {
+    this.#abort.abort();
+    this.#wakeReader?.();
+  }
+
+  #notifyWriter(): void {
+    const wake = this.#wakeWriter;
+    this.#wakeWriter = null;
+    wake?.();
+  }
+}
+
+/** Runs one operation and packs its answer or its failure. Never rejects. */
+async function dispatch(
+  handlers: GatewayHandlers,
+  operation: Operation,
+  ctx: OperationContext,
+  log: Logger,
+): Promise<OperationResult> {
+  const correlationId = operation.correlationId;
+  try {
+    const kind = operation.kind;
+    switch (kind.case) {
+      case "authenticate":
+        return packed(correlationId, { case: kind.case, value: await handlers.authenticate(kind.value, ctx) });
+      case "admit":
+        return packed(correlationId, { case: kind.case, value: await handlers.admit(kind.value, ctx) });
+      case "cancelAdmit":
+        return packed(correlationId, { case: kind.case, value: await handlers.cancelAdmit(kind.value, ctx) });
+      case "reroute":
+        return packed(correlationId, { case: kind.case, value: await handlers.reroute(kind.value, ctx) });
+      case "renew":
+        return packed(correlationId, { case: kind.case, value: await handlers.renew(kind.value, ctx) });
+      case "release":
+        return packed(correlationId, { case: kind.case, value: await handlers.release(kind.value, ctx) });
+      case "reportUsage":
+        return packed(correlationId, { case: kind.case, value: await handlers.reportUsage(kind.value, ctx) });
+      default:
+        throw new SwitchyardError(ErrorCode.INVALID_ARGUMENT, { message: "operation has no kind" });
+    }
+  } catch (err) {
+    const failure = asSwitchyardError(err);
+    if (failure.code === ErrorCode.INTERNAL) log.error({ err, operation: operation.kind.case }, "operation failed");
+    return packed(correlationId, { case: "failure", value: failure.toFailure() });
+  }
+}
+
+function packed(correlationId: number, kind: OperationResult["kind"]): OperationResult {
+  return create(OperationResultSchema, { correlationId, kind });
+}

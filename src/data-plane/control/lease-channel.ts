@@ -1,0 +1,262 @@
+import { create } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import {
+  type ChannelRequest,
+  ChannelRequestSchema,
+  type GatewayService,
+  type Operation,
+  OperationSchema,
+  type OperationResult,
+  ReleaseScope,
+} from "../../gen/switchyard/v1/gateway_pb.js";
+import { Outcome } from "../../gen/switchyard/v1/types_pb.js";
+import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/logger.js";
+
+/** The operations the channel carries. */
+export type OperationKind = Exclude<Operation["kind"]["case"], undefined>;
+/** The request message of an operation kind. */
+export type OperationRequest<K extends OperationKind> = Extract<Operation["kind"], { case: K }>["value"];
+/** The response message of an operation kind. */
+export type OperationResponse<K extends OperationKind> = Extract<OperationResult["kind"], { case: K }>["value"];
+
+/** Kinds safe to send again after a reconnect: idempotent on the server (admit by request id). */
+const RESENDABLE: ReadonlySet<OperationKind> = new Set(["authenticate", "admit", "renew", "release", "reportUsage"]);
+
+/** Settings of {@link LeaseChannel}. */
+export interface LeaseChannelOptions {
+  client: Client<typeof GatewayService>;
+  /** This data plane's id; it owns the leases taken over the channel. */
+  instanceId: string;
+  version: string;
+  log: Logger;
+  /** Reconnect backoff bounds. */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+}
+
+interface Pending {
+  kind: OperationKind;
+  operation: Operation;
+  resolve: (value: OperationResult["kind"]["value"]) => void;
+  reject: (err: SwitchyardError) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The data plane's side of the lease channel (docs/adr/0001): operations are queued, written in batches whenever
+ * the stream can take a write (a lone operation goes at once), and matched to results by correlation id. Each call
+ * has its own deadline. The stream reconnects with backoff; unanswered idempotent operations are sent again, so a
+ * control-plane restart costs latency, not slots.
+ */
+export class LeaseChannel {
+  readonly #options: LeaseChannelOptions;
+  readonly #pending = new Map<number, Pending>();
+  /** Admits whose caller gave up: if their lease arrives anyway, it is released at once. */
+  readonly #abandonedAdmits = new Set<number>();
+  #queue: Operation[] = [];
+  #nextId = 1;
+  #wakeSender: (() => void) | null = null;
+  #stream: AbortController | null = null;
+  #closed = false;
+  #connected = false;
+  #connectedListeners: Array<() => void> = [];
+
+  constructor(options: LeaseChannelOptions) {
+    this.#options = options;
+  }
+
+  /** Whether a stream is open and the control plane has answered its `open`. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Opens the stream and keeps it open (reconnecting) until {@link close}. */
+  start(): void {
+    void this.#run();
+  }
+
+  /** Resolves once connected (or rejects after `timeoutMs`). */
+  async waitConnected(timeoutMs: number): Promise<void> {
+    if (this.#connected) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(unavailable("control plane not reachable")), timeoutMs);
+      this.#connectedListeners.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Sends one operation and resolves with its response, or rejects with the SwitchyardError the control plane
+   * answered, CONTROL_PLANE_UNAVAILABLE after `timeoutMs`, or when `signal` aborts.
+   */
+  call<K extends OperationKind>(
+    kind: K,
+    request: OperationRequest<K>,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<OperationResponse<K>> {
+    if (this.#closed) return Promise.reject(new SwitchyardError(ErrorCode.SHUTTING_DOWN));
+    const correlationId = this.#nextId++;
+    const operation = create(OperationSchema, {
+      correlationId,
+      kind: { case: kind, value: request } as Operation["kind"],
+    });
+    return new Promise<OperationResponse<K>>((resolve, reject) => {
+      const giveUp = (err: SwitchyardError) => {
+        if (!this.#pending.delete(correlationId)) return;
+        clearTimeout(entry.timer);
+        options.signal?.removeEventListener("abort", onAbort);
+        if (kind === "admit") this.#withdrawAdmit(correlationId, request as OperationRequest<"admit">);
+        reject(err);
+      };
+      const onAbort = () => giveUp(new SwitchyardError(ErrorCode.INTERNAL, { message: "operation cancelled" }));
+      const entry: Pending = {
+        kind,
+        operation,
+        resolve: (value) => {
+          options.signal?.removeEventListener("abort", onAbort);
+          (resolve as (v: unknown) => void)(value);
+        },
+        reject: (err) => {
+          options.signal?.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+        timer: setTimeout(() => giveUp(unavailable("control plane did not answer in time")), options.timeoutMs),
+      };
+      if (options.signal?.aborted) return reject(new SwitchyardError(ErrorCode.INTERNAL, { message: "cancelled" }));
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(correlationId, entry);
+      this.#enqueue(operation);
+    });
+  }
+
+  /** Stops reconnecting, fails what is still pending and closes the stream. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      this.#pending.delete(id);
+      p.reject(new SwitchyardError(ErrorCode.SHUTTING_DOWN));
+    }
+    this.#wakeSender?.();
+    this.#stream?.abort();
+  }
+
+  #enqueue(operation: Operation): void {
+    this.#queue.push(operation);
+    const wake = this.#wakeSender;
+    this.#wakeSender = null;
+    wake?.();
+  }
+
+  /** The admit's caller is gone: withdraw it if still waiting; a lease already granted is released on arrival. */
+  #withdrawAdmit(correlationId: number, request: OperationRequest<"admit">): void {
+    this.#abandonedAdmits.add(correlationId);
+    this.#enqueue(
+      create(OperationSchema, {
+        correlationId: this.#nextId++,
+        kind: { case: "cancelAdmit", value: { requestId: request.requestId } },
+      }),
+    );
+  }
+
+  async #run(): Promise<void> {
+    let backoff = this.#options.reconnectMinMs ?? 100;
+    while (!this.#closed) {
+      const started = Date.now();
+      await this.#runStream();
+      if (this.#closed) break;
+      if (Date.now() - started > 5_000) backoff = this.#options.reconnectMinMs ?? 100;
+      const jittered = backoff / 2 + Math.random() * (backoff / 2);
+      await new Promise((resolve) => setTimeout(resolve, jittered));
+      backoff = Math.min(backoff * 2, this.#options.reconnectMaxMs ?? 2_000);
+    }
+  }
+
+  /** One stream's life: send open + resend pending, then pump both directions until it ends. */
+  async #runStream(): Promise<void> {
+    const abort = new AbortController();
+    this.#stream = abort;
+    this.#queue = [...this.#resendable(), ...this.#queue.filter((op) => op.kind.case === "cancelAdmit")];
+    try {
+      for await (const response of this.#options.client.channel(this.#requests(abort.signal), {
+        signal: abort.signal,
+      })) {
+        if (response.opened) this.#markConnected(response.opened.serverId);
+        for (const result of response.results) this.#settle(result);
+      }
+    } catch (err) {
+      if (!this.#closed) this.#options.log.warn({ err }, "lease channel broke");
+    } finally {
+      abort.abort();
+      this.#connected = false;
+      this.#failUnresendable();
+    }
+  }
+
+  async *#requests(signal: AbortSignal): AsyncIterable<ChannelRequest> {
+    yield create(ChannelRequestSchema, {
+      open: { instanceId: this.#options.instanceId, version: this.#options.version },
+    });
+    while (!signal.aborted && !this.#closed) {
+      if (this.#queue.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.#wakeSender = resolve;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        continue;
+      }
+      yield create(ChannelRequestSchema, { operations: this.#queue.splice(0) });
+    }
+  }
+
+  #settle(result: OperationResult): void {
+    const pending = this.#pending.get(result.correlationId);
+    if (!pending) {
+      this.#releaseLateLease(result);
+      return;
+    }
+    this.#pending.delete(result.correlationId);
+    clearTimeout(pending.timer);
+    if (result.kind.case === "failure") pending.reject(SwitchyardError.fromFailure(result.kind.value));
+    else if (result.kind.case === pending.kind) pending.resolve(result.kind.value);
+    else pending.reject(new SwitchyardError(ErrorCode.INTERNAL, { message: `unexpected ${result.kind.case}` }));
+  }
+
+  /** A lease granted to an admit whose caller already left: give the slots back at once. */
+  #releaseLateLease(result: OperationResult): void {
+    if (!this.#abandonedAdmits.delete(result.correlationId)) return;
+    if (result.kind.case !== "admit" || !result.kind.value.lease) return;
+    const leaseId = result.kind.value.lease.leaseId;
+    void this.call(
+      "release",
+      { leaseId, scope: ReleaseScope.ALL, outcome: Outcome.CLIENT_ABORTED } as OperationRequest<"release">,
+      { timeoutMs: 10_000 },
+    ).catch((err: unknown) => this.#options.log.warn({ err, leaseId }, "release of an abandoned lease failed"));
+  }
+
+  #resendable(): Operation[] {
+    return [...this.#pending.values()].filter((p) => RESENDABLE.has(p.kind)).map((p) => p.operation);
+  }
+
+  #failUnresendable(): void {
+    for (const [id, p] of this.#pending) {
+      if (RESENDABLE.has(p.kind)) continue;
+      this.#pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(unavailable("lease channel broke"));
+    }
+  }
+
+  #markConnected(serverId: string): void {
+    this.#connected = true;
+    this.#options.log.info({ serverId }, "lease channel open");
+    for (const listener of this.#connectedListeners.splice(0)) listener();
+  }
+}
+
+function unavailable(message: string): SwitchyardError {
+  return new SwitchyardError(ErrorCode.CONTROL_PLANE_UNAVAILABLE, { message });
+}
