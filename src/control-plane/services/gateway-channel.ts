@@ -79,7 +79,10 @@ class ChannelStream {
       if (ctx === null) {
         const instanceId = request.open?.instanceId ?? "";
         if (instanceId === "") {
-          throw new ConnectError("the first channel message must carry open.instance_id", Code.InvalidArgument);
+          throw new ConnectError(
+            "the first channel message must carry open.instance_id",
+            Code.InvalidArgument,
+          );
         }
         ctx = { instanceId, signal: this.#abort.signal };
         this.#opened = create(ChannelResponseSchema, {
@@ -159,7 +162,10 @@ async function dispatch(
     const kind = operation.kind;
     switch (kind.case) {
       case "authenticate":
-        return packed(correlationId, { case: kind.case, value: await handlers.authenticate(kind.value, ctx) });
+        return packed(correlationId, {
+          case: kind.case,
+          value: await handlers.authenticate(kind.value, ctx),
+        });
       case "admit":
         return packed(correlationId, { case: kind.case, value: await handlers.admit(kind.value, ctx) });
       case "cancelAdmit":
@@ -177,7 +183,8 @@ async function dispatch(
     }
   } catch (err) {
     const failure = asSwitchyardError(err);
-    if (failure.code === ErrorCode.INTERNAL) log.error({ err, operation: operation.kind.case }, "operation failed");
+    if (failure.code === ErrorCode.INTERNAL)
+      log.error({ err, operation: operation.kind.case }, "operation failed");
     return packed(correlationId, { case: "failure", value: failure.toFailure() });
   }
 }

@@ -5,8 +5,8 @@ import {
   ChannelRequestSchema,
   type GatewayService,
   type Operation,
-  OperationSchema,
   type OperationResult,
+  OperationSchema,
   ReleaseScope,
 } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Outcome } from "../../gen/switchyard/v1/types_pb.js";
@@ -18,10 +18,19 @@ export type OperationKind = Exclude<Operation["kind"]["case"], undefined>;
 /** The request message of an operation kind. */
 export type OperationRequest<K extends OperationKind> = Extract<Operation["kind"], { case: K }>["value"];
 /** The response message of an operation kind. */
-export type OperationResponse<K extends OperationKind> = Extract<OperationResult["kind"], { case: K }>["value"];
+export type OperationResponse<K extends OperationKind> = Extract<
+  OperationResult["kind"],
+  { case: K }
+>["value"];
 
 /** Kinds safe to send again after a reconnect: idempotent on the server (admit by request id). */
-const RESENDABLE: ReadonlySet<OperationKind> = new Set(["authenticate", "admit", "renew", "release", "reportUsage"]);
+const RESENDABLE: ReadonlySet<OperationKind> = new Set([
+  "authenticate",
+  "admit",
+  "renew",
+  "release",
+  "reportUsage",
+]);
 
 /** Settings of {@link LeaseChannel}. */
 export interface LeaseChannelOptions {
@@ -111,7 +120,8 @@ export class LeaseChannel {
         if (kind === "admit") this.#withdrawAdmit(correlationId, request as OperationRequest<"admit">);
         reject(err);
       };
-      const onAbort = () => giveUp(new SwitchyardError(ErrorCode.INTERNAL, { message: "operation cancelled" }));
+      const onAbort = () =>
+        giveUp(new SwitchyardError(ErrorCode.INTERNAL, { message: "operation cancelled" }));
       const entry: Pending = {
         kind,
         operation,
@@ -123,9 +133,13 @@ export class LeaseChannel {
           options.signal?.removeEventListener("abort", onAbort);
           reject(err);
         },
-        timer: setTimeout(() => giveUp(unavailable("control plane did not answer in time")), options.timeoutMs),
+        timer: setTimeout(
+          () => giveUp(unavailable("control plane did not answer in time")),
+          options.timeoutMs,
+        ),
       };
-      if (options.signal?.aborted) return reject(new SwitchyardError(ErrorCode.INTERNAL, { message: "cancelled" }));
+      if (options.signal?.aborted)
+        return reject(new SwitchyardError(ErrorCode.INTERNAL, { message: "cancelled" }));
       options.signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(correlationId, entry);
       this.#enqueue(operation);
@@ -222,7 +236,8 @@ export class LeaseChannel {
     clearTimeout(pending.timer);
     if (result.kind.case === "failure") pending.reject(SwitchyardError.fromFailure(result.kind.value));
     else if (result.kind.case === pending.kind) pending.resolve(result.kind.value);
-    else pending.reject(new SwitchyardError(ErrorCode.INTERNAL, { message: `unexpected ${result.kind.case}` }));
+    else
+      pending.reject(new SwitchyardError(ErrorCode.INTERNAL, { message: `unexpected ${result.kind.case}` }));
   }
 
   /** A lease granted to an admit whose caller already left: give the slots back at once. */
@@ -234,7 +249,9 @@ export class LeaseChannel {
       "release",
       { leaseId, scope: ReleaseScope.ALL, outcome: Outcome.CLIENT_ABORTED } as OperationRequest<"release">,
       { timeoutMs: 10_000 },
-    ).catch((err: unknown) => this.#options.log.warn({ err, leaseId }, "release of an abandoned lease failed"));
+    ).catch((err: unknown) =>
+      this.#options.log.warn({ err, leaseId }, "release of an abandoned lease failed"),
+    );
   }
 
   #resendable(): Operation[] {
