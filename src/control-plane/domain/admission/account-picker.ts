@@ -1,0 +1,166 @@
+import type { Clock } from "../../../shared/clock.js";
+import { ErrorCode, SwitchyardError } from "../../../shared/errors.js";
+import type { ExpiringMap } from "../../store/kv/expiring-map.js";
+import type { LeaseStore } from "../../store/leases/lease-store.js";
+import {
+  type AccountLoad,
+  type AffinityDecision,
+  bindingWriteAfter,
+  noCandidateError,
+  planSelection,
+  type RandomSource,
+  responsePinKey,
+  type SelectionPlan,
+  stickyBindingKey,
+  type WaitPlan,
+} from "../scheduling/index.js";
+import type { AccountEntry, Directory } from "./directory.js";
+
+/** What a pick is for. */
+export interface PickRequest {
+  holder: string;
+  groupId: string;
+  userId: string;
+  model: string;
+  sessionHash: string;
+  previousResponseId: string;
+  excludedAccountIds: ReadonlySet<string>;
+  ttlMs: number;
+  signal: AbortSignal;
+}
+
+/** The account slot taken. */
+export interface Pick {
+  account: AccountEntry;
+  upstreamModel: string;
+  sticky: boolean;
+  waitedMs: number;
+}
+
+/** Slot key of an account. */
+export const accountSlotKey = (accountId: string): string => `account:${accountId}`;
+
+/**
+ * Chooses an account and takes one of its slots (BEHAVIOUR.md "Account selection"): plan with current loads, try
+ * slots in order, re-read loads and try once more, then follow the wait plan. Writes the session binding after.
+ */
+export class AccountPicker {
+  constructor(
+    private readonly deps: {
+      directory: Directory;
+      leases: LeaseStore;
+      affinity: ExpiringMap;
+      clock: Clock;
+      random: RandomSource;
+    },
+  ) {}
+
+  async pick(request: PickRequest): Promise<Pick> {
+    const accounts = await this.deps.directory.accountsOfGroup(request.groupId);
+    const byId = new Map(accounts.map((a) => [a.view.id, a]));
+    const bindingKey = stickyBindingKey(request);
+    const pinKey = responsePinKey(request.previousResponseId);
+    const keys = [bindingKey, pinKey].filter((k): k is string => k !== null);
+    const values = keys.length > 0 ? await this.deps.affinity.getMany(keys) : [];
+    const lookup = (key: string | null) => {
+      const value = key === null ? null : (values[keys.indexOf(key)] ?? null);
+      return value === null ? null : { accountId: value };
+    };
+    const binding = lookup(bindingKey);
+    const pin = lookup(pinKey);
+    for (let round = 0; round < 2; round++) {
+      const plan = await this.#plan(request, accounts, binding, pin);
+      if (plan.kind === "unavailable") throw noCandidateError(plan.reason, request.model);
+      for (const attempt of plan.attempts) {
+        const account = byId.get(attempt.accountId);
+        if (!account) continue;
+        const result = await this.deps.leases.acquire({
+          key: accountSlotKey(account.view.id),
+          holder: request.holder,
+          limit: account.view.concurrency,
+          ttlMs: request.ttlMs,
+        });
+        if (result.granted) {
+          await this.#bind(bindingKey, plan.sticky, account.view.id);
+          return { account, upstreamModel: attempt.upstreamModel, sticky: attempt.sticky, waitedMs: 0 };
+        }
+      }
+      if (plan.waitPlan && (round === 1 || plan.attempts.length === 0)) {
+        return this.#wait(request, plan.waitPlan, byId, bindingKey, plan.sticky);
+      }
+    }
+    throw new SwitchyardError(ErrorCode.NO_AVAILABLE_ACCOUNT);
+  }
+
+  async #plan(
+    request: PickRequest,
+    accounts: readonly AccountEntry[],
+    binding: { accountId: string } | null,
+    pin: { accountId: string } | null,
+  ): Promise<SelectionPlan> {
+    const loads = await this.deps.leases.loads(accounts.map((a) => accountSlotKey(a.view.id)));
+    const byAccount = new Map<string, AccountLoad>();
+    for (const a of accounts) {
+      const load = loads.get(accountSlotKey(a.view.id));
+      if (load) byAccount.set(a.view.id, load);
+    }
+    return planSelection({
+      request: {
+        groupId: request.groupId,
+        model: request.model,
+        excludedAccountIds: request.excludedAccountIds,
+        now: this.deps.clock.now(),
+      },
+      accounts: accounts.map((a) => a.view),
+      loads: byAccount,
+      pin,
+      binding,
+      random: this.deps.random,
+    });
+  }
+
+  async #wait(
+    request: PickRequest,
+    plan: WaitPlan,
+    byId: ReadonlyMap<string, AccountEntry>,
+    bindingKey: string | null,
+    sticky: AffinityDecision,
+  ): Promise<Pick> {
+    const account = byId.get(plan.accountId);
+    if (!account) throw new SwitchyardError(ErrorCode.NO_AVAILABLE_ACCOUNT);
+    const result = await this.deps.leases.acquire({
+      key: accountSlotKey(account.view.id),
+      holder: request.holder,
+      limit: account.view.concurrency,
+      ttlMs: request.ttlMs,
+      wait: { maxWaiting: plan.maxWaiting, timeoutMs: plan.timeoutMs, signal: request.signal },
+    });
+    if (!result.granted) {
+      if (result.reason === "timeout") throw new SwitchyardError(ErrorCode.ACCOUNT_WAIT_TIMEOUT);
+      if (result.reason === "cancelled") {
+        throw new SwitchyardError(ErrorCode.ACCOUNT_WAIT_TIMEOUT, {
+          message: "request cancelled while waiting",
+        });
+      }
+      throw new SwitchyardError(ErrorCode.NO_AVAILABLE_ACCOUNT);
+    }
+    await this.#bind(bindingKey, sticky, account.view.id);
+    return {
+      account,
+      upstreamModel: plan.upstreamModel,
+      sticky: plan.kind === "sticky",
+      waitedMs: result.waitedMs,
+    };
+  }
+
+  async #bind(bindingKey: string | null, decision: AffinityDecision, servedAccountId: string): Promise<void> {
+    if (bindingKey === null) return;
+    const now = this.deps.clock.now();
+    const write = bindingWriteAfter(decision, servedAccountId, now);
+    if (write.op === "set") {
+      await this.deps.affinity.set(bindingKey, write.accountId, Math.max(1, write.expiresAt - now));
+    } else if (write.op === "delete") {
+      await this.deps.affinity.delete(bindingKey);
+    }
+  }
+}

@@ -1,0 +1,323 @@
+import type { Clock } from "../../../shared/clock.js";
+import { ErrorCode, SwitchyardError } from "../../../shared/errors.js";
+import { newLeaseId } from "../../../shared/ids.js";
+import type { Logger } from "../../../shared/logger.js";
+import type { ExpiringMap } from "../../store/kv/expiring-map.js";
+import type { AcquireRefusal, LeaseStore } from "../../store/leases/lease-store.js";
+import {
+  applyFailure,
+  applySuccess,
+  DEFAULT_STICKY_POLICY,
+  responsePinKey,
+  type UpstreamFailureView,
+} from "../scheduling/index.js";
+import { type AccountPicker, accountSlotKey, type Pick } from "./account-picker.js";
+import type { AccountEntry, Directory, KeyRecord } from "./directory.js";
+import { assertEligible } from "./eligibility.js";
+import type { LeaseBook, LeaseRecord } from "./lease-book.js";
+
+/** Limits of the user wait queue (BEHAVIOUR.md "Concurrency and waiting"). */
+export const USER_MAX_WAITING = 20;
+export const USER_WAIT_TIMEOUT_MS = 30_000;
+
+/** One request asking to run. */
+export interface AdmitInput {
+  requestId: string;
+  keySha256: Uint8Array;
+  model: string;
+  stream: boolean;
+  endpoint: number;
+  sessionHash: string;
+  previousResponseId: string;
+  /** 0 for the server's default. */
+  maxWaitMs: number;
+  instanceId: string;
+  signal: AbortSignal;
+}
+
+/** A lease with the account it currently runs on. */
+export interface Grant {
+  record: LeaseRecord;
+  account: AccountEntry;
+  userWaitMs: number;
+  accountWaitMs: number;
+}
+
+/** How a request ended, for account health and response pins. */
+export interface ReleaseInput {
+  leaseId: string;
+  /** Only the user slot (client gone, upstream still draining) or everything. */
+  userSlotOnly: boolean;
+  upstreamStatus: number;
+  responseId: string;
+}
+
+/** Dependencies of {@link AdmissionService}. */
+export interface AdmissionDeps {
+  directory: Directory;
+  leases: LeaseStore;
+  picker: AccountPicker;
+  book: LeaseBook;
+  affinity: ExpiringMap;
+  clock: Clock;
+  log: Logger;
+  leaseTtlMs: number;
+}
+
+const userSlotKey = (userId: string): string => `user:${userId}`;
+
+/**
+ * Decides whether a request may run now and on which account (DESIGN.md §2–§4): key and eligibility, user slot
+ * (FIFO wait), account selection and account slot, lease bookkeeping; and later reroute, renew and release.
+ */
+export class AdmissionService {
+  readonly #deps: AdmissionDeps;
+  /** Admits waiting on this replica, so a cancel can withdraw them. */
+  readonly #waiting = new Map<string, AbortController>();
+
+  constructor(deps: AdmissionDeps) {
+    this.#deps = deps;
+  }
+
+  /** Resolves a key without taking a slot. */
+  async authenticate(keySha256: Uint8Array): Promise<KeyRecord> {
+    const key = await this.#deps.directory.keyByHash(keySha256);
+    if (!key) throw new SwitchyardError(ErrorCode.INVALID_API_KEY);
+    if (key.keyStatus !== "active") throw new SwitchyardError(ErrorCode.API_KEY_DISABLED);
+    return key;
+  }
+
+  async admit(input: AdmitInput): Promise<Grant> {
+    const existing = await this.#deps.book.byRequest(input.requestId);
+    if (existing) return this.#regrant(existing);
+    const key = await this.authenticate(input.keySha256);
+    assertEligible(key, this.#deps.clock.now());
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    input.signal.addEventListener("abort", onAbort, { once: true });
+    this.#waiting.set(input.requestId, abort);
+    try {
+      return await this.#admitWithKey(input, key, abort.signal);
+    } finally {
+      this.#waiting.delete(input.requestId);
+      input.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async #admitWithKey(input: AdmitInput, key: KeyRecord, signal: AbortSignal): Promise<Grant> {
+    const leaseId = newLeaseId();
+    const userKey = userSlotKey(key.userId);
+    const timeoutMs =
+      input.maxWaitMs > 0 ? Math.min(input.maxWaitMs, USER_WAIT_TIMEOUT_MS) : USER_WAIT_TIMEOUT_MS;
+    const user = await this.#deps.leases.acquire({
+      key: userKey,
+      holder: leaseId,
+      limit: key.userConcurrency,
+      ttlMs: this.#deps.leaseTtlMs,
+      wait: { maxWaiting: USER_MAX_WAITING, timeoutMs, signal },
+    });
+    if (!user.granted) throw userRefusal(user.reason);
+    try {
+      if (user.waitedMs > 0) {
+        const fresh = await this.authenticate(input.keySha256);
+        assertEligible(fresh, this.#deps.clock.now());
+      }
+      const pick = await this.#deps.picker.pick({
+        holder: leaseId,
+        groupId: key.groupId,
+        userId: key.userId,
+        model: input.model,
+        sessionHash: input.sessionHash,
+        previousResponseId: input.previousResponseId,
+        excludedAccountIds: new Set(),
+        ttlMs: this.#deps.leaseTtlMs,
+        signal,
+      });
+      const now = this.#deps.clock.now();
+      const record: LeaseRecord = {
+        leaseId,
+        requestId: input.requestId,
+        instanceId: input.instanceId,
+        userId: key.userId,
+        keyId: key.keyId,
+        groupId: key.groupId,
+        model: input.model,
+        stream: input.stream,
+        endpoint: input.endpoint,
+        sessionHash: input.sessionHash,
+        accountId: pick.account.view.id,
+        upstreamModel: pick.upstreamModel,
+        attempt: 1,
+        sticky: pick.sticky,
+        userSlotHeld: true,
+        acquiredAt: now,
+        expiresAt: now + this.#deps.leaseTtlMs,
+        ttlMs: this.#deps.leaseTtlMs,
+      };
+      await this.#deps.book.put(record);
+      this.#deps.directory.touchAccount(pick.account.view.id, now);
+      return { record, account: pick.account, userWaitMs: user.waitedMs, accountWaitMs: pick.waitedMs };
+    } catch (err) {
+      await this.#deps.leases.release(userKey, leaseId).catch(() => false);
+      throw err;
+    }
+  }
+
+  /** A repeated admit (after a reconnect) gets the lease already granted. */
+  async #regrant(record: LeaseRecord): Promise<Grant> {
+    const accounts = await this.#deps.directory.accountsOfGroup(record.groupId);
+    const account = accounts.find((a) => a.view.id === record.accountId);
+    if (!account) throw new SwitchyardError(ErrorCode.LEASE_NOT_FOUND);
+    return { record, account, userWaitMs: 0, accountWaitMs: 0 };
+  }
+
+  /** Withdraws a waiting admit of this replica; false when it is not waiting here. */
+  cancelAdmit(requestId: string): boolean {
+    const waiting = this.#waiting.get(requestId);
+    waiting?.abort();
+    return waiting !== undefined;
+  }
+
+  /** Penalises the failed account, frees its slot, and takes a slot on another account for the same lease. */
+  async reroute(
+    leaseId: string,
+    failure: UpstreamFailureView & { skipMonitoring: boolean },
+    excluded: readonly string[],
+    signal: AbortSignal,
+  ): Promise<Grant> {
+    const record = await this.#liveRecord(leaseId);
+    if (record.accountId !== null) {
+      await this.#penalise(record, failure);
+      await this.#deps.leases.release(accountSlotKey(record.accountId), leaseId);
+    }
+    const excludedIds = new Set([...excluded, ...(record.accountId ? [record.accountId] : [])]);
+    record.accountId = null;
+    let pick: Pick;
+    try {
+      pick = await this.#deps.picker.pick({
+        holder: leaseId,
+        groupId: record.groupId,
+        userId: record.userId,
+        model: record.model,
+        sessionHash: record.sessionHash,
+        previousResponseId: "",
+        excludedAccountIds: excludedIds,
+        ttlMs: record.ttlMs,
+        signal,
+      });
+    } finally {
+      await this.#deps.book.put(record);
+    }
+    Object.assign(record, {
+      accountId: pick.account.view.id,
+      upstreamModel: pick.upstreamModel,
+      attempt: record.attempt + 1,
+      sticky: pick.sticky,
+      expiresAt: this.#deps.clock.now() + record.ttlMs,
+    });
+    await this.#deps.book.put(record);
+    return { record, account: pick.account, userWaitMs: 0, accountWaitMs: pick.waitedMs };
+  }
+
+  async #penalise(record: LeaseRecord, failure: UpstreamFailureView & { skipMonitoring: boolean }) {
+    const accounts = await this.#deps.directory.accountsOfGroup(record.groupId);
+    const account = accounts.find((a) => a.view.id === record.accountId);
+    if (!account) return;
+    const outcome = applyFailure({
+      health: account.health,
+      cooldowns: account.view,
+      failure,
+      accountType: account.view.type,
+      skipMonitoring: failure.skipMonitoring,
+      now: this.#deps.clock.now(),
+    });
+    await this.#deps.directory.recordOutcome(account.view.id, outcome.health, outcome.penalty);
+    if (outcome.penalty.kind !== "none") {
+      this.#deps.log.info({ accountId: account.view.id, penalty: outcome.penalty }, "account penalised");
+    }
+  }
+
+  /** Extends the lease's slots; returns the new expiry. */
+  async renew(leaseId: string): Promise<number> {
+    const record = await this.#liveRecord(leaseId);
+    const renewals = await Promise.all([
+      record.userSlotHeld
+        ? this.#deps.leases.renew(userSlotKey(record.userId), leaseId, record.ttlMs)
+        : Promise.resolve(false),
+      record.accountId
+        ? this.#deps.leases.renew(accountSlotKey(record.accountId), leaseId, record.ttlMs)
+        : Promise.resolve(false),
+    ]);
+    if (!renewals.some(Boolean)) throw new SwitchyardError(ErrorCode.LEASE_NOT_FOUND);
+    record.expiresAt = this.#deps.clock.now() + record.ttlMs;
+    await this.#deps.book.put(record);
+    return record.expiresAt;
+  }
+
+  /** Frees the lease's slots; false when it had already ended. */
+  async release(input: ReleaseInput): Promise<boolean> {
+    const record = await this.#deps.book.get(input.leaseId);
+    if (!record) return false;
+    if (record.userSlotHeld) {
+      await this.#deps.leases.release(userSlotKey(record.userId), record.leaseId);
+      record.userSlotHeld = false;
+    }
+    if (input.userSlotOnly) {
+      await this.#deps.book.put(record);
+      return true;
+    }
+    if (record.accountId) {
+      await this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId);
+      await this.#afterSuccess(record, input);
+    }
+    await this.#deps.book.delete(record);
+    return true;
+  }
+
+  async #afterSuccess(record: LeaseRecord, input: ReleaseInput): Promise<void> {
+    if (record.accountId === null || input.upstreamStatus < 200 || input.upstreamStatus >= 300) return;
+    const pinKey = responsePinKey(input.responseId);
+    if (pinKey) await this.#deps.affinity.set(pinKey, record.accountId, DEFAULT_STICKY_POLICY.bindingTtlMs);
+    const accounts = await this.#deps.directory.accountsOfGroup(record.groupId);
+    const account = accounts.find((a) => a.view.id === record.accountId);
+    if (account && account.health.serverErrorStreak > 0) {
+      await this.#deps.directory.recordOutcome(account.view.id, applySuccess(account.health), {
+        kind: "none",
+      });
+    }
+  }
+
+  async #liveRecord(leaseId: string): Promise<LeaseRecord> {
+    const record = await this.#deps.book.get(leaseId);
+    if (!record || record.expiresAt <= this.#deps.clock.now()) {
+      throw new SwitchyardError(ErrorCode.LEASE_NOT_FOUND);
+    }
+    return record;
+  }
+
+  /**
+   * Watches for slots that expired unreleased; the lease is then abandoned (its data plane died or lost the
+   * control plane). Each abandoned lease is reported once per replica that notices it; consumers are idempotent.
+   */
+  watchAbandoned(listener: (record: LeaseRecord) => void): () => void {
+    return this.#deps.leases.onExpired((key, holder) => {
+      if (!key.startsWith("user:") && !key.startsWith("account:")) return;
+      void this.#deps.book.get(holder).then(async (record) => {
+        if (!record || record.expiresAt > this.#deps.clock.now()) return;
+        if (await this.#deps.book.delete(record)) listener(record);
+      });
+    });
+  }
+}
+
+function userRefusal(reason: AcquireRefusal): SwitchyardError {
+  switch (reason) {
+    case "queue_full":
+    case "busy":
+      return new SwitchyardError(ErrorCode.USER_QUEUE_FULL);
+    case "timeout":
+      return new SwitchyardError(ErrorCode.USER_WAIT_TIMEOUT);
+    case "cancelled":
+      return new SwitchyardError(ErrorCode.USER_WAIT_TIMEOUT, { message: "request cancelled while waiting" });
+  }
+}

@@ -1,0 +1,50 @@
+import type { PicoUsd } from "../../../shared/money.js";
+import type { AccountHealth, AccountPenalty, AccountView } from "../scheduling/index.js";
+
+/** Everything admission needs to know about an API key, its user and its group, read in one lookup. */
+export interface KeyRecord {
+  readonly keyId: string;
+  readonly keyStatus: "active" | "disabled" | "revoked";
+  /** Epoch ms; null for never. */
+  readonly expiresAt: number | null;
+  /** Null for unlimited. */
+  readonly quotaUsd: PicoUsd | null;
+  readonly quotaUsedUsd: PicoUsd;
+  readonly userId: string;
+  readonly userStatus: "active" | "disabled";
+  /** 0 for unlimited. */
+  readonly userConcurrency: number;
+  readonly balanceUsd: PicoUsd;
+  readonly groupId: string;
+  readonly billingMode: "balance" | "subscription";
+  /** True when the user holds an active, unexpired subscription to the group (subscription groups only). */
+  readonly hasActiveSubscription: boolean;
+}
+
+/** An account as the hot path uses it: the scheduling view plus how to reach it. */
+export interface AccountEntry {
+  readonly view: AccountView;
+  readonly name: string;
+  /** The upstream adapter kind, e.g. "openai-apikey". */
+  readonly kind: string;
+  readonly baseUrl: string;
+  /** Decrypted; never logged. */
+  readonly credential: string;
+  readonly proxyUrl: string;
+  readonly health: AccountHealth;
+}
+
+/**
+ * The read model behind admission: keys and accounts, cached for the hot path and invalidated when an admin
+ * change or a penalty touches them.
+ */
+export interface Directory {
+  /** The key with this SHA-256, or null when no key has it. */
+  keyByHash(keySha256: Uint8Array): Promise<KeyRecord | null>;
+  /** The accounts serving a group (every status: filtering is scheduling's job). */
+  accountsOfGroup(groupId: string): Promise<readonly AccountEntry[]>;
+  /** Persists a penalty and the new health on an account, and updates the cached view at once. */
+  recordOutcome(accountId: string, health: AccountHealth, penalty: AccountPenalty): Promise<void>;
+  /** Notes that an account was just used (for least-recently-used ordering). */
+  touchAccount(accountId: string, at: number): void;
+}
