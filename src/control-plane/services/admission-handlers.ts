@@ -1,0 +1,131 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  AdmitCancelResultSchema,
+  AdmitResponseSchema,
+  AuthenticateResponseSchema,
+  type Lease,
+  LeaseSchema,
+  ReleaseResponseSchema,
+  ReleaseScope,
+  RenewResponseSchema,
+  RerouteResponseSchema,
+  UpstreamFailureKind,
+} from "../../gen/switchyard/v1/gateway_pb.js";
+import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
+import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
+import type { AdmissionService, Grant } from "../domain/admission/admission-service.js";
+import type { UpstreamFailureView } from "../domain/scheduling/index.js";
+import type { GatewayHandlers } from "./gateway-handlers.js";
+import type { UsageRecorder } from "./usage-recorder.js";
+
+const FAILURE_KINDS: Record<UpstreamFailureKind, UpstreamFailureView["kind"]> = {
+  [UpstreamFailureKind.UNSPECIFIED]: "http_status",
+  [UpstreamFailureKind.HTTP_STATUS]: "http_status",
+  [UpstreamFailureKind.TRANSPORT]: "transport",
+  [UpstreamFailureKind.HEADERS_TIMEOUT]: "headers_timeout",
+  [UpstreamFailureKind.EMPTY_STREAM]: "empty_stream",
+};
+
+/** The gateway operations over the admission domain: proto in, proto out, nothing else. */
+export function createAdmissionHandlers(admission: AdmissionService, usage: UsageRecorder): GatewayHandlers {
+  return {
+    async authenticate(request) {
+      const key = await admission.authenticate(keyHash(request.keySha256));
+      return create(AuthenticateResponseSchema, {
+        principal: { userId: key.userId, keyId: key.keyId, groupId: key.groupId },
+      });
+    },
+
+    async admit(request, ctx) {
+      if (request.requestId === "" || request.requestId.length > 128)
+        throw invalid("request_id", "1–128 chars");
+      if (request.model === "") throw invalid("model", "required");
+      if (request.endpoint === Endpoint.UNSPECIFIED) throw invalid("endpoint", "required");
+      const grant = await admission.admit({
+        requestId: request.requestId,
+        keySha256: keyHash(request.keySha256),
+        model: request.model,
+        stream: request.stream,
+        endpoint: request.endpoint,
+        sessionHash: request.sessionHash,
+        previousResponseId: request.previousResponseId,
+        maxWaitMs: request.maxWaitMs,
+        instanceId: ctx.instanceId,
+        signal: ctx.signal,
+      });
+      return create(AdmitResponseSchema, { lease: toLease(grant) });
+    },
+
+    async cancelAdmit(request) {
+      return create(AdmitCancelResultSchema, { withdrawn: admission.cancelAdmit(request.requestId) });
+    },
+
+    async reroute(request, ctx) {
+      const failure = request.failure;
+      const grant = await admission.reroute(
+        request.leaseId,
+        {
+          kind: FAILURE_KINDS[failure?.kind ?? UpstreamFailureKind.UNSPECIFIED] ?? "http_status",
+          status: failure?.status ?? 0,
+          resetAfterMs: failure?.resetAfterMs ?? 0,
+          message: (failure?.message ?? "").slice(0, 200),
+          skipMonitoring: failure?.skipMonitoring ?? false,
+        },
+        request.excludedAccountIds,
+        ctx.signal,
+      );
+      return create(RerouteResponseSchema, { lease: toLease(grant) });
+    },
+
+    async renew(request) {
+      const expiresAt = await admission.renew(request.leaseId);
+      return create(RenewResponseSchema, { expiresAtMs: BigInt(expiresAt) });
+    },
+
+    async release(request) {
+      const released = await admission.release({
+        leaseId: request.leaseId,
+        userSlotOnly: request.scope === ReleaseScope.USER_SLOT,
+        upstreamStatus: request.upstreamStatus,
+        responseId: request.responseId,
+      });
+      return create(ReleaseResponseSchema, { released });
+    },
+
+    async reportUsage(request) {
+      return usage.record(request.records);
+    },
+  };
+}
+
+function toLease(grant: Grant): Lease {
+  const { record, account } = grant;
+  return create(LeaseSchema, {
+    leaseId: record.leaseId,
+    expiresAtMs: BigInt(record.expiresAt),
+    ttlMs: record.ttlMs,
+    principal: { userId: record.userId, keyId: record.keyId, groupId: record.groupId },
+    target: {
+      accountId: account.view.id,
+      accountName: account.name,
+      kind: account.kind,
+      baseUrl: account.baseUrl,
+      credential: account.credential,
+      proxyUrl: account.proxyUrl,
+      upstreamModel: record.upstreamModel,
+    },
+    attempt: record.attempt,
+    sticky: record.sticky,
+    userWaitMs: Math.round(grant.userWaitMs),
+    accountWaitMs: Math.round(grant.accountWaitMs),
+  });
+}
+
+function keyHash(bytes: Uint8Array): Uint8Array {
+  if (bytes.length !== 32) throw new SwitchyardError(ErrorCode.INVALID_API_KEY);
+  return bytes;
+}
+
+function invalid(field: string, what: string): SwitchyardError {
+  return new SwitchyardError(ErrorCode.INVALID_ARGUMENT, { message: `${field}: ${what}`, param: field });
+}
