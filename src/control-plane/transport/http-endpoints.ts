@@ -1,0 +1,39 @@
+import type { Registry } from "prom-client";
+import type { Logger } from "../../shared/logger.js";
+import type { NodeHandler } from "./preface-sniffer.js";
+
+/**
+ * What the port answers besides RPCs: `GET /metrics` (Prometheus text from the registry) and 404 for every other
+ * path. Used as the Connect adapter's fallback, so RPC paths never reach it.
+ */
+export function createHttpEndpoints(registry: Registry, log: Logger): NodeHandler {
+  return (req, nodeResponse) => {
+    // The part of node:http's and node:http2's response APIs both share.
+    const res: PlainResponse = nodeResponse;
+    const path = (req.url ?? "").split("?", 1)[0];
+    if (path === "/metrics" && (req.method === "GET" || req.method === "HEAD")) {
+      registry.metrics().then(
+        (text) => {
+          res.statusCode = 200;
+          res.setHeader("content-type", registry.contentType);
+          res.end(req.method === "HEAD" ? "" : text);
+        },
+        (err: unknown) => {
+          log.error({ err: err instanceof Error ? err.message : String(err) }, "collecting metrics failed");
+          res.statusCode = 500;
+          res.end("");
+        },
+      );
+      return;
+    }
+    res.statusCode = 404;
+    res.setHeader("content-type", "text/plain; charset=utf-8");
+    res.end("not found\n");
+  };
+}
+
+interface PlainResponse {
+  statusCode: number;
+  setHeader(name: string, value: string): unknown;
+  end(body: string): unknown;
+}

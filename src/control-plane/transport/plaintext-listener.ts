@@ -1,0 +1,149 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "../../shared/logger.js";
+import { type Http2KeepaliveOptions, keepSessionAlive } from "./http2-keepalive.js";
+import { type NodeHandler, sniffHttp2Preface } from "./preface-sniffer.js";
+
+/** Options for {@link createPlaintextListener}. */
+export interface PlaintextListenerOptions {
+  /** Serves every request, whichever HTTP version it came over. */
+  handler: NodeHandler;
+  log: Logger;
+  keepalive: Http2KeepaliveOptions;
+  /** How long a new connection may stay silent before its HTTP version is known. */
+  prefaceTimeoutMs: number;
+}
+
+/** One plaintext port speaking HTTP/2 (h2c, prior knowledge) and HTTP/1.1. */
+export interface PlaintextListener {
+  /** Starts listening; resolves with the bound port (the real one when asked for port 0). */
+  listen(host: string, port: number): Promise<number>;
+  /**
+   * Stops accepting connections, sends GOAWAY to HTTP/2 sessions and closes idle HTTP/1.1 connections, waits up to
+   * `graceMs` for in-flight requests, then destroys whatever is left. Idempotent.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/** What the listener knows about its connections; shared by the servers it hands sockets to. */
+interface Connections {
+  closing: boolean;
+  /** Every accepted connection, by what it turned out to speak ("sniffing" until its first bytes arrive). */
+  readonly sockets: Map<net.Socket, "sniffing" | "http/1.1" | "h2">;
+  readonly sessions: Set<http2.ServerHttp2Session>;
+  /** HTTP/1.1 connections with a request in flight, and how many. */
+  readonly h1Active: Map<net.Socket, number>;
+}
+
+/**
+ * A `net` server that sniffs each connection's first bytes and hands the socket to an HTTP/2 or an HTTP/1.1 server
+ * sharing one handler: a bare h2c server refuses HTTP/1.1 clients (curl, Connect JSON, gRPC-Web), and TLS ALPN is
+ * not available on a plaintext port. Every socket and session is tracked so shutdown is bounded
+ * (`http2Server.close()` alone waits for idle sessions forever).
+ */
+export function createPlaintextListener(options: PlaintextListenerOptions): PlaintextListener {
+  const { log } = options;
+  const conns: Connections = { closing: false, sockets: new Map(), sessions: new Set(), h1Active: new Map() };
+  let drained: () => void = () => undefined;
+  const allClosed = new Promise<void>((resolve) => {
+    drained = resolve;
+  });
+  const h1 = createHttp1Server(options.handler, conns);
+  const h2 = createHttp2Server(options, conns);
+
+  const server = net.createServer((socket) => {
+    if (conns.closing) {
+      socket.destroy();
+      return;
+    }
+    conns.sockets.set(socket, "sniffing");
+    socket.on("error", (err) => log.debug({ err: err.message }, "connection error"));
+    socket.once("close", () => {
+      conns.sockets.delete(socket);
+      conns.h1Active.delete(socket);
+      if (conns.closing && conns.sockets.size === 0) drained();
+    });
+    sniffHttp2Preface(socket, options.prefaceTimeoutMs, (isHttp2) => {
+      if (conns.closing) {
+        socket.destroy();
+        return;
+      }
+      conns.sockets.set(socket, isHttp2 ? "h2" : "http/1.1");
+      (isHttp2 ? h2 : h1).emit("connection", socket);
+    });
+  });
+
+  let closed: Promise<void> | undefined;
+  return {
+    listen: (host, port) =>
+      new Promise<number>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen({ host, port }, () => {
+          server.off("error", reject);
+          const address = server.address();
+          resolve(typeof address === "object" && address !== null ? address.port : port);
+        });
+      }),
+    close(graceMs) {
+      closed ??= (async () => {
+        conns.closing = true;
+        const stopped = server.listening
+          ? new Promise<void>((r) => server.close(() => r()))
+          : Promise.resolve();
+        if (conns.sockets.size === 0) drained();
+        closeIdle(conns);
+        const timer = sleep(graceMs, "timeout" as const, { ref: false });
+        if ((await Promise.race([allClosed, timer])) === "timeout") {
+          log.warn({ connections: conns.sockets.size }, "shutdown grace period over; closing connections");
+          for (const session of conns.sessions) session.destroy();
+          for (const socket of conns.sockets.keys()) socket.destroy();
+        }
+        await Promise.all([allClosed, stopped]);
+      })();
+      return closed;
+    },
+  };
+}
+
+/** The HTTP/1.1 side: counts requests per connection so shutdown can close each one once it is idle. */
+function createHttp1Server(handler: NodeHandler, conns: Connections): http.Server {
+  return http.createServer((req, res) => {
+    const socket = req.socket;
+    conns.h1Active.set(socket, (conns.h1Active.get(socket) ?? 0) + 1);
+    if (conns.closing) res.setHeader("connection", "close");
+    res.once("close", () => {
+      const left = (conns.h1Active.get(socket) ?? 1) - 1;
+      if (left > 0) conns.h1Active.set(socket, left);
+      else conns.h1Active.delete(socket);
+      if (conns.closing && left <= 0) socket.end();
+    });
+    handler(req, res);
+  });
+}
+
+/** The HTTP/2 side: tracks sessions and keeps them honest with keepalive pings. */
+function createHttp2Server(options: PlaintextListenerOptions, conns: Connections): http2.Http2Server {
+  const { log } = options;
+  const h2 = http2.createServer({}, options.handler);
+  h2.on("session", (session: http2.ServerHttp2Session) => {
+    conns.sessions.add(session);
+    session.once("close", () => conns.sessions.delete(session));
+    session.on("error", (err) => log.debug({ err: err.message }, "http/2 session error"));
+    keepSessionAlive(session, options.keepalive, () => {
+      log.warn("http/2 peer did not answer a keepalive ping; closing its session");
+      session.destroy();
+    });
+    if (conns.closing) session.close();
+  });
+  return h2;
+}
+
+/** GOAWAY to every HTTP/2 session (each closes once its streams end); idle and undecided connections go now. */
+function closeIdle(conns: Connections): void {
+  for (const session of conns.sessions) session.close();
+  for (const [socket, kind] of conns.sockets) {
+    if (kind !== "h2" && !conns.h1Active.has(socket)) socket.destroy();
+  }
+}

@@ -1,0 +1,51 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { AdminService } from "../../gen/switchyard/v1/admin_pb.js";
+import { GatewayService } from "../../gen/switchyard/v1/gateway_pb.js";
+import type { Audience } from "./auth.js";
+
+/**
+ * The RPC implementations the control plane serves. Each may be partial (or absent) so the server can start before
+ * every method exists; a missing method answers UNIMPLEMENTED after authentication.
+ */
+export interface ServiceImplementations {
+  admin?: Partial<ServiceImpl<typeof AdminService>>;
+  gateway?: Partial<ServiceImpl<typeof GatewayService>>;
+}
+
+/** What {@link createRoutes} registers besides the Switchyard services. */
+export interface RouteDeps extends ServiceImplementations {
+  health: ServiceImpl<typeof Health>;
+  reflection: ServiceImpl<typeof ServerReflection>;
+}
+
+/** Every service on the port, in the order reflection lists them. */
+export const SERVED_SERVICES: readonly DescService[] = [
+  AdminService,
+  GatewayService,
+  Health,
+  ServerReflection,
+];
+
+/** Who may call each service: admin tools, data planes, or anyone (probes and reflection). */
+export const SERVICE_AUDIENCES: ReadonlyMap<string, Audience> = new Map<string, Audience>([
+  [AdminService.typeName, "admin"],
+  [GatewayService.typeName, "data-plane"],
+  [Health.typeName, "open"],
+  [ServerReflection.typeName, "open"],
+]);
+
+/** The services whose health a probe may ask about by name. */
+export const HEALTH_CHECKED_SERVICES: readonly string[] = [AdminService.typeName, GatewayService.typeName];
+
+/** The one routes function: every service the control plane serves, registered on one router. */
+export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(AdminService, deps.admin ?? {});
+    router.service(GatewayService, deps.gateway ?? {});
+    router.service(Health, deps.health);
+    router.service(ServerReflection, deps.reflection);
+  };
+}

@@ -1,0 +1,91 @@
+import { Code, type ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Counter, Histogram, type Registry } from "prom-client";
+import { toConnectError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/logger.js";
+
+/** Options for {@link createRpcTelemetryInterceptor}. */
+export interface RpcTelemetryOptions {
+  log: Logger;
+  registry: Registry;
+}
+
+/**
+ * Records every RPC: a counter by procedure and status code, a latency histogram for unary calls, and one warn
+ * line per failed call (procedure, code, duration, message; never headers, so never tokens). A client cancelling
+ * a stream is not a failure worth a warning and is logged at debug. Errors leave as ConnectErrors with the Failure
+ * detail (`toConnectError`), so an implementation may simply throw a SwitchyardError.
+ */
+export function createRpcTelemetryInterceptor(options: RpcTelemetryOptions): Interceptor {
+  const { calls, latency } = rpcMetrics(options.registry);
+  return (next) => async (req) => {
+    const started = performance.now();
+    const procedure = `/${req.service.typeName}/${req.method.name}`;
+    const finish = (err: unknown): ConnectError | undefined => {
+      const wire = err === undefined ? undefined : toConnectError(err);
+      const code = wire === undefined ? "OK" : Code[wire.code];
+      const durationMs = Math.round((performance.now() - started) * 100) / 100;
+      calls.inc({ procedure, code });
+      if (!req.stream) latency.observe({ procedure, code }, durationMs / 1000);
+      if (wire !== undefined) {
+        const level = wire.code === Code.Canceled ? "debug" : "warn";
+        // The original message, not the client-facing one: an INTERNAL error's cause is what an operator needs.
+        const error = err instanceof Error ? err.message : String(err);
+        options.log[level]({ procedure, code, durationMs, error }, "rpc failed");
+      }
+      return wire;
+    };
+    let res: Awaited<ReturnType<typeof next>>;
+    try {
+      res = await next(req);
+    } catch (err) {
+      throw finish(err);
+    }
+    if (!res.stream) {
+      finish(undefined);
+      return res;
+    }
+    return { ...res, message: observeStream(res.message, finish) };
+  };
+}
+
+async function* observeStream<T>(
+  source: AsyncIterable<T>,
+  finish: (err: unknown) => ConnectError | undefined,
+): AsyncGenerator<T> {
+  let failed = false;
+  try {
+    yield* source;
+  } catch (err) {
+    failed = true;
+    throw finish(err);
+  } finally {
+    if (!failed) finish(undefined);
+  }
+}
+
+/** The RPC metrics, registered once per registry (a second server on the same registry shares them). */
+function rpcMetrics(registry: Registry): {
+  calls: Counter<"procedure" | "code">;
+  latency: Histogram<"procedure" | "code">;
+} {
+  const callsName = "switchyard_control_plane_rpcs_total";
+  const latencyName = "switchyard_control_plane_rpc_duration_seconds";
+  const calls =
+    (registry.getSingleMetric(callsName) as Counter<"procedure" | "code"> | undefined) ??
+    new Counter({
+      name: callsName,
+      help: "RPCs handled by the control plane, by procedure and final status code.",
+      labelNames: ["procedure", "code"],
+      registers: [registry],
+    });
+  const latency =
+    (registry.getSingleMetric(latencyName) as Histogram<"procedure" | "code"> | undefined) ??
+    new Histogram({
+      name: latencyName,
+      help: "Latency of unary control-plane RPCs.",
+      labelNames: ["procedure", "code"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
+  return { calls, latency };
+}
