@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import { loadConfigOrExit } from "../shared/config.js";
+import { runMigrations } from "./migrate.js";
+import { serve } from "./serve.js";
 
-/**
- * The `switchyard` command. Exit codes: 0 success, 1 runtime or server error, 2 usage error.
- * Serving, migrations and admin commands arrive with the control-plane and data-plane work; until then they say so.
- */
+/** The `switchyard` command. Exit codes: 0 success, 1 runtime or server error, 2 usage error. */
 
 const USAGE = `usage: switchyard <command>
 
@@ -31,7 +30,9 @@ export async function run(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${packageVersion()}\n`);
       return 0;
     case "serve":
+      return serve(loadConfigOrExit(), rest);
     case "migrate":
+      return runMigrations(loadConfigOrExit());
     case "admin": {
       loadConfigOrExit();
       const what = [command, ...rest.filter((a) => !a.startsWith("-"))].slice(0, 3).join(" ");
@@ -49,4 +50,9 @@ function packageVersion(): string {
   return typeof pkg === "object" && pkg !== null && "version" in pkg ? String(pkg.version) : "unknown";
 }
 
-process.exitCode = await run(process.argv.slice(2));
+try {
+  process.exitCode = await run(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`switchyard: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+}

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
@@ -58,6 +59,8 @@ class ChannelStream {
   constructor(handlers: GatewayHandlers, options: ChannelServerOptions, signal: AbortSignal) {
     this.#handlers = handlers;
     this.#options = options;
+    // Every waiting admit of the stream listens on this signal.
+    setMaxListeners(0, this.#abort.signal);
     signal.addEventListener("abort", () => this.#abort.abort(), { once: true });
   }
 

@@ -217,8 +217,12 @@ export class LeaseChannel {
     while (!signal.aborted && !this.#closed) {
       if (this.#queue.length === 0) {
         await new Promise<void>((resolve) => {
-          this.#wakeSender = resolve;
-          signal.addEventListener("abort", () => resolve(), { once: true });
+          const onAbort = () => resolve();
+          this.#wakeSender = () => {
+            signal.removeEventListener("abort", onAbort);
+            resolve();
+          };
+          signal.addEventListener("abort", onAbort, { once: true });
         });
         continue;
       }

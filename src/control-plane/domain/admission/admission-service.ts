@@ -296,17 +296,38 @@ export class AdmissionService {
   }
 
   /**
-   * Watches for slots that expired unreleased; the lease is then abandoned (its data plane died or lost the
-   * control plane). Each abandoned lease is reported once per replica that notices it; consumers are idempotent.
+   * Reports leases abandoned by their data plane (slots expired unreleased: it died or lost the control plane).
+   * Two ways find them: the lease store's expiry reports (prompt, whenever a key is touched), and a sweep of lease
+   * records every `sweepMs` (a safety net for keys nobody touches). A record is claimed by deleting it, so each
+   * abandoned lease is reported once per replica at most; consumers are idempotent across replicas.
    */
-  watchAbandoned(listener: (record: LeaseRecord) => void): () => void {
-    return this.#deps.leases.onExpired((key, holder) => {
-      if (!key.startsWith("user:") && !key.startsWith("account:")) return;
-      void this.#deps.book.get(holder).then(async (record) => {
-        if (!record || record.expiresAt > this.#deps.clock.now()) return;
-        if (await this.#deps.book.delete(record)) listener(record);
-      });
+  watchAbandoned(listener: (record: LeaseRecord) => void, sweepMs = 5_000): () => void {
+    const claim = async (record: LeaseRecord | null) => {
+      if (!record || record.expiresAt > this.#deps.clock.now()) return;
+      if (!(await this.#deps.book.delete(record))) return;
+      await Promise.all([
+        this.#deps.leases.release(userSlotKey(record.userId), record.leaseId),
+        record.accountId
+          ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId)
+          : false,
+      ]).catch(() => undefined);
+      listener(record);
+    };
+    const unsubscribe = this.#deps.leases.onExpired((key, holder) => {
+      if (key.startsWith("user:") || key.startsWith("account:")) {
+        void this.#deps.book.get(holder).then(claim, () => undefined);
+      }
     });
+    const sweep = setInterval(() => {
+      void (async () => {
+        for await (const record of this.#deps.book.all()) await claim(record);
+      })().catch((err: unknown) => this.#deps.log.warn({ err }, "abandoned-lease sweep failed"));
+    }, sweepMs);
+    sweep.unref();
+    return () => {
+      unsubscribe();
+      clearInterval(sweep);
+    };
   }
 }
 

@@ -1,0 +1,116 @@
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+import { Redis } from "ioredis";
+import { type ControlPlaneOverrides, startControlPlane } from "../../src/control-plane/main.js";
+import { AdminService, BillingMode } from "../../src/gen/switchyard/v1/admin_pb.js";
+import { GatewayService } from "../../src/gen/switchyard/v1/gateway_pb.js";
+import { type Config, loadConfig } from "../../src/shared/config.js";
+import { createLogger, type Logger } from "../../src/shared/logger.js";
+import { connectClient } from "./grpc-clients.js";
+import { createTestDatabase } from "./test-database.js";
+
+export const ADMIN_TOKEN = "test-admin-token";
+export const DATA_PLANE_TOKEN = "test-data-plane-token";
+
+/** A quiet logger for tests (set SWITCHYARD_TEST_LOG=debug to see it). */
+export function testLogger(): Logger {
+  const level = process.env.SWITCHYARD_TEST_LOG ?? "silent";
+  return level === "silent"
+    ? createLogger({ level, destination: new Writable({ write: (_c, _e, done) => done() }) })
+    : createLogger({ level, destination: process.stderr as unknown as Writable });
+}
+
+/** A control plane in this process on real PostgreSQL (a fresh database) and Redis (a fresh key prefix). */
+export async function startTestControlPlane(
+  label: string,
+  options: { leaseTtlMs?: number; redis?: boolean; overrides?: ControlPlaneOverrides } = {},
+) {
+  const db = await createTestDatabase(label);
+  const prefix = `sytest:${label}:${randomBytes(4).toString("hex")}:`;
+  const base = loadConfig({
+    SWITCHYARD_DATABASE_URL: db.url,
+    SWITCHYARD_REDIS_URL: options.redis === false ? "" : "redis://127.0.0.1:6379/0",
+    SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
+    SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN,
+    SWITCHYARD_DATA_PLANE_TOKEN: DATA_PLANE_TOKEN,
+    SWITCHYARD_CONTROL_PLANE_LISTEN: "127.0.0.1:0",
+  });
+  const config: Config = {
+    ...base,
+    controlPlane: { ...base.controlPlane, leaseTtlMs: options.leaseTtlMs ?? base.controlPlane.leaseTtlMs },
+  };
+  const running = await startControlPlane(config, testLogger(), {
+    redisPrefix: prefix,
+    ...options.overrides,
+  });
+  const admin = connectClient(AdminService, running.url, { protocol: "grpc", token: ADMIN_TOKEN });
+  const gateway = connectClient(GatewayService, running.url, { protocol: "grpc", token: DATA_PLANE_TOKEN });
+  return {
+    url: running.url,
+    config,
+    db,
+    admin: admin.client,
+    gateway: gateway.client,
+    async stop() {
+      admin.close();
+      gateway.close();
+      await running.close();
+      await db.drop();
+      if (options.redis !== false) await dropRedisPrefix(prefix);
+    },
+  };
+}
+
+async function dropRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis({ host: "127.0.0.1", port: 6379 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A user, a group, accounts serving it and an API key: the smallest tenant that can make requests. */
+export async function seedTenant(
+  admin: Awaited<ReturnType<typeof startTestControlPlane>>["admin"],
+  options: {
+    userConcurrency?: number;
+    accounts?: Array<{
+      name?: string;
+      concurrency?: number;
+      priority?: number;
+      modelMapping?: Record<string, string>;
+    }>;
+    baseUrl?: string;
+    balanceUsd?: string;
+  } = {},
+) {
+  const tag = randomBytes(3).toString("hex");
+  const { user } = await admin.createUser({
+    name: `user-${tag}`,
+    balanceUsd: options.balanceUsd ?? "100",
+    concurrency: options.userConcurrency ?? 5,
+  });
+  const { group } = await admin.createGroup({ name: `group-${tag}`, billingMode: BillingMode.BALANCE });
+  const accounts = [];
+  for (const [i, a] of (options.accounts ?? [{}]).entries()) {
+    const { account } = await admin.createAccount({
+      name: a.name ?? `account-${tag}-${i}`,
+      baseUrl: options.baseUrl ?? "http://127.0.0.1:9",
+      credential: `sk-upstream-${tag}-${i}`,
+      concurrency: a.concurrency ?? 3,
+      priority: a.priority ?? 50,
+      modelMapping: a.modelMapping ?? {},
+      groupIds: [group?.id ?? ""],
+    });
+    if (account) accounts.push(account);
+  }
+  const created = await admin.createApiKey({ userId: user?.id ?? "", groupId: group?.id ?? "" });
+  if (!user || !group || !created.apiKey) throw new Error("seeding failed");
+  return { user, group, accounts, key: created.key, keyId: created.apiKey.id };
+}
