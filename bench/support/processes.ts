@@ -12,9 +12,15 @@ export interface ServerProcess {
  * Starts `node --import tsx <script> ...args` and waits for its first stdout line, a JSON object with `url`
  * (the convention of every server script the benchmarks start).
  */
-export async function startServerProcess(script: string, args: string[] = []): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+export async function startServerProcess(
+  script: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<ServerProcess> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const [first] = (await Promise.race([

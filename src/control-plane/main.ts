@@ -217,7 +217,12 @@ async function openLiveState(
     instanceId,
     log,
   });
-  const commands = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  const commands = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    enableAutoPipelining: true,
+  });
   const subscriber = new Redis(url, { lazyConnect: true });
   await Promise.all([commands.connect(), subscriber.connect()]);
   const feed = new RedisChangeFeed({ publisher: commands, subscriber, prefix, log });

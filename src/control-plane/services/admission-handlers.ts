@@ -50,6 +50,7 @@ export function createAdmissionHandlers(admission: AdmissionService, usage: Usag
         sessionHash: request.sessionHash,
         previousResponseId: request.previousResponseId,
         maxWaitMs: request.maxWaitMs,
+        resend: request.resend,
         instanceId: ctx.instanceId,
         signal: ctx.signal,
       });

@@ -259,7 +259,9 @@ export class LeaseChannel {
   }
 
   #resendable(): Operation[] {
-    return [...this.#pending.values()].filter((p) => RESENDABLE.has(p.kind)).map((p) => p.operation);
+    const again = [...this.#pending.values()].filter((p) => RESENDABLE.has(p.kind)).map((p) => p.operation);
+    for (const op of again) if (op.kind.case === "admit") op.kind.value.resend = true;
+    return again;
   }
 
   #failUnresendable(): void {

@@ -55,9 +55,55 @@ export class AccountPicker {
     },
   ) {}
 
-  async pick(request: PickRequest): Promise<Pick> {
+  /**
+   * The fast path: the user slot and the best free account slot taken together in one store step, when neither
+   * needs a wait. Returns null when the caller must take the slow path (user at its limit or with waiters, every
+   * account busy, or a busy sticky account that may be waited on). Throws when no account can serve at all.
+   */
+  async pickWithUserSlot(
+    request: PickRequest & { userKey: string; userLimit: number },
+  ): Promise<Pick | null> {
     const accounts = await this.deps.directory.accountsOfGroup(request.groupId);
+    const { binding, pin, bindingKey } = await this.#affinityOf(request);
+    const plan = planSelection({
+      request: this.#selectionRequest(request),
+      accounts: accounts.map((a) => a.view),
+      loads: new Map(),
+      pin,
+      binding,
+      random: this.deps.random,
+    });
+    if (plan.kind === "unavailable") throw noCandidateError(plan.reason, request.model);
+    if (plan.attempts.length === 0) return null;
     const byId = new Map(accounts.map((a) => [a.view.id, a]));
+    const attempts = plan.attempts.filter((a) => byId.has(a.accountId));
+    const result = await this.deps.leases.acquirePair({
+      holder: request.holder,
+      ttlMs: request.ttlMs,
+      first: { key: request.userKey, limit: request.userLimit },
+      choices: attempts.map((attempt) => {
+        const view = byId.get(attempt.accountId)?.view;
+        return {
+          key: accountSlotKey(attempt.accountId),
+          limit: Math.max(0, view?.concurrency ?? 0) || 1,
+          rank: attempt.sticky ? -1 : (view?.priority ?? 0),
+          lead: attempt.sticky,
+        };
+      }),
+    });
+    if (!result.granted) return null;
+    const attempt = attempts[result.choice];
+    const account = attempt ? byId.get(attempt.accountId) : undefined;
+    if (!attempt || !account) return null;
+    await this.#bind(bindingKey, plan.sticky, account.view.id);
+    return { account, upstreamModel: attempt.upstreamModel, sticky: attempt.sticky, waitedMs: 0 };
+  }
+
+  async #affinityOf(request: PickRequest): Promise<{
+    binding: { accountId: string } | null;
+    pin: { accountId: string } | null;
+    bindingKey: string | null;
+  }> {
     const bindingKey = stickyBindingKey(request);
     const pinKey = responsePinKey(request.previousResponseId);
     const keys = [bindingKey, pinKey].filter((k): k is string => k !== null);
@@ -66,8 +112,26 @@ export class AccountPicker {
       const value = key === null ? null : (values[keys.indexOf(key)] ?? null);
       return value === null ? null : { accountId: value };
     };
-    const binding = lookup(bindingKey);
-    const pin = lookup(pinKey);
+    return { binding: lookup(bindingKey), pin: lookup(pinKey), bindingKey };
+  }
+
+  #selectionRequest(request: PickRequest) {
+    return {
+      groupId: request.groupId,
+      model: request.model,
+      excludedAccountIds: request.excludedAccountIds,
+      now: this.deps.clock.now(),
+    };
+  }
+
+  /**
+   * The general path: plan with current loads, try slots in order, re-read loads and try once more, then follow
+   * the wait plan.
+   */
+  async pick(request: PickRequest): Promise<Pick> {
+    const accounts = await this.deps.directory.accountsOfGroup(request.groupId);
+    const byId = new Map(accounts.map((a) => [a.view.id, a]));
+    const { binding, pin, bindingKey } = await this.#affinityOf(request);
     for (let round = 0; round < 2; round++) {
       const plan = await this.#plan(request, accounts, binding, pin);
       if (plan.kind === "unavailable") throw noCandidateError(plan.reason, request.model);
@@ -105,12 +169,7 @@ export class AccountPicker {
       if (load) byAccount.set(a.view.id, load);
     }
     return planSelection({
-      request: {
-        groupId: request.groupId,
-        model: request.model,
-        excludedAccountIds: request.excludedAccountIds,
-        now: this.deps.clock.now(),
-      },
+      request: this.#selectionRequest(request),
       accounts: accounts.map((a) => a.view),
       loads: byAccount,
       pin,

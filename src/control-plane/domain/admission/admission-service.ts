@@ -31,6 +31,8 @@ export interface AdmitInput {
   previousResponseId: string;
   /** 0 for the server's default. */
   maxWaitMs: number;
+  /** Sent again after a reconnect: answer with the lease already granted under this request id, if any. */
+  resend: boolean;
   instanceId: string;
   signal: AbortSignal;
 }
@@ -88,8 +90,10 @@ export class AdmissionService {
   }
 
   async admit(input: AdmitInput): Promise<Grant> {
-    const existing = await this.#deps.book.byRequest(input.requestId);
-    if (existing) return this.#regrant(existing);
+    if (input.resend) {
+      const existing = await this.#deps.book.byRequest(input.requestId);
+      if (existing) return this.#regrant(existing);
+    }
     const key = await this.authenticate(input.keySha256);
     assertEligible(key, this.#deps.clock.now());
     const abort = new AbortController();
@@ -107,6 +111,37 @@ export class AdmissionService {
   async #admitWithKey(input: AdmitInput, key: KeyRecord, signal: AbortSignal): Promise<Grant> {
     const leaseId = newLeaseId();
     const userKey = userSlotKey(key.userId);
+    const fast = await this.#deps.picker.pickWithUserSlot({
+      ...this.#pickRequest(input, key, leaseId, signal),
+      userKey,
+      userLimit: key.userConcurrency,
+    });
+    if (fast) return this.#grant(input, key, leaseId, fast, 0);
+    return this.#admitSlowly(input, key, leaseId, signal);
+  }
+
+  #pickRequest(input: AdmitInput, key: KeyRecord, leaseId: string, signal: AbortSignal) {
+    return {
+      holder: leaseId,
+      groupId: key.groupId,
+      userId: key.userId,
+      model: input.model,
+      sessionHash: input.sessionHash,
+      previousResponseId: input.previousResponseId,
+      excludedAccountIds: new Set<string>(),
+      ttlMs: this.#deps.leaseTtlMs,
+      signal,
+    };
+  }
+
+  /** The general path: wait for the user slot in FIFO order, then select with wait plans. */
+  async #admitSlowly(
+    input: AdmitInput,
+    key: KeyRecord,
+    leaseId: string,
+    signal: AbortSignal,
+  ): Promise<Grant> {
+    const userKey = userSlotKey(key.userId);
     const timeoutMs =
       input.maxWaitMs > 0 ? Math.min(input.maxWaitMs, USER_WAIT_TIMEOUT_MS) : USER_WAIT_TIMEOUT_MS;
     const user = await this.#deps.leases.acquire({
@@ -122,45 +157,58 @@ export class AdmissionService {
         const fresh = await this.authenticate(input.keySha256);
         assertEligible(fresh, this.#deps.clock.now());
       }
-      const pick = await this.#deps.picker.pick({
-        holder: leaseId,
-        groupId: key.groupId,
-        userId: key.userId,
-        model: input.model,
-        sessionHash: input.sessionHash,
-        previousResponseId: input.previousResponseId,
-        excludedAccountIds: new Set(),
-        ttlMs: this.#deps.leaseTtlMs,
-        signal,
-      });
-      const now = this.#deps.clock.now();
-      const record: LeaseRecord = {
-        leaseId,
-        requestId: input.requestId,
-        instanceId: input.instanceId,
-        userId: key.userId,
-        keyId: key.keyId,
-        groupId: key.groupId,
-        model: input.model,
-        stream: input.stream,
-        endpoint: input.endpoint,
-        sessionHash: input.sessionHash,
-        accountId: pick.account.view.id,
-        upstreamModel: pick.upstreamModel,
-        attempt: 1,
-        sticky: pick.sticky,
-        userSlotHeld: true,
-        acquiredAt: now,
-        expiresAt: now + this.#deps.leaseTtlMs,
-        ttlMs: this.#deps.leaseTtlMs,
-      };
-      await this.#deps.book.put(record);
-      this.#deps.directory.touchAccount(pick.account.view.id, now);
-      return { record, account: pick.account, userWaitMs: user.waitedMs, accountWaitMs: pick.waitedMs };
+      const pick = await this.#deps.picker.pick(this.#pickRequest(input, key, leaseId, signal));
+      return await this.#grant(input, key, leaseId, pick, user.waitedMs);
     } catch (err) {
       await this.#deps.leases.release(userKey, leaseId).catch(() => false);
       throw err;
     }
+  }
+
+  /** Books a lease whose slots are held. */
+  async #grant(
+    input: AdmitInput,
+    key: KeyRecord,
+    leaseId: string,
+    pick: Pick,
+    userWaitMs: number,
+  ): Promise<Grant> {
+    const now = this.#deps.clock.now();
+    const record: LeaseRecord = {
+      leaseId,
+      requestId: input.requestId,
+      instanceId: input.instanceId,
+      userId: key.userId,
+      keyId: key.keyId,
+      groupId: key.groupId,
+      model: input.model,
+      stream: input.stream,
+      endpoint: input.endpoint,
+      sessionHash: input.sessionHash,
+      accountId: pick.account.view.id,
+      upstreamModel: pick.upstreamModel,
+      attempt: 1,
+      sticky: pick.sticky,
+      userSlotHeld: true,
+      acquiredAt: now,
+      expiresAt: now + this.#deps.leaseTtlMs,
+      ttlMs: this.#deps.leaseTtlMs,
+    };
+    try {
+      await this.#deps.book.put(record);
+    } catch (err) {
+      await this.#releaseSlots(record);
+      throw err;
+    }
+    this.#deps.directory.touchAccount(pick.account.view.id, now);
+    return { record, account: pick.account, userWaitMs, accountWaitMs: pick.waitedMs };
+  }
+
+  async #releaseSlots(record: LeaseRecord): Promise<void> {
+    await Promise.all([
+      this.#deps.leases.release(userSlotKey(record.userId), record.leaseId),
+      record.accountId ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId) : false,
+    ]).catch(() => undefined);
   }
 
   /** A repeated admit (after a reconnect) gets the lease already granted. */
@@ -258,19 +306,19 @@ export class AdmissionService {
   async release(input: ReleaseInput): Promise<boolean> {
     const record = await this.#deps.book.get(input.leaseId);
     if (!record) return false;
-    if (record.userSlotHeld) {
-      await this.#deps.leases.release(userSlotKey(record.userId), record.leaseId);
-      record.userSlotHeld = false;
-    }
+    const userKey = userSlotKey(record.userId);
     if (input.userSlotOnly) {
+      if (record.userSlotHeld) await this.#deps.leases.release(userKey, record.leaseId);
+      record.userSlotHeld = false;
       await this.#deps.book.put(record);
       return true;
     }
-    if (record.accountId) {
-      await this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId);
-      await this.#afterSuccess(record, input);
-    }
-    await this.#deps.book.delete(record);
+    await Promise.all([
+      record.userSlotHeld ? this.#deps.leases.release(userKey, record.leaseId) : false,
+      record.accountId ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId) : false,
+      this.#deps.book.delete(record),
+    ]);
+    await this.#afterSuccess(record, input);
     return true;
   }
 

@@ -44,6 +44,32 @@ export interface SlotLoad {
   readonly waiting: number;
 }
 
+/** One slot key offered to {@link LeaseStore.acquirePair}. */
+export interface PairChoice {
+  readonly key: string;
+  readonly limit: number;
+  /** Lower ranks are preferred; within a rank the least loaded (holders / limit) wins, then list order. */
+  readonly rank: number;
+  /** When this choice is not free the whole pair is refused (the caller then decides to wait on it or not). */
+  readonly lead?: boolean;
+}
+
+/** A request for a slot on `first` plus a slot on the best of `choices`, for one holder, in one atomic step. */
+export interface PairRequest {
+  readonly holder: string;
+  readonly ttlMs: number;
+  readonly first: { readonly key: string; readonly limit: number };
+  readonly choices: readonly PairChoice[];
+}
+
+/**
+ * The answer to an acquirePair: both slots granted (`choice` indexes `choices`), or nothing taken because the first
+ * key is busy (or has waiters) or no choice is free (or has waiters, or the lead choice is not free).
+ */
+export type PairResult =
+  | { readonly granted: true; readonly choice: number }
+  | { readonly granted: false; readonly reason: "first_busy" | "choice_busy" };
+
 /** Told about a holder whose lease ran out before it was released. */
 export type ExpiredListener = (key: string, holder: string) => void;
 
@@ -62,6 +88,12 @@ export interface LeaseStore {
    * handed to the next waiter).
    */
   acquire(request: AcquireRequest): Promise<AcquireResult>;
+  /**
+   * The hot path's fast admit: takes a slot on `first` and one on the best free choice together, atomically, or
+   * takes nothing. Never waits and never overtakes a waiter: a key with anyone queued counts as busy, so the caller
+   * falls back to {@link acquire} with its wait rules.
+   */
+  acquirePair(request: PairRequest): Promise<PairResult>;
   /** Extends a held slot's expiry to `ttlMs` from now; false if the holder no longer holds it. */
   renew(key: string, holder: string, ttlMs: number): Promise<boolean>;
   /** Frees a slot and hands it to the head waiter in the same step; false (and no change) if not held. */
@@ -114,6 +146,19 @@ export function assertAcquireRequest(request: AcquireRequest): void {
     if (request.wait.timeoutMs > MAX_WAIT_MS) {
       throw invalid(`wait.timeoutMs must be at most ${MAX_WAIT_MS}`, "wait.timeoutMs");
     }
+  }
+}
+
+/** Rejects malformed pair requests with `INVALID_ARGUMENT` before they reach a store. */
+export function assertPairRequest(request: PairRequest): void {
+  assertSlotRef(request.first.key, request.holder);
+  assertCount(request.first.limit, "first.limit", 0);
+  assertTtl(request.ttlMs);
+  if (request.choices.length === 0) throw invalid("choices must not be empty", "choices");
+  for (const choice of request.choices) {
+    assertSlotRef(choice.key, request.holder);
+    assertCount(choice.limit, "choices.limit", 0);
+    if (!Number.isFinite(choice.rank)) throw invalid("choices.rank must be a number", "choices.rank");
   }
 }
 

@@ -5,10 +5,13 @@ import {
   type AcquireRequest,
   type AcquireResult,
   assertAcquireRequest,
+  assertPairRequest,
   assertSlotRef,
   assertTtl,
   type ExpiredListener,
   type LeaseStore,
+  type PairRequest,
+  type PairResult,
   type SlotLoad,
   storeClosed,
 } from "./lease-store.js";
@@ -88,6 +91,53 @@ export class MemoryLeaseStore implements LeaseStore {
     state.queue.set(token, { holder, ttlMs, wait: pending });
     pending.arm();
     return pending.promise;
+  }
+
+  async acquirePair(request: PairRequest): Promise<PairResult> {
+    this.#assertOpen();
+    assertPairRequest(request);
+    const { holder, ttlMs } = request;
+    const first = this.#touch(request.first.key, request.first.limit);
+    const firstLoad = this.#freeLoad(first, request.first.limit, holder);
+    let best = -1;
+    let bestRank = 0;
+    let bestLoad = 0;
+    if (firstLoad >= 0) {
+      for (const [i, choice] of request.choices.entries()) {
+        const state = this.#touch(choice.key, choice.limit);
+        const load = this.#freeLoad(state, choice.limit, holder);
+        this.#settle(choice.key, state);
+        if (load < 0) {
+          if (choice.lead) return this.#pairRefused(request, first, "choice_busy");
+          continue;
+        }
+        if (best < 0 || choice.rank < bestRank || (choice.rank === bestRank && load < bestLoad)) {
+          [best, bestRank, bestLoad] = [i, choice.rank, load];
+        }
+      }
+    }
+    if (firstLoad < 0) return this.#pairRefused(request, first, "first_busy");
+    const chosen = request.choices[best];
+    if (!chosen) return this.#pairRefused(request, first, "choice_busy");
+    const expiry = this.#clock.now() + ttlMs;
+    first.holders.set(holder, expiry);
+    const state = this.#touch(chosen.key, chosen.limit);
+    state.holders.set(holder, expiry);
+    this.#settle(chosen.key, state);
+    this.#settle(request.first.key, first);
+    return { granted: true, choice: best };
+  }
+
+  #pairRefused(request: PairRequest, first: SlotState, reason: "first_busy" | "choice_busy"): PairResult {
+    this.#settle(request.first.key, first);
+    return { granted: false, reason };
+  }
+
+  /** Load (holders / limit) when a slot is free without overtaking anyone, else -1; 0 for unlimited or held. */
+  #freeLoad(state: SlotState, limit: number, holder: string): number {
+    if (state.queue.size > 0) return -1;
+    if (state.holders.has(holder) || limit === 0) return 0;
+    return state.holders.size < limit ? state.holders.size / limit : -1;
   }
 
   async renew(key: string, holder: string, ttlMs: number): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { ErrorCode, SwitchyardError } from "../../../shared/errors.js";
-import { LEASE_SCRIPT_KEYS, LEASE_SCRIPTS } from "./redis-lease-scripts.js";
+import { LEASE_SCRIPT_KEYS, LEASE_SCRIPTS, MULTI_KEY_SCRIPTS } from "./redis-lease-scripts.js";
 
 /** The five Redis keys of one slot key (see redis-lease-scripts.ts), in script order. */
 export type SlotKeys = readonly [string, string, string, string, string];
@@ -15,6 +15,8 @@ export interface LeaseCommands {
   leaseRelease(...keysAndArgs: ScriptArg[]): Promise<unknown>;
   leaseRenew(...keysAndArgs: ScriptArg[]): Promise<unknown>;
   leaseLoad(...keysAndArgs: ScriptArg[]): Promise<unknown>;
+  /** Multi-key: the first argument is the number of keys. */
+  leaseAcquirePair(...countKeysAndArgs: ScriptArg[]): Promise<unknown>;
 }
 
 /** A command connection with the lease scripts defined on it. */
@@ -62,6 +64,9 @@ export function createLeaseClient(base: RedisOptions, tuning: LeaseConnectionTun
   const client = new Redis({ ...failClosed(base, tuning), enableAutoPipelining: true });
   for (const [name, lua] of Object.entries(LEASE_SCRIPTS)) {
     client.defineCommand(name, { lua, numberOfKeys: LEASE_SCRIPT_KEYS });
+  }
+  for (const [name, lua] of Object.entries(MULTI_KEY_SCRIPTS)) {
+    client.defineCommand(name, { lua });
   }
   return client as LeaseClient;
 }

@@ -156,6 +156,58 @@ promote(stored_limit())
 return finish(redis.call('ZCARD', H), redis.call('ZCARD', Q), 0)
 `;
 
+/**
+ * acquirePair — KEYS: the five keys of the first slot key, then five per choice. ARGV: holder, ttlMs, first limit,
+ * then limit, rank, lead (1/0) per choice. Takes a slot on the first key and on the best free choice (lowest rank,
+ * then lowest holders/limit, then list order), or nothing. A key with anyone queued counts as busy and is left
+ * untouched (its waiters are served by the per-key scripts). Answers a = GRANTED (b = the choice's index) | BUSY
+ * (b = 0: the first key is busy; b = 1: no choice is free, or the lead is not), and the expired holders as
+ * "<key index>|<holder>" (0 = the first key).
+ */
+const ACQUIRE_PAIR = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local holder, ttl, first_limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local expired = {}
+local function holders_of(i) return KEYS[i * 5 + 1] end
+local function quiet(i) return redis.call('ZCARD', KEYS[i * 5 + 2]) == 0 end
+local function prune(i)
+  local gone = redis.call('ZRANGEBYSCORE', holders_of(i), '-inf', now)
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', holders_of(i), '-inf', now)
+    for _, h in ipairs(gone) do expired[#expired + 1] = i .. '|' .. h end
+  end
+end
+-- holders / limit when a slot is free for the holder, 0 when unlimited or already held, -1 when busy
+local function free_load(i, limit)
+  if not quiet(i) then return -1 end
+  prune(i)
+  if limit == 0 or redis.call('ZSCORE', holders_of(i), holder) then return 0 end
+  local used = redis.call('ZCARD', holders_of(i))
+  if used >= limit then return -1 end
+  return used / limit
+end
+if free_load(0, first_limit) < 0 then return {${ScriptStatus.BUSY}, 0, 0, expired} end
+local best, best_rank, best_load = -1, 0, 0
+for i = 1, #KEYS / 5 - 1 do
+  local base = 4 + (i - 1) * 3
+  local limit, rank, lead = tonumber(ARGV[base]), tonumber(ARGV[base + 1]), ARGV[base + 2] == '1'
+  local load = free_load(i, limit)
+  if load < 0 then
+    if lead then return {${ScriptStatus.BUSY}, 1, 0, expired} end
+  elseif best < 0 or rank < best_rank or (rank == best_rank and load < best_load) then
+    best, best_rank, best_load = i, rank, load
+  end
+end
+if best < 0 then return {${ScriptStatus.BUSY}, 1, 0, expired} end
+redis.call('ZADD', holders_of(0), now + ttl, holder)
+redis.call('ZADD', holders_of(best), now + ttl, holder)
+return {${ScriptStatus.GRANTED}, best - 1, 0, expired}
+`;
+
+/** Scripts over several slot keys; ioredis takes their key count as the first argument. */
+export const MULTI_KEY_SCRIPTS = { leaseAcquirePair: ACQUIRE_PAIR } as const;
+
 /** The scripts by the command name ioredis defines for each; each takes the five keys listed above. */
 export const LEASE_SCRIPTS = {
   leaseAcquire: ACQUIRE,

@@ -8,10 +8,13 @@ import {
   type AcquireRequest,
   type AcquireResult,
   assertAcquireRequest,
+  assertPairRequest,
   assertSlotRef,
   assertTtl,
   type ExpiredListener,
   type LeaseStore,
+  type PairRequest,
+  type PairResult,
   type SlotLoad,
   storeClosed,
   type WaitOptions,
@@ -177,6 +180,29 @@ export class RedisLeaseStore implements LeaseStore {
     this.#waiters.delete(token);
     if (reply.a === ScriptStatus.GRANTED) return { granted: true, waitedMs: 0 };
     return { granted: false, reason: reply.a === ScriptStatus.BUSY ? "busy" : "queue_full" };
+  }
+
+  async acquirePair(request: PairRequest): Promise<PairResult> {
+    this.#assertOpen();
+    assertPairRequest(request);
+    const slotKeys = [request.first.key, ...request.choices.map((c) => c.key)];
+    const keys = slotKeys.flatMap((key) => this.#keys(key));
+    const args = [
+      request.holder,
+      request.ttlMs,
+      request.first.limit,
+      ...request.choices.flatMap((c) => [c.limit, c.rank, c.lead ? 1 : 0]),
+    ];
+    const reply = parseScriptReply(
+      await guarded(() => this.#client.leaseAcquirePair(keys.length, ...keys, ...args)),
+    );
+    for (const entry of reply.expired) {
+      const bar = entry.indexOf("|");
+      const key = slotKeys[Number(entry.slice(0, bar))];
+      if (key !== undefined) this.#listeners.report(key, [entry.slice(bar + 1)]);
+    }
+    if (reply.a === ScriptStatus.GRANTED) return { granted: true, choice: reply.b };
+    return { granted: false, reason: reply.b === 0 ? "first_busy" : "choice_busy" };
   }
 
   async renew(key: string, holder: string, ttlMs: number): Promise<boolean> {
