@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { loadConfigOrExit } from "../shared/config.js";
-import { runMigrations } from "./migrate.js";
-import { serve } from "./serve.js";
+import { runAdmin } from "./admin/run-admin.js";
 
 /** The `switchyard` command. Exit codes: 0 success, 1 runtime or server error, 2 usage error. */
 
@@ -10,7 +9,8 @@ const USAGE = `usage: switchyard <command>
 commands:
   serve control-plane | data-plane | all   run a plane (all: both, on embedded storage)
   migrate                                   apply database migrations
-  admin <resource> <action> [flags]         manage users, groups, keys, accounts, rules, prices, usage
+  admin <resource> <action> [flags]         manage users, groups, keys, accounts, rules, prices; inspect
+                                            usage, leases and sticky sessions ('switchyard admin help')
   version                                   print the version
   help                                      print this help
 `;
@@ -29,16 +29,18 @@ export async function run(argv: readonly string[]): Promise<number> {
     case "--version":
       process.stdout.write(`${packageVersion()}\n`);
       return 0;
-    case "serve":
+    // Loaded on demand: the planes pull in the ORM and Redis clients, which `admin` and `version` do not need
+    // (they would triple the command's start-up time).
+    case "serve": {
+      const { serve } = await import("./serve.js");
       return serve(loadConfigOrExit(), rest);
-    case "migrate":
-      return runMigrations(loadConfigOrExit());
-    case "admin": {
-      loadConfigOrExit();
-      const what = [command, ...rest.filter((a) => !a.startsWith("-"))].slice(0, 3).join(" ");
-      process.stderr.write(`switchyard: '${what}' is not implemented yet\n`);
-      return 1;
     }
+    case "migrate": {
+      const { runMigrations } = await import("./migrate.js");
+      return runMigrations(loadConfigOrExit());
+    }
+    case "admin":
+      return runAdmin(rest, () => loadConfigOrExit().controlPlane);
     default:
       process.stderr.write(`switchyard: unknown command '${command}'\n${USAGE}`);
       return 2;

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 
 /**
  * Id generation. Request and lease ids are random, URL-safe and prefixed so a reader knows what an id names;
@@ -10,9 +10,12 @@ export function newRequestId(): string {
   return `req_${randomBytes(16).toString("base64url")}`;
 }
 
-/** A lease id: "lse_" + 22 base64url chars. */
-export function newLeaseId(): string {
-  return `lse_${randomBytes(16).toString("base64url")}`;
+/**
+ * The lease id of a data plane's request: "lse_" + 22 base64url chars of SHA-256(instance, request id). Derived,
+ * not random, so an admit sent again after a reconnect names the same lease and takes no second slot.
+ */
+export function leaseIdFor(instanceId: string, requestId: string): string {
+  return `lse_${createHash("sha256").update(`${instanceId}\0${requestId}`).digest("base64url").slice(0, 22)}`;
 }
 
 /** A data-plane or control-plane instance id: the host name plus a random suffix, stable for the process. */

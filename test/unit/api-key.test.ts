@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { displayPrefix, generateApiKey, hashApiKey, looksLikeApiKey } from "../../src/shared/api-key.js";
 import { ManualClock } from "../../src/shared/clock.js";
-import { isAcceptableRequestId, newLeaseId, newRequestId } from "../../src/shared/ids.js";
+import { isAcceptableRequestId, leaseIdFor, newRequestId } from "../../src/shared/ids.js";
 
 describe("API keys", () => {
   it("are sk-sy- plus 43 base64url characters and all different", () => {
@@ -28,9 +28,12 @@ describe("API keys", () => {
 });
 
 describe("ids and the manual clock", () => {
-  it("prefix request and lease ids and accept only safe client request ids", () => {
+  it("prefix request ids, derive lease ids per instance and request, and accept only safe client request ids", () => {
     expect(newRequestId()).toMatch(/^req_[A-Za-z0-9_-]{22}$/);
-    expect(newLeaseId()).toMatch(/^lse_[A-Za-z0-9_-]{22}$/);
+    expect(leaseIdFor("dp-1", "req_a")).toMatch(/^lse_[A-Za-z0-9_-]{22}$/);
+    expect(leaseIdFor("dp-1", "req_a")).toBe(leaseIdFor("dp-1", "req_a"));
+    expect(leaseIdFor("dp-1", "req_a")).not.toBe(leaseIdFor("dp-2", "req_a"));
+    expect(leaseIdFor("dp-1", "req_a")).not.toBe(leaseIdFor("dp-1", "req_b"));
     expect(isAcceptableRequestId(newRequestId())).toBe(true);
     expect(isAcceptableRequestId("short")).toBe(false);
     expect(isAcceptableRequestId("has space in it")).toBe(false);

@@ -1,6 +1,6 @@
 import type { Clock } from "../../../shared/clock.js";
 import { ErrorCode, SwitchyardError } from "../../../shared/errors.js";
-import { newLeaseId } from "../../../shared/ids.js";
+import { leaseIdFor } from "../../../shared/ids.js";
 import type { Logger } from "../../../shared/logger.js";
 import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { AcquireRefusal, LeaseStore } from "../../store/leases/lease-store.js";
@@ -91,33 +91,29 @@ export class AdmissionService {
 
   async admit(input: AdmitInput): Promise<Grant> {
     if (input.resend) {
-      const existing = await this.#deps.book.byRequest(input.requestId);
-      if (existing) return this.#regrant(existing);
+      const existing = await this.#deps.book.get(leaseIdFor(input.instanceId, input.requestId));
+      if (existing?.requestId === input.requestId) return this.#regrant(existing);
     }
     const key = await this.authenticate(input.keySha256);
     assertEligible(key, this.#deps.clock.now());
+    const leaseId = leaseIdFor(input.instanceId, input.requestId);
+    const fast = await this.#deps.picker.pickWithUserSlot({
+      ...this.#pickRequest(input, key, leaseId, input.signal),
+      userKey: userSlotKey(key.userId),
+      userLimit: key.userConcurrency,
+    });
+    if (fast) return this.#grant(input, key, leaseId, fast, 0);
+    // Only a request that may wait can be withdrawn, so only it gets its own signal.
     const abort = new AbortController();
     const onAbort = () => abort.abort();
     input.signal.addEventListener("abort", onAbort, { once: true });
     this.#waiting.set(input.requestId, abort);
     try {
-      return await this.#admitWithKey(input, key, abort.signal);
+      return await this.#admitSlowly(input, key, leaseId, abort.signal);
     } finally {
       this.#waiting.delete(input.requestId);
       input.signal.removeEventListener("abort", onAbort);
     }
-  }
-
-  async #admitWithKey(input: AdmitInput, key: KeyRecord, signal: AbortSignal): Promise<Grant> {
-    const leaseId = newLeaseId();
-    const userKey = userSlotKey(key.userId);
-    const fast = await this.#deps.picker.pickWithUserSlot({
-      ...this.#pickRequest(input, key, leaseId, signal),
-      userKey,
-      userLimit: key.userConcurrency,
-    });
-    if (fast) return this.#grant(input, key, leaseId, fast, 0);
-    return this.#admitSlowly(input, key, leaseId, signal);
   }
 
   #pickRequest(input: AdmitInput, key: KeyRecord, leaseId: string, signal: AbortSignal) {

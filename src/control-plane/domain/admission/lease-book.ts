@@ -26,8 +26,9 @@ export interface LeaseRecord {
 }
 
 /**
- * Lease records keyed by lease id, plus request id → lease id for admit idempotency. A record outlives its
- * slots by `graceMs`, so a lease whose slots expired unreleased can still be told apart (and billed as abandoned).
+ * Lease records keyed by lease id (which is derived from the request, so a resent admit finds its record). A record
+ * outlives its slots by `graceMs`, so a lease whose slots expired unreleased can still be told apart (and billed as
+ * abandoned).
  */
 export class LeaseBook {
   readonly #map: ExpiringMap;
@@ -42,27 +43,16 @@ export class LeaseBook {
 
   async put(record: LeaseRecord): Promise<void> {
     const ttl = Math.max(1, record.expiresAt - this.#clock.now()) + this.#graceMs;
-    await Promise.all([
-      this.#map.set(`lease:${record.leaseId}`, JSON.stringify(record), ttl),
-      this.#map.set(`lease-request:${record.requestId}`, record.leaseId, ttl),
-    ]);
+    await this.#map.set(`lease:${record.leaseId}`, JSON.stringify(record), ttl);
   }
 
   async get(leaseId: string): Promise<LeaseRecord | null> {
     return parse(await this.#map.get(`lease:${leaseId}`));
   }
 
-  async byRequest(requestId: string): Promise<LeaseRecord | null> {
-    const leaseId = await this.#map.get(`lease-request:${requestId}`);
-    return leaseId === null ? null : this.get(leaseId);
-  }
-
+  /** True when this call removed the record (false when it was already gone). */
   async delete(record: LeaseRecord): Promise<boolean> {
-    const [deleted] = await Promise.all([
-      this.#map.delete(`lease:${record.leaseId}`),
-      this.#map.delete(`lease-request:${record.requestId}`),
-    ]);
-    return deleted;
+    return this.#map.delete(`lease:${record.leaseId}`);
   }
 
   /** Every live record (for AdminService.ListLeases); a scan, not for the hot path. */
