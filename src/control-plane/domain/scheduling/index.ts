@@ -29,7 +29,7 @@ export {
   type WaitPlan,
   withLoads,
 } from "./account-order.js";
-export { isContextLengthError, isFailoverWorthy } from "./failover-classifier.js";
+export { isContextLengthError, isFailoverWorthy } from "../../../shared/failover-classifier.js";
 export { groupModelList, isWildcardPattern, type ModelResolution, resolveModel } from "./model-mapping.js";
 export {
   type AccountHealth,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isFailoverWorthy } from "../../../src/control-plane/domain/scheduling/failover-classifier.js";
+import { isFailoverWorthy } from "../../src/shared/failover-classifier.js";
 
 const CONTEXT_400 =
   '{"error":{"message":"Your input exceeds the context window of this model.","code":"context_length_exceeded"}}';
