@@ -1,0 +1,57 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { UsageReporter } from "../../src/data-plane/control/usage-reporter.js";
+import type { UsageReport } from "../../src/gen/switchyard/v1/gateway_pb.js";
+import { createLogger } from "../../src/shared/logger.js";
+
+const log = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, d) => d() }) });
+
+describe("the usage reporter", () => {
+  it("sends a lone record at once and later ones in batches", async () => {
+    const batches: string[][] = [];
+    let release: () => void = () => {};
+    const reporter = new UsageReporter({
+      log,
+      batchSize: 3,
+      send: async (records: UsageReport[]) => {
+        batches.push(records.map((r) => r.requestId));
+        if (batches.length === 1) await new Promise<void>((r) => (release = r));
+      },
+    });
+    reporter.report({ requestId: "r1" });
+    for (const id of ["r2", "r3", "r4", "r5"]) reporter.report({ requestId: id });
+    expect(batches).toEqual([["r1"]]);
+    release();
+    expect(await reporter.flush(1_000)).toBe(0);
+    expect(batches).toEqual([["r1"], ["r2", "r3", "r4"], ["r5"]]);
+  });
+
+  it("keeps records while the control plane is away and sends them when it returns", async () => {
+    let up = false;
+    const delivered: string[] = [];
+    const reporter = new UsageReporter({
+      log,
+      retryMinMs: 10,
+      retryMaxMs: 20,
+      send: async (records: UsageReport[]) => {
+        if (!up) throw new Error("unavailable");
+        delivered.push(...records.map((r) => r.requestId));
+      },
+    });
+    reporter.report({ requestId: "a" });
+    reporter.report({ requestId: "b" });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(delivered).toEqual([]);
+    expect(reporter.depth).toBe(2);
+    up = true;
+    expect(await reporter.flush(1_000)).toBe(0);
+    expect(delivered).toEqual(["a", "b"]);
+  });
+
+  it("drops the oldest records past its bound and counts them", async () => {
+    const reporter = new UsageReporter({ log, maxQueued: 2, send: () => new Promise(() => {}) });
+    for (const id of ["a", "b", "c", "d"]) reporter.report({ requestId: id });
+    expect(reporter.depth).toBe(2);
+    expect(reporter.dropped).toBe(2);
+  });
+});
