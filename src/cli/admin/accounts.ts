@@ -1,0 +1,149 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  ClearAccountCooldownResponseSchema,
+  CreateAccountResponseSchema,
+  GetAccountResponseSchema,
+  ListAccountsResponseSchema,
+  UpdateAccountResponseSchema,
+} from "../../gen/switchyard/v1/admin_pb.js";
+import { ACCOUNT_NOTES, accountFields, accountStateFields, upstreamKey } from "./account-fields.js";
+import { ACCOUNT_COLUMNS, accountDetails, withoutProxyPassword } from "./account-views.js";
+import { type AdminCommand, requireSomeChange, VALUE, VALUES } from "./command.js";
+import { resolveGroupId, resolveGroupIds } from "./group-ref.js";
+import { emit, table } from "./output.js";
+import { collectPages, LIMIT_NOTE, limitFlag } from "./pages.js";
+import { UsageError } from "./usage-error.js";
+
+const ACCOUNT_FLAGS = {
+  name: VALUE,
+  "base-url": VALUE,
+  "api-key": VALUE,
+  group: VALUES,
+  concurrency: VALUE,
+  priority: VALUE,
+  models: VALUE,
+  "model-map": VALUE,
+  proxy: VALUE,
+};
+
+const ACCOUNT_SYNOPSIS =
+  "[--concurrency N] [--priority N] [--models 'gpt-4o,gpt-5*'] [--model-map 'from=to,…'] [--proxy URL]";
+
+/** `admin accounts …`: upstream accounts (their credentials are stored encrypted and never shown). */
+export const accountCommands: readonly AdminCommand[] = [
+  {
+    name: "accounts create",
+    synopsis: `--name N --base-url URL --api-key K --group NAME|ID ${ACCOUNT_SYNOPSIS}`,
+    summary: "add an upstream account",
+    notes: ACCOUNT_NOTES,
+    flags: ACCOUNT_FLAGS,
+    prepare(input) {
+      for (const flag of ["name", "base-url", "api-key"]) input.required(flag);
+      if (input.texts("group").length === 0) throw new UsageError("--group is required");
+      const { groups, modelMapping, apiKey = "", ...fields } = accountFields(input);
+      return async ({ client, out }) => {
+        const groupIds = await resolveGroupIds(client, groups);
+        const credential = await upstreamKey(apiKey);
+        const res = await client.createAccount({
+          ...fields,
+          credential,
+          groupIds,
+          modelMapping: modelMapping ?? {},
+        });
+        withoutProxyPassword(res.account);
+        emit(out, CreateAccountResponseSchema, res, () => accountDetails(res.account));
+      };
+    },
+  },
+  {
+    name: "accounts list",
+    synopsis: "[--group NAME|ID] [--limit N]",
+    summary: "list upstream accounts, optionally of one group",
+    notes: [LIMIT_NOTE],
+    flags: { group: VALUE, limit: VALUE },
+    prepare(input) {
+      const group = input.text("group");
+      const limit = limitFlag(input);
+      return async ({ client, out }) => {
+        const groupId = group === undefined ? "" : await resolveGroupId(client, group);
+        const page = await collectPages(limit, async (pageSize, pageToken) => {
+          const res = await client.listAccounts({ groupId, pageSize, pageToken });
+          return { items: res.accounts, nextPageToken: res.nextPageToken };
+        });
+        const accounts = page.items.map(withoutProxyPassword);
+        const res = create(ListAccountsResponseSchema, { accounts, nextPageToken: page.nextPageToken });
+        emit(out, ListAccountsResponseSchema, res, () => table(accounts, ACCOUNT_COLUMNS, "no accounts"));
+      };
+    },
+  },
+  {
+    name: "accounts get",
+    args: ["ID"],
+    synopsis: "ID",
+    summary: "show an upstream account (without its credential)",
+    flags: {},
+    prepare(input) {
+      const id = input.arg(0);
+      return async ({ client, out }) => {
+        const res = await client.getAccount({ id });
+        withoutProxyPassword(res.account);
+        emit(out, GetAccountResponseSchema, res, () => accountDetails(res.account));
+      };
+    },
+  },
+  {
+    name: "accounts update",
+    args: ["ID"],
+    synopsis:
+      "ID [--name N] [--base-url URL] [--api-key K] [--group NAME|ID] " +
+      `${ACCOUNT_SYNOPSIS} [--status active|disabled] [--schedulable true|false]`,
+    summary: "change an upstream account",
+    notes: [
+      ...ACCOUNT_NOTES,
+      "--group replaces the account's groups; --models/--model-map replace its mapping (--models '' clears it)",
+      '--proxy "" removes the proxy; --schedulable false takes the account out of scheduling without disabling it',
+    ],
+    flags: { ...ACCOUNT_FLAGS, status: VALUE, schedulable: VALUE },
+    prepare(input) {
+      const id = input.arg(0);
+      const { groups, modelMapping, apiKey, ...fields } = accountFields(input);
+      const state = accountStateFields(input);
+      requireSomeChange(
+        { ...fields, ...state, apiKey, modelMapping, groups: groups.length > 0 ? groups : undefined },
+        "--name, --base-url, --api-key, --group, --concurrency, --priority, --models, --model-map, --proxy, " +
+          "--status, --schedulable",
+      );
+      return async ({ client, out }) => {
+        const groupIds = await resolveGroupIds(client, groups);
+        const credential = apiKey === undefined ? undefined : await upstreamKey(apiKey);
+        const res = await client.updateAccount({
+          ...fields,
+          ...state,
+          id,
+          credential,
+          replaceModelMapping: modelMapping !== undefined,
+          modelMapping: modelMapping ?? {},
+          replaceGroupIds: groupIds.length > 0,
+          groupIds,
+        });
+        withoutProxyPassword(res.account);
+        emit(out, UpdateAccountResponseSchema, res, () => accountDetails(res.account));
+      };
+    },
+  },
+  {
+    name: "accounts clear-cooldown",
+    args: ["ID"],
+    synopsis: "ID",
+    summary: "clear an account's cooldowns and error status so it is scheduled again",
+    flags: {},
+    prepare(input) {
+      const id = input.arg(0);
+      return async ({ client, out }) => {
+        const res = await client.clearAccountCooldown({ id });
+        withoutProxyPassword(res.account);
+        emit(out, ClearAccountCooldownResponseSchema, res, () => accountDetails(res.account));
+      };
+    },
+  },
+];

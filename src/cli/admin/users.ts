@@ -1,0 +1,116 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  CreateUserResponseSchema,
+  GetUserResponseSchema,
+  ListUsersResponseSchema,
+  UpdateUserResponseSchema,
+  type User,
+  UserStatus,
+} from "../../gen/switchyard/v1/admin_pb.js";
+import { type AdminCommand, present, requireSomeChange, VALUE } from "./command.js";
+import { UINT32_MAX } from "./flag-values.js";
+import { type Column, details, emit, label, table, usd, when } from "./output.js";
+import { collectPages, LIMIT_NOTE, limitFlag } from "./pages.js";
+
+const STATUSES = { active: UserStatus.ACTIVE, disabled: UserStatus.DISABLED } as const;
+
+const COLUMNS: readonly Column<User>[] = [
+  ["ID", (u) => u.id],
+  ["NAME", (u) => u.name],
+  ["STATUS", (u) => label(UserStatus, u.status)],
+  ["BALANCE", (u) => usd(u.balanceUsd)],
+  ["CONCURRENCY", (u) => concurrency(u.concurrency)],
+  ["CREATED", (u) => when(u.createTime)],
+];
+
+function concurrency(n: number): string {
+  return n === 0 ? "unlimited" : String(n);
+}
+
+function userDetails(user: User | undefined): string {
+  const u = present(user, "the user");
+  return details([
+    ["id", u.id],
+    ["name", u.name],
+    ["status", label(UserStatus, u.status)],
+    ["balance", usd(u.balanceUsd)],
+    ["concurrency", concurrency(u.concurrency)],
+    ["created", when(u.createTime)],
+    ["updated", when(u.updateTime)],
+  ]);
+}
+
+/** `admin users …`: people and applications that own API keys and are billed. */
+export const userCommands: readonly AdminCommand[] = [
+  {
+    name: "users create",
+    synopsis: "--name N [--balance USD] [--concurrency N]",
+    summary: "create a user",
+    notes: ["--balance defaults to 0; --concurrency (requests in flight) defaults to 5, 0 is unlimited"],
+    flags: { name: VALUE, balance: VALUE, concurrency: VALUE },
+    prepare(input) {
+      const request = {
+        name: input.required("name"),
+        balanceUsd: input.usd("balance") ?? "",
+        concurrency: input.int("concurrency", 0, UINT32_MAX),
+      };
+      return async ({ client, out }) => {
+        const res = await client.createUser(request);
+        emit(out, CreateUserResponseSchema, res, () => userDetails(res.user));
+      };
+    },
+  },
+  {
+    name: "users list",
+    synopsis: "[--limit N]",
+    summary: "list users, oldest first",
+    notes: [LIMIT_NOTE],
+    flags: { limit: VALUE },
+    prepare(input) {
+      const limit = limitFlag(input);
+      return async ({ client, out }) => {
+        const page = await collectPages(limit, async (pageSize, pageToken) => {
+          const res = await client.listUsers({ pageSize, pageToken });
+          return { items: res.users, nextPageToken: res.nextPageToken };
+        });
+        const res = create(ListUsersResponseSchema, { users: page.items, nextPageToken: page.nextPageToken });
+        emit(out, ListUsersResponseSchema, res, () => table(res.users, COLUMNS, "no users"));
+      };
+    },
+  },
+  {
+    name: "users get",
+    args: ["ID"],
+    synopsis: "ID",
+    summary: "show a user",
+    flags: {},
+    prepare(input) {
+      const id = input.arg(0);
+      return async ({ client, out }) => {
+        const res = await client.getUser({ id });
+        emit(out, GetUserResponseSchema, res, () => userDetails(res.user));
+      };
+    },
+  },
+  {
+    name: "users update",
+    args: ["ID"],
+    synopsis: "ID [--name N] [--balance USD] [--concurrency N] [--status active|disabled]",
+    summary: "change a user (--balance sets the balance, it does not add to it)",
+    flags: { name: VALUE, balance: VALUE, concurrency: VALUE, status: VALUE },
+    prepare(input) {
+      const changes = {
+        name: input.text("name"),
+        balanceUsd: input.usd("balance"),
+        concurrency: input.int("concurrency", 0, UINT32_MAX),
+        status: input.choice("status", STATUSES),
+      };
+      requireSomeChange(changes, "--name, --balance, --concurrency, --status");
+      const request = { id: input.arg(0), ...changes };
+      return async ({ client, out }) => {
+        const res = await client.updateUser(request);
+        emit(out, UpdateUserResponseSchema, res, () => userDetails(res.user));
+      };
+    },
+  },
+];

@@ -1,0 +1,145 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { connect, createServer } from "node:net";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { REPO_ROOT } from "./repo-copy.js";
+import { createTestDatabase } from "./test-database.js";
+
+/** How a run of the `switchyard` command ended. */
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the installed command (`node bin/switchyard.js …`, i.e. the built dist/) with only PATH and `env` in its
+ * environment, as an operator's shell would. `stdin` is written to its standard input.
+ */
+export async function runCli(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+  stdin = "",
+): Promise<CliResult> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, "bin/switchyard.js"), ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  child.stdin.end(stdin);
+  const [status] = (await once(child, "close")) as [number | null];
+  return { status, stdout, stderr };
+}
+
+/** A control plane running as its own process, as `switchyard serve control-plane` runs in production. */
+export interface ControlPlaneProcess {
+  url: string;
+  adminToken: string;
+  /** SIGTERM, then the exit code (after dropping its database and flushing its Redis database). */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `node --import tsx src/cli/main.ts serve control-plane` on a fresh PostgreSQL database and a dedicated
+ * Redis database number (flushed on stop, so each test file needs its own), and waits until it accepts
+ * connections (it listens only after migrations).
+ */
+export async function startControlPlaneProcess(label: string, redisDb: number): Promise<ControlPlaneProcess> {
+  const db = await createTestDatabase(label);
+  const port = await freePort();
+  const adminToken = `admin-${randomBytes(12).toString("hex")}`;
+  let output = "";
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "control-plane"], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      SWITCHYARD_DATABASE_URL: db.url,
+      SWITCHYARD_REDIS_URL: `redis://127.0.0.1:6379/${redisDb}`,
+      SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
+      SWITCHYARD_ADMIN_TOKEN: adminToken,
+      SWITCHYARD_DATA_PLANE_TOKEN: `dp-${randomBytes(12).toString("hex")}`,
+      SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${port}`,
+      SWITCHYARD_LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const cleanup = async () => {
+    await db.drop();
+    await flushRedisDb(redisDb);
+  };
+  try {
+    await untilListening(child, port, () => output);
+  } catch (err) {
+    child.kill("SIGKILL");
+    await cleanup();
+    throw err;
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    adminToken,
+    async stop() {
+      const exited = child.exitCode === null ? once(child, "exit") : Promise.resolve([child.exitCode]);
+      child.kill("SIGTERM");
+      const [code] = (await exited) as [number | null];
+      await cleanup();
+      return code;
+    },
+  };
+}
+
+/** A port the OS just handed out and released. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+async function untilListening(child: ChildProcess, port: number, output: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`control plane exited with ${child.exitCode}:\n${output()}`);
+    if (await accepts(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`control plane did not listen within 30 s:\n${output()}`);
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function flushRedisDb(dbNumber: number): Promise<void> {
+  const redis = new Redis({ host: "127.0.0.1", port: 6379, db: dbNumber });
+  try {
+    await redis.flushdb();
+  } finally {
+    redis.disconnect();
+  }
+}
