@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../support/repo-copy.js";
+import { createTestDatabase } from "../support/test-database.js";
 
 /** The installed `switchyard` command, as an operator runs it. */
 function switchyard(args: string[], env: Record<string, string> = {}) {
@@ -40,5 +41,25 @@ describe("the switchyard command", () => {
       'switchyard: invalid SWITCHYARD_DATA_PLANE_LISTEN: expected host:port, e.g. 127.0.0.1:8080 (got "localhost")\n',
     );
     expect(r.stdout).toBe("");
+  });
+});
+
+describe("switchyard migrate", () => {
+  it("applies the migrations to an empty database once, then finds it up to date", async () => {
+    const db = await createTestDatabase("cli_migrate");
+    try {
+      const first = switchyard(["migrate"], { SWITCHYARD_DATABASE_URL: db.url });
+      expect(first).toMatchObject({ status: 0, stdout: "applied: 0001-initial-schema\n" });
+      const again = switchyard(["migrate"], { SWITCHYARD_DATABASE_URL: db.url });
+      expect(again).toMatchObject({ status: 0, stdout: "database is up to date\n" });
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("exits 2 without a database URL", () => {
+    const r = switchyard(["migrate"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("switchyard: SWITCHYARD_DATABASE_URL is required for migrate\n");
   });
 });
