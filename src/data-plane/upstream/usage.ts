@@ -1,0 +1,72 @@
+import { isJsonObject, type JsonObject, parseJsonOrUndefined } from "./json-shape.js";
+
+/** Token counts of one upstream call, named the same for both APIs. */
+export interface TokenUsage {
+  /** All input tokens, cached ones included (OpenAI counts them in both fields). */
+  readonly input: number;
+  /** The part of `input` served from the prompt cache. */
+  readonly cachedInput: number;
+  /** All output tokens, reasoning ones included. */
+  readonly output: number;
+  /** The part of `output` spent on reasoning. */
+  readonly reasoning: number;
+}
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+}
+
+function detail(usage: JsonObject, field: string, key: string): number {
+  const details = usage[field];
+  return isJsonObject(details) ? count(details[key]) : 0;
+}
+
+/**
+ * Reads a `usage` object in either naming: Responses (`input_tokens`, `output_tokens`, `*_tokens_details`) or Chat
+ * Completions (`prompt_tokens`, `completion_tokens`, `*_tokens_details`). Undefined when it is not a usage object.
+ */
+export function tokenUsageOf(usage: unknown): TokenUsage | undefined {
+  if (!isJsonObject(usage)) return undefined;
+  if ("input_tokens" in usage || "output_tokens" in usage) {
+    return {
+      input: count(usage.input_tokens),
+      cachedInput: detail(usage, "input_tokens_details", "cached_tokens"),
+      output: count(usage.output_tokens),
+      reasoning: detail(usage, "output_tokens_details", "reasoning_tokens"),
+    };
+  }
+  if ("prompt_tokens" in usage || "completion_tokens" in usage) {
+    return {
+      input: count(usage.prompt_tokens),
+      cachedInput: detail(usage, "prompt_tokens_details", "cached_tokens"),
+      output: count(usage.completion_tokens),
+      reasoning: detail(usage, "completion_tokens_details", "reasoning_tokens"),
+    };
+  }
+  return undefined;
+}
+
+/** A non-stream success body as the relay forwards and settles it. */
+export interface JsonResponseBody {
+  /** The bytes for the client: the upstream's own, unless the model name had to be rewritten. */
+  readonly bytes: Buffer;
+  readonly usage: TokenUsage | undefined;
+  /** The response (`resp_…`) or completion (`chatcmpl-…`) id. */
+  readonly responseId: string | undefined;
+}
+
+/**
+ * Reads a non-stream JSON answer (Responses or Chat Completions) once: its usage and id, and — when `clientModel`
+ * is given and the body names another model — the body rewritten so the client sees its own model name. A body
+ * that is not JSON passes through unchanged with no usage.
+ */
+export function readJsonResponse(raw: Buffer, clientModel?: string): JsonResponseBody {
+  const parsed = parseJsonOrUndefined(raw.toString("utf8"));
+  if (!isJsonObject(parsed)) return { bytes: raw, usage: undefined, responseId: undefined };
+  const usage = tokenUsageOf(parsed.usage);
+  const responseId = typeof parsed.id === "string" ? parsed.id : undefined;
+  if (clientModel === undefined || typeof parsed.model !== "string" || parsed.model === clientModel)
+    return { bytes: raw, usage, responseId };
+  parsed.model = clientModel;
+  return { bytes: Buffer.from(JSON.stringify(parsed)), usage, responseId };
+}
