@@ -1,4 +1,5 @@
 import { startControlPlane } from "../control-plane/main.js";
+import { startDataPlane } from "../data-plane/main.js";
 import type { Config } from "../shared/config.js";
 import { createLogger } from "../shared/logger.js";
 
@@ -15,7 +16,14 @@ export async function serve(config: Config, args: readonly string[]): Promise<nu
       log.flush();
       return 0;
     }
-    case "data-plane":
+    case "data-plane": {
+      const running = await startDataPlane(config, log);
+      await untilSignal();
+      log.info("shutting down");
+      await running.shutdown();
+      log.flush();
+      return 0;
+    }
     case "all":
       process.stderr.write(`switchyard: 'serve ${plane}' is not implemented yet\n`);
       return 1;

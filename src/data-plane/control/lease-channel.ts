@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import {
   type ChannelRequest,
@@ -17,6 +17,11 @@ import type { Logger } from "../../shared/logger.js";
 export type OperationKind = Exclude<Operation["kind"]["case"], undefined>;
 /** The request message of an operation kind. */
 export type OperationRequest<K extends OperationKind> = Extract<Operation["kind"], { case: K }>["value"];
+/** What a caller passes for an operation: the request message or a plain object of its fields. */
+export type OperationInit<K extends OperationKind> = Extract<
+  NonNullable<MessageInitShape<typeof OperationSchema>["kind"]>,
+  { case: K }
+>["value"];
 /** The response message of an operation kind. */
 export type OperationResponse<K extends OperationKind> = Extract<
   OperationResult["kind"],
@@ -103,14 +108,14 @@ export class LeaseChannel {
    */
   call<K extends OperationKind>(
     kind: K,
-    request: OperationRequest<K>,
+    request: OperationInit<K>,
     options: { timeoutMs: number; signal?: AbortSignal },
   ): Promise<OperationResponse<K>> {
     if (this.#closed) return Promise.reject(new SwitchyardError(ErrorCode.SHUTTING_DOWN));
     const correlationId = this.#nextId++;
     const operation = create(OperationSchema, {
       correlationId,
-      kind: { case: kind, value: request } as Operation["kind"],
+      kind: { case: kind, value: request } as MessageInitShape<typeof OperationSchema>["kind"],
     });
     return new Promise<OperationResponse<K>>((resolve, reject) => {
       const giveUp = (err: SwitchyardError) => {
@@ -251,7 +256,7 @@ export class LeaseChannel {
     const leaseId = result.kind.value.lease.leaseId;
     void this.call(
       "release",
-      { leaseId, scope: ReleaseScope.ALL, outcome: Outcome.CLIENT_ABORTED } as OperationRequest<"release">,
+      { leaseId, scope: ReleaseScope.ALL, outcome: Outcome.CLIENT_ABORTED },
       { timeoutMs: 10_000 },
     ).catch((err: unknown) =>
       this.#options.log.warn({ err, leaseId }, "release of an abandoned lease failed"),

@@ -9,7 +9,7 @@ export type UsageSender = (records: UsageReport[]) => Promise<void>;
 /** Sends usage over the lease channel (idempotent on the control plane by request id). */
 export function channelUsageSender(channel: LeaseChannel): UsageSender {
   return async (records) => {
-    await channel.call("reportUsage", { records } as OperationRequest<"reportUsage">, { timeoutMs: 10_000 });
+    await channel.call("reportUsage", { records }, { timeoutMs: 10_000 });
   };
 }
 

@@ -1,0 +1,114 @@
+import { hostname } from "node:os";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { GatewayService } from "../gen/switchyard/v1/gateway_pb.js";
+import { systemClock } from "../shared/clock.js";
+import type { Config } from "../shared/config.js";
+import { newInstanceId } from "../shared/ids.js";
+import type { Logger } from "../shared/logger.js";
+import { LeaseChannel } from "./control/lease-channel.js";
+import { SnapshotWatcher } from "./control/snapshot-watcher.js";
+import { channelUsageSender, UsageReporter } from "./control/usage-reporter.js";
+import { createDataPlaneMetrics } from "./metrics.js";
+import { AuthFailureLimiter } from "./pipeline/auth-failure-limiter.js";
+import { build } from "./server.js";
+import { UpstreamPool } from "./upstream/upstream-pool.js";
+
+/** A running data plane. */
+export interface RunningDataPlane {
+  url: string;
+  port: number;
+  instanceId: string;
+  /**
+   * Graceful shutdown (SIGTERM): /readyz turns 503 at once; new connections are refused after the configured
+   * delay; in-flight requests run to completion up to the grace period; usage is flushed; then everything closes.
+   */
+  shutdown(): Promise<void>;
+}
+
+/** Longest wait for an admit or reroute: a user wait (30 s) plus a sticky account wait (120 s), with margin. */
+const CONTROL_TIMEOUT_MS = 180_000;
+
+/** The composition root of the data plane: reads nothing but `config`, builds every part once, serves. */
+export async function startDataPlane(
+  config: Config,
+  log: Logger,
+  version = "dev",
+): Promise<RunningDataPlane> {
+  const dp = config.dataPlane;
+  const instanceId = newInstanceId(hostname());
+  const token = config.controlPlane.dataPlaneToken;
+  const transport = createGrpcTransport({
+    baseUrl: config.controlPlane.url,
+    pingIntervalMs: 1_000,
+    pingTimeoutMs: 2_000,
+    pingIdleConnection: true,
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${token}`);
+        return next(req);
+      },
+    ],
+  });
+  const client = createClient(GatewayService, transport);
+  const channel = new LeaseChannel({ client, instanceId, version, log });
+  const snapshots = new SnapshotWatcher({ client, instanceId, log });
+  const usage = new UsageReporter({ send: channelUsageSender(channel), log });
+  const metrics = createDataPlaneMetrics(() => ({ depth: usage.depth, dropped: usage.dropped }));
+  const pool = new UpstreamPool({
+    connectTimeoutMs: dp.upstreamConnectTimeoutMs,
+    headersTimeoutMs: dp.upstreamHeadersTimeoutMs,
+  });
+  let draining = false;
+  const settings = () => snapshots.current?.settings;
+  const server = build({
+    channel,
+    snapshots,
+    usage,
+    metrics,
+    log,
+    limiter: new AuthFailureLimiter({ clock: systemClock }),
+    bodyLimitBytes: dp.requestBodyLimitBytes,
+    controlTimeoutMs: CONTROL_TIMEOUT_MS,
+    attempt: {
+      pool,
+      get keepaliveMs() {
+        return settings()?.streamKeepaliveIntervalMs || 10_000;
+      },
+      get clientGoneDrainMs() {
+        return settings()?.clientGoneDrainMs || 60_000;
+      },
+    },
+    ready: () => !draining && channel.connected && snapshots.current !== null,
+  });
+  channel.start();
+  snapshots.start();
+  const { url, port } = await server.listen(dp.listen.host, dp.listen.port);
+  log.info({ url, instanceId, controlPlane: config.controlPlane.url }, "data plane listening");
+  return {
+    url,
+    port,
+    instanceId,
+    async shutdown() {
+      draining = true;
+      await sleep(dp.shutdownDelayMs);
+      server.stopAccepting();
+      const deadline = Date.now() + dp.shutdownGraceMs;
+      while (server.inFlight() > 0 && Date.now() < deadline) {
+        server.closeIdle();
+        await sleep(50);
+      }
+      server.destroy();
+      const unsent = await usage.flush(10_000);
+      if (unsent > 0) log.error({ unsent }, "usage records not delivered before exit");
+      snapshots.stop();
+      await channel.close();
+      await pool.close();
+      log.info("data plane stopped");
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,243 @@
+import type { Writable } from "node:stream";
+import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
+import { Outcome } from "../../gen/switchyard/v1/types_pb.js";
+import { ErrorCode, SwitchyardError, toOpenAIError } from "../../shared/errors.js";
+import { adapterFor } from "../upstream/adapters.js";
+import {
+  classifyTransportError,
+  emptyStreamFailure,
+  isStreamIdleTimeout,
+  type UpstreamAttemptFailure,
+} from "../upstream/failure.js";
+import { SseTap } from "../upstream/sse-tap.js";
+import type { HeaderBag, UpstreamAdapter } from "../upstream/upstream-adapter.js";
+import type { UpstreamPool } from "../upstream/upstream-pool.js";
+import { readJsonResponse, type TokenUsage } from "../upstream/usage.js";
+import { inBandError } from "./client-response.js";
+import type { RequestContext } from "./request-context.js";
+import { BodyCollector, StreamRelay } from "./stream-relay.js";
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+type Head = { status: number; headers: HeaderBag };
+const JSON_BODY_LIMIT = 64 * 1024 * 1024;
+
+/** What the client sent, parsed once and reused by every attempt. */
+export interface ClientRequest {
+  json: Readonly<Record<string, unknown>>;
+  raw: Buffer;
+  model: string;
+  stream: boolean;
+}
+
+/** Settings an attempt needs. */
+export interface AttemptDeps {
+  pool: UpstreamPool;
+  keepaliveMs: number;
+  /** How long to keep reading an upstream for usage after the client left. */
+  clientGoneDrainMs: number;
+}
+
+/** The upstream refused before anything reached the client: the caller may fail over. */
+export interface Refusal {
+  kind: "refused";
+  failure: UpstreamAttemptFailure;
+  status: number;
+  headers: HeaderBag;
+  body: Buffer;
+}
+
+/** The attempt answered the client (fully, or cut with an in-band error). */
+export interface Relayed {
+  kind: "relayed";
+  status: number;
+  outcome: Outcome;
+  usage: TokenUsage | undefined;
+  responseId: string;
+  upstreamRequestId: string;
+  firstTokenMs: number;
+}
+
+/** Sends the request to the lease's account and relays the answer, unless it is refused before the first byte. */
+export async function runAttempt(
+  ctx: RequestContext,
+  deps: AttemptDeps,
+  lease: Lease,
+  request: ClientRequest,
+): Promise<Refusal | Relayed> {
+  const target = lease.target;
+  const adapter = target ? adapterFor(target.kind) : undefined;
+  if (!target || !adapter)
+    throw new SwitchyardError(ErrorCode.INTERNAL, { message: "lease without a usable target" });
+  const body = adapter.requestBody({
+    api: ctx.api,
+    body: request.json,
+    raw: request.raw,
+    upstreamModel: target.upstreamModel,
+  });
+  const abort = new AbortController();
+  const drain = () => setTimeout(() => abort.abort(), deps.clientGoneDrainMs).unref();
+  ctx.clientGone.addEventListener("abort", drain, { once: true });
+  const got: { head: Head | null; sink: StreamRelay | BodyCollector | null } = { head: null, sink: null };
+  const sentAt = performance.now();
+  try {
+    await deps.pool.stream(
+      {
+        url: adapter.endpointUrl(target.baseUrl, ctx.api),
+        headers: adapter.requestHeaders(ctx.req.headers, target.credential),
+        body: body.bytes,
+        proxyUrl: target.proxyUrl,
+        signal: abort.signal,
+      },
+      (h): Writable => {
+        got.head = h;
+        ctx.timings.upstream = performance.now() - sentAt;
+        got.sink =
+          h.status < 400 && request.stream
+            ? relayFor(ctx, deps, adapter, h.headers, request, target.upstreamModel, body.hideChatUsageChunk)
+            : new BodyCollector(h.status < 400 ? JSON_BODY_LIMIT : ERROR_BODY_LIMIT);
+        return got.sink;
+      },
+    );
+  } catch (err) {
+    return afterTransportError(ctx, err, got.head, got.sink, request);
+  } finally {
+    ctx.clientGone.removeEventListener("abort", drain);
+  }
+  const { head: h, sink } = got;
+  if (!h || !sink) return refused(classifyTransportError(new Error("no response")), null, Buffer.alloc(0));
+  if (sink instanceof StreamRelay) return finishStream(ctx, sink, h, request);
+  if (h.status >= 400) {
+    return refused(adapter.classifyErrorResponse(h.status, h.headers, sink.body, Date.now()), h, sink.body);
+  }
+  return finishJson(ctx, adapter, h, sink.body, request, target.upstreamModel);
+}
+
+function relayFor(
+  ctx: RequestContext,
+  deps: AttemptDeps,
+  adapter: UpstreamAdapter,
+  upstreamHeaders: HeaderBag,
+  request: ClientRequest,
+  upstreamModel: string,
+  hideChatUsageChunk: boolean,
+): StreamRelay {
+  const tap = new SseTap({
+    api: ctx.api,
+    hideChatUsageChunk,
+    ...(upstreamModel !== request.model ? { rewriteModel: { from: upstreamModel, to: request.model } } : {}),
+  });
+  return new StreamRelay({
+    res: ctx.res,
+    tap,
+    keepaliveMs: deps.keepaliveMs,
+    clientGone: () => ctx.clientGone.aborted,
+    onCommit: () => {
+      ctx.outputStarted = true;
+    },
+    headers: () => ({
+      ...adapter.responseHeaders(upstreamHeaders),
+      "x-request-id": ctx.requestId,
+      "server-timing": ctx.serverTiming(),
+    }),
+  });
+}
+
+/** The upstream stream ended: complete, cut (in-band error), or empty (a refusal, nothing was sent). */
+function finishStream(
+  ctx: RequestContext,
+  relay: StreamRelay,
+  head: Head,
+  request: ClientRequest,
+): Refusal | Relayed {
+  const tap = relay.tap;
+  if (!relay.committed) {
+    if (!tap.terminal) return refused(emptyStreamFailure(), head, Buffer.alloc(0));
+    relay.commitHeld();
+  }
+  let outcome = Outcome.COMPLETED;
+  if (ctx.clientGone.aborted) outcome = Outcome.CLIENT_ABORTED;
+  else if (!tap.complete) {
+    outcome = tap.terminal?.kind === "failed" ? Outcome.FAILED_UPSTREAM : Outcome.TRUNCATED;
+    if (outcome === Outcome.TRUNCATED)
+      endInBand(ctx, ErrorCode.UPSTREAM_FAILED, "Upstream stream ended unexpectedly", request);
+  } else if (tap.terminal?.kind === "incomplete") outcome = Outcome.INCOMPLETE;
+  if (!ctx.res.writableEnded) ctx.res.end();
+  return relayed(ctx, head, outcome, tap.usage, tap.responseId, tap.firstTokenAt);
+}
+
+function finishJson(
+  ctx: RequestContext,
+  adapter: UpstreamAdapter,
+  head: Head,
+  raw: Buffer,
+  request: ClientRequest,
+  upstreamModel: string,
+): Relayed {
+  const answer = readJsonResponse(raw, upstreamModel !== request.model ? request.model : undefined);
+  const outcome = ctx.clientGone.aborted ? Outcome.CLIENT_ABORTED : Outcome.COMPLETED;
+  if (!ctx.res.headersSent && !ctx.clientGone.aborted) {
+    ctx.res.writeHead(head.status, {
+      ...adapter.responseHeaders(head.headers),
+      "content-length": answer.bytes.length,
+      "x-request-id": ctx.requestId,
+      "server-timing": ctx.serverTiming(),
+    });
+    ctx.res.end(answer.bytes);
+  } else if (!ctx.res.writableEnded) {
+    // A wait ping committed an event stream: the JSON body still goes out, as the last bytes of it.
+    ctx.res.end(answer.bytes);
+  }
+  return relayed(ctx, head, outcome, answer.usage, answer.responseId, ctx.elapsed());
+}
+
+/** A transport error: before anything reached the client it is a refusal; after, the stream is cut in-band. */
+function afterTransportError(
+  ctx: RequestContext,
+  err: unknown,
+  head: Head | null,
+  sink: StreamRelay | BodyCollector | null,
+  request: ClientRequest,
+): Refusal | Relayed {
+  if (sink instanceof StreamRelay && sink.committed && head) {
+    const tap = sink.tap;
+    if (ctx.clientGone.aborted) {
+      return relayed(ctx, head, Outcome.CLIENT_ABORTED, tap.usage, tap.responseId, tap.firstTokenAt);
+    }
+    if (isStreamIdleTimeout(err)) {
+      endInBand(ctx, ErrorCode.STREAM_TIMEOUT, "Upstream stream timed out", request);
+    } else endInBand(ctx, ErrorCode.UPSTREAM_FAILED, "Upstream stream ended unexpectedly", request);
+    return relayed(ctx, head, Outcome.TRUNCATED, tap.usage, tap.responseId, tap.firstTokenAt);
+  }
+  return refused(classifyTransportError(err), head, Buffer.alloc(0));
+}
+
+function endInBand(ctx: RequestContext, code: ErrorCode, message: string, request: ClientRequest): void {
+  if (ctx.res.writableEnded || ctx.clientGone.aborted) return;
+  const err = new SwitchyardError(code, { message });
+  ctx.res.end(inBandError(ctx.api, toOpenAIError(err).body, request.model));
+}
+
+function refused(failure: UpstreamAttemptFailure, head: Head | null, body: Buffer): Refusal {
+  return { kind: "refused", failure, status: head?.status ?? 0, headers: head?.headers ?? {}, body };
+}
+
+function relayed(
+  ctx: RequestContext,
+  head: Head,
+  outcome: Outcome,
+  usage: TokenUsage | undefined,
+  responseId: string | undefined,
+  firstTokenAt: number | undefined,
+): Relayed {
+  const upstreamRequestId = head.headers["x-request-id"];
+  return {
+    kind: "relayed",
+    status: head.status,
+    outcome,
+    usage,
+    responseId: responseId ?? "",
+    upstreamRequestId: typeof upstreamRequestId === "string" ? upstreamRequestId : "",
+    firstTokenMs: firstTokenAt === undefined ? 0 : Math.max(0, Math.round(firstTokenAt - ctx.startedAtMs)),
+  };
+}

@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
+import { newRequestId } from "../../shared/ids.js";
+import type { Logger } from "../../shared/logger.js";
+import type { ClientApi } from "./client-response.js";
+
+/** Durations shown in the Server-Timing header (ms). */
+export interface StageTimings {
+  auth?: number;
+  admit?: number;
+  upstream?: number;
+}
+
+/**
+ * One client request as it moves through the stages: its id, what was learnt so far, timings, and whether the
+ * client is still there. Stages read and fill it; none of them owns it.
+ */
+export class RequestContext {
+  /** Generated here, never taken from the client: it is also the admit's idempotency key. */
+  readonly requestId = newRequestId();
+  readonly startedAt = performance.now();
+  readonly startedAtMs = Date.now();
+  readonly timings: StageTimings = {};
+  readonly log: Logger;
+  /** Aborted when the client goes away before its response finished. */
+  readonly clientGone: AbortSignal;
+  model = "";
+  stream = false;
+  lease: Lease | null = null;
+  /** Set once upstream output reaches the client: wait pings stop then. */
+  outputStarted = false;
+  failovers = 0;
+
+  constructor(
+    readonly api: ClientApi,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    log: Logger,
+  ) {
+    this.log = log.child({ requestId: this.requestId });
+    const gone = new AbortController();
+    this.clientGone = gone.signal;
+    // res "close" before the response finished is the client leaving (req "close" fires once the body is read).
+    res.once("close", () => {
+      if (!res.writableFinished) gone.abort();
+    });
+  }
+
+  /** Milliseconds since the request arrived. */
+  elapsed(): number {
+    return performance.now() - this.startedAt;
+  }
+
+  /** Runs `stage` and records its duration under `name`. */
+  async time<T>(name: keyof StageTimings, stage: () => Promise<T> | T): Promise<T> {
+    const started = performance.now();
+    try {
+      return await stage();
+    } finally {
+      this.timings[name] = performance.now() - started;
+    }
+  }
+
+  /** The Server-Timing header value for what has been measured. */
+  serverTiming(): string {
+    return Object.entries(this.timings)
+      .map(([name, ms]) => `${name};dur=${(ms as number).toFixed(2)}`)
+      .join(", ");
+  }
+
+  /** The client's IP as the socket sees it (a load balancer in front is expected to be trusted separately). */
+  clientIp(): string {
+    return this.req.socket.remoteAddress ?? "unknown";
+  }
+}

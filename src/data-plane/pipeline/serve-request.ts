@@ -1,0 +1,118 @@
+import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
+import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
+import { hashApiKey } from "../../shared/api-key.js";
+import { asSwitchyardError, ErrorCode, SwitchyardError } from "../../shared/errors.js";
+import type { OperationRequest } from "../control/lease-channel.js";
+import type { AuthFailureLimiter } from "./auth-failure-limiter.js";
+import { sendFailure, writePing } from "./client-response.js";
+import { extractApiKey } from "./credentials.js";
+import { type FailoverDeps, runWithFailover } from "./failover.js";
+import { readBody } from "./read-body.js";
+import type { RequestContext } from "./request-context.js";
+import { sessionHash } from "./session-hash.js";
+import { validateChatCompletionsRequest, validateResponsesRequest } from "./validate.js";
+
+/** Everything one proxied request needs. */
+export interface ServeDeps extends FailoverDeps {
+  limiter: AuthFailureLimiter;
+  bodyLimitBytes: number;
+}
+
+const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.INVALID_API_KEY,
+  ErrorCode.API_KEY_DISABLED,
+]);
+
+/**
+ * The hot path as named stages (STYLE.md §6): authenticate → read → validate → session hash → admit → the
+ * failover loop (forward, relay, settle). Every failure before the stream started is answered in the OpenAI error
+ * shape; after, in-band. Nothing here throws.
+ */
+export async function serveRequest(ctx: RequestContext, deps: ServeDeps): Promise<void> {
+  ctx.res.setHeader("x-request-id", ctx.requestId);
+  const pinger = { stop: () => {} };
+  try {
+    const key = await ctx.time("auth", () => {
+      deps.limiter.check(ctx.clientIp());
+      return extractApiKey(ctx.req.headers, new URL(ctx.req.url ?? "/", "http://x").search.slice(1));
+    });
+    const declared = Number(ctx.req.headers["content-length"] ?? Number.NaN);
+    const raw = await readBody(
+      ctx.req,
+      deps.bodyLimitBytes,
+      Number.isFinite(declared) ? declared : undefined,
+    );
+    const parsed = ctx.api === "chat" ? validateChatCompletionsRequest(raw) : validateResponsesRequest(raw);
+    ctx.model = parsed.model;
+    ctx.stream = parsed.stream;
+    if (ctx.stream) Object.assign(pinger, startPings(ctx, deps));
+    const lease = await ctx.time("admit", () => admit(ctx, deps, key, parsed.json));
+    ctx.lease = lease;
+    await runWithFailover(ctx, deps, lease, {
+      json: parsed.json,
+      raw,
+      model: parsed.model,
+      stream: parsed.stream,
+    });
+  } catch (err) {
+    answerError(ctx, deps, err);
+  } finally {
+    pinger.stop();
+  }
+}
+
+async function admit(
+  ctx: RequestContext,
+  deps: ServeDeps,
+  key: string,
+  json: Readonly<Record<string, unknown>>,
+): Promise<Lease> {
+  const started = performance.now();
+  const { lease } = await deps.channel.call(
+    "admit",
+    {
+      requestId: ctx.requestId,
+      keySha256: hashApiKey(key),
+      model: ctx.model,
+      stream: ctx.stream,
+      endpoint: ctx.api === "chat" ? Endpoint.CHAT_COMPLETIONS : Endpoint.RESPONSES,
+      sessionHash: sessionHash(ctx.req.headers, json, ctx.api),
+      previousResponseId: typeof json.previous_response_id === "string" ? json.previous_response_id : "",
+      clientIp: ctx.clientIp(),
+      maxWaitMs: deps.controlTimeoutMs,
+    },
+    { timeoutMs: deps.controlTimeoutMs, signal: ctx.clientGone },
+  );
+  if (!lease?.target)
+    throw new SwitchyardError(ErrorCode.INTERNAL, { message: "admit answered without a lease" });
+  deps.metrics.leaseWait.observe((lease.userWaitMs + lease.accountWaitMs) / 1000);
+  deps.metrics.overhead.observe({ route: ctx.api }, (performance.now() - started) / 1000);
+  return lease;
+}
+
+/**
+ * While a streaming request waits (for its lease, then for the upstream's first output), an SSE comment every
+ * `wait_ping_interval_ms`; the first one commits status 200 and the SSE headers, after which errors are in-band.
+ */
+function startPings(ctx: RequestContext, deps: ServeDeps): { stop: () => void } {
+  const interval = deps.snapshots.current?.settings?.waitPingIntervalMs || 10_000;
+  const timer = setInterval(() => {
+    if (ctx.res.writableEnded || ctx.clientGone.aborted) return clearInterval(timer);
+    if (ctx.outputStarted) return;
+    writePing(ctx.res);
+  }, interval);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+function answerError(ctx: RequestContext, deps: ServeDeps, err: unknown): void {
+  const failure = asSwitchyardError(err);
+  if (AUTH_FAILURES.has(failure.code)) deps.limiter.recordFailure(ctx.clientIp());
+  if (failure.code === ErrorCode.INTERNAL) ctx.log.error({ err }, "request failed");
+  if (ctx.clientGone.aborted) return;
+  if (failure.code === ErrorCode.REQUEST_TOO_LARGE && !ctx.res.headersSent) {
+    // The rest of the body is never read: the connection cannot be reused.
+    ctx.res.setHeader("connection", "close");
+  }
+  sendFailure(ctx.res, ctx.api, failure, ctx.model);
+}

@@ -1,0 +1,179 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Redis } from "ioredis";
+import { AdminService } from "../../src/gen/switchyard/v1/admin_pb.js";
+import { type FakeOpenAI, startFakeOpenAI } from "./fake-openai/index.js";
+import { REPO_ROOT } from "./repo-copy.js";
+import { createTestDatabase } from "./test-database.js";
+
+/** A process of the stack, with what it printed (for failure messages). */
+export interface StackProcess {
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM and the exit code. */
+  stop(): Promise<number | null>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  server.close();
+  return port;
+}
+
+function spawnSwitchyard(args: string[], env: Record<string, string>): StackProcess {
+  let output = "";
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? "", SWITCHYARD_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.setEncoding("utf8").on("data", (c: string) => {
+    output += c;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (c: string) => {
+    output += c;
+  });
+  return {
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      const [code] = (await once(child, "exit")) as [number | null];
+      return code;
+    },
+  };
+}
+
+async function waitForHttp(url: string, process: StackProcess, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (process.child.exitCode !== null) throw new Error(`process exited early:\n${process.output()}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not ready in time:\n${process.output()}`);
+}
+
+/**
+ * The whole product as real processes: a control plane (fresh PostgreSQL database, its own Redis database number),
+ * one or more data planes, and the fake OpenAI upstream in this process. Each test file uses its own `redisDb`.
+ */
+export async function startStack(options: {
+  label: string;
+  redisDb: number;
+  dataPlaneEnv?: Record<string, string>;
+}) {
+  const db = await createTestDatabase(options.label);
+  const fake = await startFakeOpenAI();
+  const cpPort = await freePort();
+  const adminToken = `admin-${randomBytes(8).toString("hex")}`;
+  const dataPlaneToken = `dp-${randomBytes(8).toString("hex")}`;
+  const controlPlaneUrl = `http://127.0.0.1:${cpPort}`;
+  const shared = { SWITCHYARD_ADMIN_TOKEN: adminToken, SWITCHYARD_DATA_PLANE_TOKEN: dataPlaneToken };
+  const controlPlane = spawnSwitchyard(["serve", "control-plane"], {
+    ...shared,
+    SWITCHYARD_DATABASE_URL: db.url,
+    SWITCHYARD_REDIS_URL: `redis://127.0.0.1:6379/${options.redisDb}`,
+    SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
+    SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${cpPort}`,
+  });
+  await waitForHttp(`${controlPlaneUrl}/metrics`, controlPlane);
+  const admin = createClient(
+    AdminService,
+    createGrpcTransport({
+      baseUrl: controlPlaneUrl,
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${adminToken}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
+  const dataPlanes: Array<StackProcess & { url: string }> = [];
+  const startDataPlane = async (env: Record<string, string> = {}) => {
+    const port = await freePort();
+    const dp = spawnSwitchyard(["serve", "data-plane"], {
+      ...shared,
+      SWITCHYARD_CONTROL_PLANE_URL: controlPlaneUrl,
+      SWITCHYARD_DATA_PLANE_LISTEN: `127.0.0.1:${port}`,
+      ...options.dataPlaneEnv,
+      ...env,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${url}/readyz`, dp);
+    const handle = Object.assign(dp, { url });
+    dataPlanes.push(handle);
+    return handle;
+  };
+  const first = await startDataPlane();
+  return {
+    admin,
+    fake,
+    db,
+    controlPlane,
+    dataPlane: first,
+    dataPlanes,
+    startDataPlane,
+    async stop() {
+      for (const dp of dataPlanes) await dp.stop();
+      await controlPlane.stop();
+      await fake.close();
+      await db.drop();
+      const redis = new Redis({ host: "127.0.0.1", port: 6379, db: options.redisDb });
+      await redis.flushdb();
+      redis.disconnect();
+    },
+  };
+}
+
+/** A tenant whose accounts all point at the fake upstream, each with its own upstream key. */
+export async function seedStackTenant(
+  stack: Awaited<ReturnType<typeof startStack>>,
+  options: {
+    userConcurrency?: number;
+    balanceUsd?: string;
+    accounts?: Array<{ concurrency?: number; priority?: number; modelMapping?: Record<string, string> }>;
+  } = {},
+) {
+  const tag = randomBytes(3).toString("hex");
+  const { user } = await stack.admin.createUser({
+    name: `user-${tag}`,
+    balanceUsd: options.balanceUsd ?? "100",
+    concurrency: options.userConcurrency ?? 5,
+  });
+  const { group } = await stack.admin.createGroup({ name: `group-${tag}` });
+  const accounts = [];
+  for (const [i, a] of (options.accounts ?? [{}]).entries()) {
+    const credential = `sk-upstream-${tag}-${i}`;
+    const { account } = await stack.admin.createAccount({
+      name: `account-${tag}-${i}`,
+      baseUrl: stack.fake.url,
+      credential,
+      concurrency: a.concurrency ?? 10,
+      priority: a.priority ?? 50,
+      modelMapping: a.modelMapping ?? {},
+      groupIds: [group?.id ?? ""],
+    });
+    accounts.push({ id: account?.id ?? "", credential });
+  }
+  const { key, apiKey } = await stack.admin.createApiKey({
+    userId: user?.id ?? "",
+    groupId: group?.id ?? "",
+  });
+  return { userId: user?.id ?? "", groupId: group?.id ?? "", accounts, key, keyId: apiKey?.id ?? "" };
+}
