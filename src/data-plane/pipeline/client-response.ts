@@ -49,7 +49,10 @@ export function sendFailure(res: ServerResponse, api: ClientApi, err: unknown, m
   if (!res.writableEnded) res.end(inBandError(api, answer.body, model));
 }
 
-/** The in-band error frame for a stream that already started. */
+/**
+ * The in-band error frame for a stream that already started: chat gets an error data event (and no `[DONE]`
+ * follows); /responses gets `response.failed` with a failed response object.
+ */
 export function inBandError(api: ClientApi, body: OpenAIErrorBody, model: string): string {
   if (api === "chat") return `data: ${JSON.stringify(body)}\n\n`;
   const response = {
@@ -63,5 +66,8 @@ export function inBandError(api: ClientApi, body: OpenAIErrorBody, model: string
     incomplete_details: null,
     usage: null,
   };
-  return `event: response.failed\ndata: ${JSON.stringify({ type: "response.failed", response })}\n\n`;
+  // The top-level `error` makes SDKs raise (they throw on any event data with a truthy `error`); clients reading
+  // the event by type find the failed response object as usual.
+  const data = { type: "response.failed", response, error: { ...body.error } };
+  return `event: response.failed\ndata: ${JSON.stringify(data)}\n\n`;
 }
