@@ -1,0 +1,133 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seedStackTenant, startStack } from "../support/stack.js";
+
+type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** Epoch ms of a protobuf Timestamp, or null. */
+const ms = (t: { seconds: bigint; nanos: number } | undefined) =>
+  t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : null;
+
+describe("failover between upstream accounts", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ label: "dp_failover", redisDb: 9 });
+  });
+  afterAll(() => stack?.stop());
+
+  /** A tenant with a preferred account (priority 10) and a backup (priority 50). */
+  async function twoAccounts() {
+    const tenant = await seedStackTenant(stack, { accounts: [{ priority: 10 }, { priority: 50 }] });
+    const [first, second] = tenant.accounts as [
+      { id: string; credential: string },
+      { id: string; credential: string },
+    ];
+    const client = (url = stack.dataPlane.url) =>
+      new OpenAI({ apiKey: tenant.key, baseURL: `${url}/v1`, maxRetries: 0, timeout: 20_000 });
+    const served = (since: number) => stack.fake.requests.slice(since).map((r) => r.apiKey);
+    return { tenant, first, second, client, served };
+  }
+
+  it("moves a 429 to the next account and rate-limits the first until its Retry-After", async () => {
+    const { first, second, client, served } = await twoAccounts();
+    stack.fake.script({
+      match: { apiKey: first.credential },
+      status: 429,
+      headers: { "retry-after": "30" },
+      times: 1,
+    });
+    const before = stack.fake.requests.length;
+    const response = await client().responses.create({ model: "gpt-4o", input: "hi" });
+    expect(response.status).toBe("completed");
+    expect(served(before)).toEqual([first.credential, second.credential]);
+    const { account } = await stack.admin.getAccount({ id: first.id });
+    const until = ms(account?.rateLimitedUntil);
+    expect(until).toBeGreaterThan(Date.now() + 25_000);
+    expect(until).toBeLessThan(Date.now() + 31_000);
+    const again = stack.fake.requests.length;
+    await client().responses.create({ model: "gpt-4o", input: "again" });
+    expect(served(again)).toEqual([second.credential]);
+  });
+
+  it("moves a 500 to the next account; one 5xx costs nothing, a second in a row cools the account 10 s", async () => {
+    const { first, second, client, served } = await twoAccounts();
+    stack.fake.script({ match: { apiKey: first.credential }, status: 500, times: 1 });
+    let before = stack.fake.requests.length;
+    await client().responses.create({ model: "gpt-4o", input: "hi" });
+    expect(served(before)).toEqual([first.credential, second.credential]);
+    let { account } = await stack.admin.getAccount({ id: first.id });
+    expect(ms(account?.tempUnschedulableUntil)).toBeNull();
+
+    stack.fake.script({ match: { apiKey: first.credential }, status: 502, times: 1 });
+    before = stack.fake.requests.length;
+    await client().responses.create({ model: "gpt-4o", input: "hi" });
+    expect(served(before)).toEqual([first.credential, second.credential]);
+    ({ account } = await stack.admin.getAccount({ id: first.id }));
+    const until = ms(account?.tempUnschedulableUntil);
+    expect(until).toBeGreaterThan(Date.now() + 7_000);
+    expect(until).toBeLessThan(Date.now() + 11_000);
+  });
+
+  it("moves a connection reset to the next account and cools the first for a minute", async () => {
+    const { first, second, client, served } = await twoAccounts();
+    stack.fake.script({ match: { apiKey: first.credential }, reset: "before-headers", times: 1 });
+    const before = stack.fake.requests.length;
+    const response = await client().responses.create({ model: "gpt-4o", input: "hi" });
+    expect(response.status).toBe("completed");
+    expect(served(before)).toEqual([first.credential, second.credential]);
+    const { account } = await stack.admin.getAccount({ id: first.id });
+    const until = ms(account?.tempUnschedulableUntil);
+    expect(until).toBeGreaterThan(Date.now() + 50_000);
+    expect(until).toBeLessThan(Date.now() + 61_000);
+  });
+
+  it("moves a request whose upstream sends no headers in time to the next account", async () => {
+    const dp = await stack.startDataPlane({ SWITCHYARD_UPSTREAM_HEADERS_TIMEOUT_MS: "1000" });
+    const { first, second, client, served } = await twoAccounts();
+    stack.fake.script({ match: { apiKey: first.credential }, stall: "before-headers", times: 1 });
+    const before = stack.fake.requests.length;
+    const started = Date.now();
+    const response = await client(dp.url).responses.create({ model: "gpt-4o", input: "hi" });
+    expect(response.status).toBe("completed");
+    expect(Date.now() - started).toBeGreaterThan(900);
+    expect(served(before)).toEqual([first.credential, second.credential]);
+    const { account } = await stack.admin.getAccount({ id: first.id });
+    expect(ms(account?.tempUnschedulableUntil)).toBeGreaterThan(Date.now() + 50_000);
+  });
+
+  it("answers BEHAVIOUR.md's mapped error when every account fails", async () => {
+    const { first, second, client } = await twoAccounts();
+    for (const account of [first, second]) {
+      stack.fake.script({ match: { apiKey: account.credential }, status: 503, times: 1 });
+    }
+    const err = await client()
+      .responses.create({ model: "gpt-4o", input: "hi" })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+    expect((err as InstanceType<typeof OpenAI.APIError>).message).toContain(
+      "Upstream service temporarily unavailable",
+    );
+
+    const limited = await twoAccounts();
+    for (const account of [limited.first, limited.second]) {
+      stack.fake.script({
+        match: { apiKey: account.credential },
+        status: 429,
+        headers: { "retry-after": "7" },
+        times: 1,
+      });
+    }
+    const res = await fetch(`${stack.dataPlane.url}/v1/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${limited.tenant.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o", input: "hi" }),
+    });
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).toBe("7");
+    expect(await res.json()).toMatchObject({
+      error: { type: "rate_limit_error", message: "Upstream rate limit exceeded, please retry later" },
+    });
+  });
+});
