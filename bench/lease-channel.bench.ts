@@ -32,6 +32,7 @@ interface Result {
 function channelTo(url: string, token: string): LeaseChannel {
   const transport = createGrpcTransport({
     baseUrl: url,
+    acceptCompression: [],
     interceptors: [
       (next) => (req) => {
         req.header.set("authorization", `Bearer ${token}`);

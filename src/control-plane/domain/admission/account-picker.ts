@@ -95,7 +95,7 @@ export class AccountPicker {
     const attempt = attempts[result.choice];
     const account = attempt ? byId.get(attempt.accountId) : undefined;
     if (!attempt || !account) return null;
-    await this.#bind(bindingKey, plan.sticky, account.view.id);
+    this.#bindLater(bindingKey, plan.sticky, account.view.id);
     return { account, upstreamModel: attempt.upstreamModel, sticky: attempt.sticky, waitedMs: 0 };
   }
 
@@ -145,7 +145,7 @@ export class AccountPicker {
           ttlMs: request.ttlMs,
         });
         if (result.granted) {
-          await this.#bind(bindingKey, plan.sticky, account.view.id);
+          this.#bindLater(bindingKey, plan.sticky, account.view.id);
           return { account, upstreamModel: attempt.upstreamModel, sticky: attempt.sticky, waitedMs: 0 };
         }
       }
@@ -203,13 +203,21 @@ export class AccountPicker {
       }
       throw new SwitchyardError(ErrorCode.NO_AVAILABLE_ACCOUNT);
     }
-    await this.#bind(bindingKey, sticky, account.view.id);
+    this.#bindLater(bindingKey, sticky, account.view.id);
     return {
       account,
       upstreamModel: plan.upstreamModel,
       sticky: plan.kind === "sticky",
       waitedMs: result.waitedMs,
     };
+  }
+
+  /**
+   * Writes the session binding off the reply path: a binding is a cache-locality hint, so a lost write only costs a
+   * prompt-cache miss later, never a wrong answer.
+   */
+  #bindLater(bindingKey: string | null, decision: AffinityDecision, servedAccountId: string): void {
+    this.#bind(bindingKey, decision, servedAccountId).catch(() => undefined);
   }
 
   async #bind(bindingKey: string | null, decision: AffinityDecision, servedAccountId: string): Promise<void> {

@@ -190,12 +190,12 @@ export class AdmissionService {
       expiresAt: now + this.#deps.leaseTtlMs,
       ttlMs: this.#deps.leaseTtlMs,
     };
-    try {
-      await this.#deps.book.put(record);
-    } catch (err) {
-      await this.#releaseSlots(record);
-      throw err;
-    }
+    // Written off the reply path: later operations on this lease read it over the same store connection, which
+    // keeps commands in order, so they find it. A failed write breaks the lease; its slots are given back.
+    this.#deps.book.put(record).catch((err: unknown) => {
+      this.#deps.log.error({ err, leaseId }, "lease record not written; lease released");
+      void this.#releaseSlots(record);
+    });
     this.#deps.directory.touchAccount(pick.account.view.id, now);
     return { record, account: pick.account, userWaitMs, accountWaitMs: pick.waitedMs };
   }

@@ -1,5 +1,6 @@
 /** Account scheduling: pure selection, stickiness and penalty rules (BEHAVIOUR.md §§ selection, sticky, failover). */
 
+export { isContextLengthError, isFailoverWorthy } from "../../../shared/failover-classifier.js";
 export {
   type AccountCooldowns,
   type AccountLoad,
@@ -29,7 +30,6 @@ export {
   type WaitPlan,
   withLoads,
 } from "./account-order.js";
-export { isContextLengthError, isFailoverWorthy } from "../../../shared/failover-classifier.js";
 export { groupModelList, isWildcardPattern, type ModelResolution, resolveModel } from "./model-mapping.js";
 export {
   type AccountHealth,
