@@ -44,9 +44,8 @@ export function build(deps: DataPlaneServerDeps): DataPlaneServer {
   app.use((req: Request, res: Response, next: NextFunction) => {
     inFlight++;
     res.once("close", () => inFlight--);
-    if (!req.path.startsWith("/v1/responses") && !req.path.includes("completions")) {
-      res.setHeader("x-request-id", newRequestId());
-    }
+    // Proxied routes replace it with their RequestContext's id (serveRequest); every other answer keeps this one.
+    res.setHeader("x-request-id", newRequestId());
     next();
   });
   const responses = proxyRoute("responses", deps);

@@ -110,9 +110,24 @@ function answerError(ctx: RequestContext, deps: ServeDeps, err: unknown): void {
   if (AUTH_FAILURES.has(failure.code)) deps.limiter.recordFailure(ctx.clientIp());
   if (failure.code === ErrorCode.INTERNAL) ctx.log.error({ err }, "request failed");
   if (ctx.clientGone.aborted) return;
-  if (failure.code === ErrorCode.REQUEST_TOO_LARGE && !ctx.res.headersSent) {
-    // The rest of the body is never read: the connection cannot be reused.
-    ctx.res.setHeader("connection", "close");
-  }
+  if (failure.code === ErrorCode.REQUEST_TOO_LARGE) discardRestOfBody(ctx);
   sendFailure(ctx.res, ctx.api, failure, ctx.model);
+}
+
+/** How long the rest of a refused upload may keep arriving (read and dropped, never buffered). */
+const DISCARD_MS = 2_000;
+
+/**
+ * After a 413 the client may still be sending: closing at once would make it see a reset instead of the answer.
+ * Once the answer is out, the rest of the body is read and dropped; a body that has not ended within
+ * `DISCARD_MS` costs the connection.
+ */
+function discardRestOfBody(ctx: RequestContext): void {
+  ctx.res.once("finish", () => {
+    if (ctx.req.readableEnded) return;
+    const timer = setTimeout(() => ctx.req.socket.destroy(), DISCARD_MS);
+    timer.unref();
+    ctx.req.once("end", () => clearTimeout(timer));
+    ctx.req.resume();
+  });
 }

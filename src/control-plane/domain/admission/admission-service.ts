@@ -86,6 +86,9 @@ export class AdmissionService {
     const key = await this.#deps.directory.keyByHash(keySha256);
     if (!key) throw new SwitchyardError(ErrorCode.INVALID_API_KEY);
     if (key.keyStatus !== "active") throw new SwitchyardError(ErrorCode.API_KEY_DISABLED);
+    if (key.expiresAt !== null && key.expiresAt <= this.#deps.clock.now()) {
+      throw new SwitchyardError(ErrorCode.API_KEY_EXPIRED);
+    }
     return key;
   }
 

@@ -15,7 +15,7 @@ const ACCOUNTS_MAX_AGE_MS = 5_000;
 interface KeyRow {
   key_id: string;
   key_status: string;
-  expires_at: Date | null;
+  expires_at: Date | string | null;
   quota_usd: string | null;
   quota_used_usd: string;
   user_id: string;
@@ -42,11 +42,11 @@ interface AccountRow {
   group_ids: string[];
   status: string;
   schedulable: boolean;
-  rate_limited_until: Date | null;
-  overloaded_until: Date | null;
-  temp_unschedulable_until: Date | null;
+  rate_limited_until: Date | string | null;
+  overloaded_until: Date | string | null;
+  temp_unschedulable_until: Date | string | null;
   health: AccountHealth | null;
-  last_used_at: Date | null;
+  last_used_at: Date | string | null;
 }
 
 const COOLDOWN_COLUMNS = {
@@ -202,10 +202,10 @@ export class PostgresDirectory implements Directory {
           : "disabled") as AccountStatus,
         schedulable: row.schedulable,
         expiresAt: null,
-        rateLimitedUntil: row.rate_limited_until?.getTime() ?? null,
-        overloadedUntil: row.overloaded_until?.getTime() ?? null,
-        tempUnschedulableUntil: row.temp_unschedulable_until?.getTime() ?? null,
-        lastUsedAt: row.last_used_at?.getTime() ?? null,
+        rateLimitedUntil: toMillis(row.rate_limited_until),
+        overloadedUntil: toMillis(row.overloaded_until),
+        tempUnschedulableUntil: toMillis(row.temp_unschedulable_until),
+        lastUsedAt: toMillis(row.last_used_at),
       },
       name: row.name,
       kind: row.type === "oauth" ? "chatgpt-oauth" : "openai-apikey",
@@ -221,7 +221,7 @@ function toKeyRecord(row: KeyRow): KeyRecord {
   return {
     keyId: row.key_id,
     keyStatus: row.key_status === "active" ? "active" : row.key_status === "revoked" ? "revoked" : "disabled",
-    expiresAt: row.expires_at?.getTime() ?? null,
+    expiresAt: toMillis(row.expires_at),
     quotaUsd: row.quota_usd === null ? null : fromNumeric(row.quota_usd),
     quotaUsedUsd: fromNumeric(row.quota_used_usd),
     userId: row.user_id,
@@ -232,4 +232,11 @@ function toKeyRecord(row: KeyRow): KeyRecord {
     billingMode: row.billing_mode === "subscription" ? "subscription" : "balance",
     hasActiveSubscription: row.has_subscription,
   };
+}
+
+/** Raw queries get timestamptz as text (MikroORM's pg type parser), entities as Date. */
+function toMillis(value: Date | string | null): number | null {
+  if (value === null) return null;
+  const ms = new Date(value).getTime();
+  return Number.isNaN(ms) ? null : ms;
 }
