@@ -41,7 +41,7 @@ export function build(deps: DataPlaneServerDeps): DataPlaneServer {
   app.disable("x-powered-by");
   app.set("etag", false);
   let inFlight = 0;
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  app.use((_req: Request, res: Response, next: NextFunction) => {
     inFlight++;
     res.once("close", () => inFlight--);
     // Proxied routes replace it with their RequestContext's id (serveRequest); every other answer keeps this one.

@@ -25,7 +25,7 @@ describe("the data plane with the official openai SDK", () => {
     expect(response.model).toBe("my-model");
     expect(response.usage?.input_tokens).toBeGreaterThan(0);
     const seen = stack.fake.requests.at(-1);
-    expect((seen?.body as { model: string }).model).toBe("gpt-4o");
+    expect(seen?.body).toMatchObject({ model: "gpt-4o" });
     expect(seen?.apiKey).toBe(tenant.accounts[0]?.credential);
   });
 

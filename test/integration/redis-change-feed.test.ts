@@ -25,7 +25,7 @@ describe("the change feed across replicas", () => {
     );
     await Promise.all(replicas.map((r) => r.start()));
     const heard: Change[][] = replicas.map(() => []);
-    replicas.forEach((r, i) => r.subscribe((c) => heard[i]?.push(c)));
+    for (const [i, r] of replicas.entries()) r.subscribe((c) => heard[i]?.push(c));
 
     const started = performance.now();
     replicas[0]?.publish({ kind: "api_key", id: "key-1" });

@@ -6,7 +6,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
 import { AdminService } from "../../src/gen/switchyard/v1/admin_pb.js";
-import { type FakeOpenAI, startFakeOpenAI } from "./fake-openai/index.js";
+import { startFakeOpenAI } from "./fake-openai/index.js";
 import { REPO_ROOT } from "./repo-copy.js";
 import { createTestDatabase } from "./test-database.js";
 

@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type UsageReport, UsageReportSchema } from "../../gen/switchyard/v1/gateway_pb.js";
 import type { Logger } from "../../shared/logger.js";
-import type { LeaseChannel, OperationRequest } from "./lease-channel.js";
+import type { LeaseChannel } from "./lease-channel.js";
 
 /** What the reporter sends; a test or another transport can stand in for the lease channel. */
 export type UsageSender = (records: UsageReport[]) => Promise<void>;

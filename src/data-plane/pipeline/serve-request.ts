@@ -2,7 +2,6 @@ import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
 import { hashApiKey } from "../../shared/api-key.js";
 import { asSwitchyardError, ErrorCode, SwitchyardError } from "../../shared/errors.js";
-import type { OperationRequest } from "../control/lease-channel.js";
 import type { AuthFailureLimiter } from "./auth-failure-limiter.js";
 import { sendFailure, writePing } from "./client-response.js";
 import { extractApiKey } from "./credentials.js";

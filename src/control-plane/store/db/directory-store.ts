@@ -129,10 +129,7 @@ export class PostgresDirectory implements Directory {
       penalty.kind === "overloaded" ||
       penalty.kind === "temp_unschedulable"
     ) {
-      const column = { rate_limited: "rate_limited_until", overloaded: "overloaded_until" }[
-        penalty.kind as "rate_limited" | "overloaded"
-      ];
-      sets.push(`${column ?? "temp_unschedulable_until"} = ?`, "status_reason = ?");
+      sets.push(`${COOLDOWN_COLUMNS[penalty.kind]} = ?`, "status_reason = ?");
       params.push(new Date(penalty.until), penalty.reason);
     } else if (penalty.kind === "error") {
       sets.push("status = case when status = 'active' then 'error' else status end", "status_reason = ?");
