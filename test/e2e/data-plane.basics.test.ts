@@ -55,6 +55,21 @@ describe("the data plane with the official openai SDK", () => {
     expect(chunks.some((c) => c.usage)).toBe(false);
   });
 
+  it("shows the gateway's own cost in Server-Timing and an x-request-id on every answer", async () => {
+    const res = await fetch(`${stack.dataPlane.url}/v1/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tenant.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "my-model", input: "hi" }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-request-id")).toMatch(/^req_/);
+    expect(res.headers.get("x-upstream-request-id")).toBeTruthy();
+    const timing = res.headers.get("server-timing") ?? "";
+    for (const stage of ["auth", "admit", "upstream"])
+      expect(timing).toMatch(new RegExp(`${stage};dur=\\d+\\.\\d+`));
+    await res.text();
+  });
+
   it("lists the group's models", async () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id).sort()).toEqual(["gpt-4o", "my-model"]);
