@@ -80,6 +80,9 @@ export async function startDataPlane(
       get clientGoneDrainMs() {
         return settings()?.clientGoneDrainMs || 60_000;
       },
+      get streamIdleTimeoutMs() {
+        return settings()?.streamIdleTimeoutMs || 180_000;
+      },
     },
     ready: () => !draining && channel.connected && snapshots.current !== null,
   });

@@ -36,6 +36,8 @@ export interface AttemptDeps {
   keepaliveMs: number;
   /** How long to keep reading an upstream for usage after the client left. */
   clientGoneDrainMs: number;
+  /** Upstream stream silence before the client gets an in-band `stream_timeout`. */
+  streamIdleTimeoutMs: number;
 }
 
 /** The upstream refused before anything reached the client: the caller may fail over. */
@@ -94,7 +96,16 @@ export async function runAttempt(
         ctx.timings.upstream = performance.now() - sentAt;
         got.sink =
           h.status < 400 && request.stream
-            ? relayFor(ctx, deps, adapter, h.headers, request, target.upstreamModel, body.hideChatUsageChunk)
+            ? relayFor(
+                ctx,
+                deps,
+                adapter,
+                h.headers,
+                request,
+                target.upstreamModel,
+                body.hideChatUsageChunk,
+                abort,
+              )
             : new BodyCollector(h.status < 400 ? JSON_BODY_LIMIT : ERROR_BODY_LIMIT);
         return got.sink;
       },
@@ -121,6 +132,7 @@ function relayFor(
   request: ClientRequest,
   upstreamModel: string,
   hideChatUsageChunk: boolean,
+  abort: AbortController,
 ): StreamRelay {
   const tap = new SseTap({
     api: ctx.api,
@@ -135,6 +147,8 @@ function relayFor(
     onCommit: () => {
       ctx.outputStarted = true;
     },
+    idleTimeoutMs: deps.streamIdleTimeoutMs,
+    onIdle: () => abort.abort(),
     headers: () => ({
       ...adapter.responseHeaders(upstreamHeaders),
       "x-request-id": ctx.requestId,
@@ -204,7 +218,7 @@ function afterTransportError(
     if (ctx.clientGone.aborted) {
       return relayed(ctx, head, Outcome.CLIENT_ABORTED, tap.usage, tap.responseId, tap.firstTokenAt);
     }
-    if (isStreamIdleTimeout(err)) {
+    if (sink.idledOut || isStreamIdleTimeout(err)) {
       endInBand(ctx, ErrorCode.STREAM_TIMEOUT, "Upstream stream timed out", request);
     } else endInBand(ctx, ErrorCode.UPSTREAM_FAILED, "Upstream stream ended unexpectedly", request);
     return relayed(ctx, head, Outcome.TRUNCATED, tap.usage, tap.responseId, tap.firstTokenAt);

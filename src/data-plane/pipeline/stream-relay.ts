@@ -15,6 +15,10 @@ export interface StreamRelayOptions {
   clientGone: () => boolean;
   /** Called when the first bytes of this attempt go to the client. */
   onCommit: () => void;
+  /** Upstream silence after which the stream is given up (in-band `stream_timeout`). */
+  idleTimeoutMs: number;
+  /** Called once when the upstream stayed silent for `idleTimeoutMs`. */
+  onIdle: () => void;
 }
 
 /**
@@ -30,10 +34,18 @@ export class StreamRelay extends Writable {
   #committed = false;
   #atFrameEnd = true;
   #keepalive: NodeJS.Timeout | null = null;
+  #idle: NodeJS.Timeout | null = null;
+  #idledOut = false;
 
   constructor(options: StreamRelayOptions) {
     super({ decodeStrings: false });
     this.#o = options;
+    this.#armIdle();
+  }
+
+  /** Whether the relay gave the upstream up for silence. */
+  get idledOut(): boolean {
+    return this.#idledOut;
   }
 
   /** The tap watching this stream (usage, terminal event, first token). */
@@ -51,6 +63,7 @@ export class StreamRelay extends Writable {
     _encoding: BufferEncoding,
     done: (error?: Error | null) => void,
   ): void {
+    this.#armIdle();
     const out = this.#o.tap.feed(chunk);
     if (!this.#committed) {
       this.#held.push(out);
@@ -63,6 +76,7 @@ export class StreamRelay extends Writable {
 
   override _final(done: (error?: Error | null) => void): void {
     this.#stopKeepalive();
+    this.#stopIdle();
     const rest = this.#o.tap.end();
     if (this.#committed && rest.length > 0) this.#send(rest, () => done());
     else done();
@@ -70,6 +84,7 @@ export class StreamRelay extends Writable {
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
     this.#stopKeepalive();
+    this.#stopIdle();
     done(error);
   }
 
@@ -115,6 +130,20 @@ export class StreamRelay extends Writable {
       }
     }, this.#o.keepaliveMs);
     this.#keepalive.unref();
+  }
+
+  #armIdle(): void {
+    this.#stopIdle();
+    this.#idle = setTimeout(() => {
+      this.#idledOut = true;
+      this.#o.onIdle();
+    }, this.#o.idleTimeoutMs);
+    this.#idle.unref();
+  }
+
+  #stopIdle(): void {
+    if (this.#idle) clearTimeout(this.#idle);
+    this.#idle = null;
   }
 
   #stopKeepalive(): void {
