@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 
 /**
@@ -36,5 +36,7 @@ const header = [
     "generator share the machine: compare ratios, not absolute numbers.",
   "",
 ];
-writeFileSync("bench/BENCHMARKS.md", `${[...header, ...sections].join("\n")}\n`);
+// Hand-written analysis (what the numbers mean, what stands in the way) survives re-runs in bench/NOTES.md.
+const notes = existsSync("bench/NOTES.md") ? ["", readFileSync("bench/NOTES.md", "utf8").trim()] : [];
+writeFileSync("bench/BENCHMARKS.md", `${[...header, ...sections, ...notes].join("\n")}\n`);
 process.stderr.write("bench: wrote bench/BENCHMARKS.md\n");

@@ -7,20 +7,23 @@ import { createLogger } from "../../src/shared/logger.js";
 const log = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, d) => d() }) });
 
 describe("the usage reporter", () => {
-  it("sends a lone record at once and later ones in batches", async () => {
+  it("sends a lone record after its linger and later ones in batches", async () => {
     const batches: string[][] = [];
     let release: () => void = () => {};
     const reporter = new UsageReporter({
       log,
       batchSize: 3,
+      lingerMs: 5,
       send: async (records: UsageReport[]) => {
         batches.push(records.map((r) => r.requestId));
         if (batches.length === 1) await new Promise<void>((r) => (release = r));
       },
     });
     reporter.report({ requestId: "r1" });
-    for (const id of ["r2", "r3", "r4", "r5"]) reporter.report({ requestId: id });
+    expect(batches).toEqual([]);
+    await new Promise((r) => setTimeout(r, 20));
     expect(batches).toEqual([["r1"]]);
+    for (const id of ["r2", "r3", "r4", "r5"]) reporter.report({ requestId: id });
     release();
     expect(await reporter.flush(1_000)).toBe(0);
     expect(batches).toEqual([["r1"], ["r2", "r3", "r4"], ["r5"]]);

@@ -24,12 +24,17 @@ export interface UsageReporterOptions {
   /** Backoff bounds while the control plane is away. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * How long a record may wait for others to share its batch (a full batch goes at once). Sending each record
+   * alone would cost the control plane a database transaction per request.
+   */
+  lingerMs?: number;
 }
 
 /**
- * Usage off the client's path: records are queued in memory and sent in batches — at once when idle, so a lone
- * request's usage is not held back — retried with backoff while the control plane is away, and flushed on
- * shutdown. Re-sending is safe: the control plane records each request id once.
+ * Usage off the client's path: records are queued in memory and sent in batches — after a short linger, or at once
+ * when a batch is full — retried with backoff while the control plane is away, and flushed on shutdown. Re-sending
+ * is safe: the control plane records each request id once.
  */
 export class UsageReporter {
   readonly #options: Required<Omit<UsageReporterOptions, "log" | "send">> &
@@ -38,10 +43,18 @@ export class UsageReporter {
   #sending: Promise<void> | null = null;
   #dropped = 0;
   #retryTimer: NodeJS.Timeout | null = null;
+  #linger: NodeJS.Timeout | null = null;
   #backoff: number;
 
   constructor(options: UsageReporterOptions) {
-    this.#options = { maxQueued: 100_000, batchSize: 500, retryMinMs: 200, retryMaxMs: 10_000, ...options };
+    this.#options = {
+      maxQueued: 100_000,
+      batchSize: 500,
+      retryMinMs: 200,
+      retryMaxMs: 10_000,
+      lingerMs: 25,
+      ...options,
+    };
     this.#backoff = this.#options.retryMinMs;
   }
 
@@ -69,6 +82,10 @@ export class UsageReporter {
   async flush(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (this.#queue.length > 0 && Date.now() < deadline) {
+      if (this.#linger) {
+        clearTimeout(this.#linger);
+        this.#linger = null;
+      }
       if (this.#retryTimer) {
         clearTimeout(this.#retryTimer);
         this.#retryTimer = null;
@@ -84,6 +101,16 @@ export class UsageReporter {
 
   #kick(): void {
     if (this.#sending || this.#retryTimer) return;
+    if (this.#queue.length < this.#options.batchSize && this.#options.lingerMs > 0) {
+      if (this.#linger) return;
+      this.#linger = setTimeout(() => {
+        this.#linger = null;
+        if (!this.#sending && !this.#retryTimer) this.#sending = this.#sendBatch();
+      }, this.#options.lingerMs);
+      return;
+    }
+    if (this.#linger) clearTimeout(this.#linger);
+    this.#linger = null;
     this.#sending = this.#sendBatch();
   }
 
