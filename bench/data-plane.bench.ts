@@ -78,16 +78,23 @@ const common = {
 };
 const fake = await startServerProcess("test/support/fake-openai/main.ts", ["--port", "0", "--no-record"]);
 const bare = await startServerProcess("bench/support/bare-express-proxy.ts", [fake.url]);
-const controlPlane = await startServerProcess("bench/support/control-plane-server.ts", [], {
-  ...common,
-  SWITCHYARD_DATABASE_URL: db.url,
-  SWITCHYARD_REDIS_URL: `redis://127.0.0.1:6379/${REDIS_DB}`,
-  SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
-  SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${cpPort}`,
-});
+
+// BENCH_PROFILE_DIR=dir writes CPU profiles of the control plane and the data plane there.
 const profile = process.env.BENCH_PROFILE_DIR
   ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
   : [];
+const controlPlane = await startServerProcess(
+  "bench/support/control-plane-server.ts",
+  [],
+  {
+    ...common,
+    SWITCHYARD_DATABASE_URL: db.url,
+    SWITCHYARD_REDIS_URL: `redis://127.0.0.1:6379/${REDIS_DB}`,
+    SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
+    SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${cpPort}`,
+  },
+  profile,
+);
 const dataPlane = await startServerProcess(
   "bench/support/data-plane-server.ts",
   [],
@@ -97,30 +104,7 @@ const dataPlane = await startServerProcess(
 try {
   const key = await seed(cpUrl, adminToken, fake.url);
   const auth = { authorization: `Bearer ${key}` };
-  if (process.env.BENCH_TIMING) {
-    for (let i = 0; i < 5; i++) {
-      const r = await fetch(`${dataPlane.url}/v1/responses`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...auth },
-        body,
-      });
-      process.stderr.write(`server-timing: ${r.headers.get("server-timing")}\n`);
-      await r.text();
-    }
-  }
   const direct = await sequentialLatency(fake.url, {});
-  if (process.env.BENCH_TIMING) {
-    await sequentialLatency(dataPlane.url, auth);
-    for (let i = 0; i < 5; i++) {
-      const r = await fetch(`${dataPlane.url}/v1/responses`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...auth },
-        body,
-      });
-      process.stderr.write(`warm server-timing: ${r.headers.get("server-timing")}\n`);
-      await r.text();
-    }
-  }
   const viaBare = await sequentialLatency(bare.url, {});
   const viaSwitchyard = await sequentialLatency(dataPlane.url, auth);
   const loadOf = (url: string, headers: Record<string, string>) =>
