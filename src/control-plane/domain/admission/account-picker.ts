@@ -44,7 +44,17 @@ export const accountSlotKey = (accountId: string): string => `account:${accountI
  * Chooses an account and takes one of its slots (BEHAVIOUR.md "Account selection"): plan with current loads, try
  * slots in order, re-read loads and try once more, then follow the wait plan. Writes the session binding after.
  */
+/**
+ * A hit refreshes its binding's TTL at most this often per replica: a one-hour TTL refreshed on every request would
+ * cost a Redis write per request for nothing.
+ */
+const BINDING_REFRESH_MS = 60_000;
+const MAX_REFRESH_MEMORY = 100_000;
+
 export class AccountPicker {
+  /** When this replica last wrote each binding it refreshed. */
+  readonly #refreshed = new Map<string, number>();
+
   constructor(
     private readonly deps: {
       directory: Directory;
@@ -225,8 +235,16 @@ export class AccountPicker {
     const now = this.deps.clock.now();
     const write = bindingWriteAfter(decision, servedAccountId, now);
     if (write.op === "set") {
+      const hit =
+        (decision.kind === "use" || decision.kind === "wait") &&
+        decision.candidate.account.id === write.accountId;
+      if (hit && now - (this.#refreshed.get(bindingKey) ?? Number.NEGATIVE_INFINITY) < BINDING_REFRESH_MS)
+        return;
+      if (this.#refreshed.size >= MAX_REFRESH_MEMORY) this.#refreshed.clear();
+      this.#refreshed.set(bindingKey, now);
       await this.deps.affinity.set(bindingKey, write.accountId, Math.max(1, write.expiresAt - now));
     } else if (write.op === "delete") {
+      this.#refreshed.delete(bindingKey);
       await this.deps.affinity.delete(bindingKey);
     }
   }
