@@ -70,6 +70,14 @@ describe("the data plane with the official openai SDK", () => {
     await res.text();
   });
 
+  it("exposes request, upstream latency and time-to-first-token metrics", async () => {
+    const text = await (await fetch(`${stack.dataPlane.url}/metrics`)).text();
+    expect(text).toMatch(/switchyard_requests_total\{route="responses",status="200",model="my-model"\} \d+/);
+    expect(text).toMatch(/switchyard_upstream_latency_seconds_count\{route="responses"\} [1-9]/);
+    expect(text).toMatch(/switchyard_time_to_first_token_seconds_count\{route="responses"\} [1-9]/);
+    expect(text).toMatch(/switchyard_usage_queue_depth \d+/);
+  });
+
   it("lists the group's models", async () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id).sort()).toEqual(["gpt-4o", "my-model"]);

@@ -178,6 +178,11 @@ function refusalOutcome(_refusal: Refusal, status: number): Relayed {
 
 /** Releases the lease with its outcome and reports usage: off the client's path, never awaited by it. */
 function settle(ctx: RequestContext, deps: FailoverDeps, lease: Lease, result: Relayed): void {
+  if (ctx.timings.upstream !== undefined) {
+    deps.metrics.upstreamLatency.observe({ route: ctx.api }, ctx.timings.upstream / 1000);
+  }
+  if (result.firstTokenMs > 0)
+    deps.metrics.timeToFirstToken.observe({ route: ctx.api }, result.firstTokenMs / 1000);
   void release(ctx, deps, lease, {
     scope: ReleaseScope.ALL,
     outcome: result.outcome,
