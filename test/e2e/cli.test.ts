@@ -49,7 +49,10 @@ describe("switchyard migrate", () => {
     const db = await createTestDatabase("cli_migrate");
     try {
       const first = switchyard(["migrate"], { SWITCHYARD_DATABASE_URL: db.url });
-      expect(first).toMatchObject({ status: 0, stdout: "applied: 0001-initial-schema\n" });
+      expect(first).toMatchObject({
+        status: 0,
+        stdout: "applied: 0001-initial-schema, 0002-subscription-usage-index\n",
+      });
       const again = switchyard(["migrate"], { SWITCHYARD_DATABASE_URL: db.url });
       expect(again).toMatchObject({ status: 0, stdout: "database is up to date\n" });
     } finally {

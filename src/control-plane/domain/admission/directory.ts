@@ -1,4 +1,5 @@
 import type { PicoUsd } from "../../../shared/money.js";
+import type { PerWindow } from "../billing/subscription-limits.js";
 import type { AccountHealth, AccountPenalty, AccountView } from "../scheduling/index.js";
 
 /** Everything admission needs to know about an API key, its user and its group, read in one lookup. */
@@ -17,8 +18,28 @@ export interface KeyRecord {
   readonly balanceUsd: PicoUsd;
   readonly groupId: string;
   readonly billingMode: "balance" | "subscription";
-  /** True when the user holds an active, unexpired subscription to the group (subscription groups only). */
-  readonly hasActiveSubscription: boolean;
+  /** The group's subscription limits (null for none; all null in balance groups). */
+  readonly limitsUsd: PerWindow<PicoUsd | null>;
+  /** The user's active subscription to the group as of the lookup; null without one, and in balance groups. */
+  readonly subscription: SubscriptionStanding | null;
+}
+
+/** A subscription as eligibility sees it. */
+export interface SubscriptionStanding {
+  readonly id: string;
+  /** Epoch ms. */
+  readonly expiresAt: number;
+  /**
+   * What it used in each window as of the lookup: the calendar day in the billing timezone, the last 7 days, the
+   * last 30 days (the usage records it was billed for, by their start time).
+   */
+  readonly usageUsd: PerWindow<PicoUsd>;
+  /**
+   * Epoch ms when the billing day `usageUsd.daily` was measured in ends. From then on the day's usage counts from
+   * zero, so a cached record does not hold a subscriber over the daily limit past midnight (usage billed after the
+   * lookup drops the record, so zero is exact).
+   */
+  readonly dayEndsAt: number;
 }
 
 /** An account as the hot path uses it: the scheduling view plus how to reach it. */

@@ -1,8 +1,11 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Clock } from "../../../shared/clock.js";
 import type { Logger } from "../../../shared/logger.js";
-import { fromNumeric } from "../../../shared/money.js";
+import { fromNumeric, type PicoUsd } from "../../../shared/money.js";
 import type { AccountEntry, Directory, KeyRecord } from "../../domain/admission/directory.js";
+import { KeyRecordCache } from "../../domain/billing/key-record-cache.js";
+import { type BillingWindow, endOfBillingDay, perWindow } from "../../domain/billing/subscription-limits.js";
+import { billingWindowStarts } from "../../domain/catalog/billing-windows.js";
 import type { ChangeFeed } from "../../domain/change-feed.js";
 import type { CredentialCipher } from "../../domain/credential-cipher.js";
 import type { AccountHealth, AccountPenalty, AccountStatus } from "../../domain/scheduling/index.js";
@@ -10,9 +13,10 @@ import { CLEAN_HEALTH } from "../../domain/scheduling/index.js";
 
 /** How long a cached key or account list may be served without a change notice; bounds staleness on any replica. */
 const KEY_MAX_AGE_MS = 1_000;
+const KEY_CACHE_MAX_ENTRIES = 100_000;
 const ACCOUNTS_MAX_AGE_MS = 5_000;
 
-interface KeyRow {
+type KeyRow = {
   key_id: string;
   key_status: string;
   expires_at: Date | string | null;
@@ -24,8 +28,11 @@ interface KeyRow {
   balance_usd: string;
   group_id: string;
   billing_mode: string;
-  has_subscription: boolean;
-}
+  subscription_id: string | null;
+  subscription_expires_at: Date | string | null;
+} & { [W in BillingWindow as `${W}_limit_usd`]: string | null } & {
+  [W in BillingWindow as `${W}_usage_usd`]: string;
+};
 
 interface AccountRow {
   id: string;
@@ -55,13 +62,33 @@ const COOLDOWN_COLUMNS = {
   temp_unschedulable: "temp_unschedulable_until",
 } as const;
 
+/**
+ * A key with its user, its group and (subscription groups) the active subscription, chosen as the ledger chooses the
+ * one it bills, with its usage summed per window as the admin API sums it. Parameters: now, now, the daily, weekly
+ * and monthly window starts, the earliest start, the key hash.
+ */
 const KEY_SQL = `
   select k.id as key_id, k.status as key_status, k.expires_at, k.quota_usd, k.quota_used_usd,
          u.id as user_id, u.status as user_status, u.concurrency, u.balance_usd,
-         g.id as group_id, g.billing_mode,
-         exists (select 1 from subscriptions s where s.user_id = u.id and s.group_id = g.id
-                 and s.status = 'active' and s.starts_at <= now() and s.expires_at > now()) as has_subscription
-  from api_keys k join users u on u.id = k.user_id join groups g on g.id = k.group_id
+         g.id as group_id, g.billing_mode, g.daily_limit_usd, g.weekly_limit_usd, g.monthly_limit_usd,
+         s.id as subscription_id, s.expires_at as subscription_expires_at,
+         w.daily as daily_usage_usd, w.weekly as weekly_usage_usd, w.monthly as monthly_usage_usd
+  from api_keys k
+  join users u on u.id = k.user_id
+  join groups g on g.id = k.group_id
+  left join lateral (
+    select s.id, s.expires_at from subscriptions s
+    where g.billing_mode = 'subscription' and s.user_id = u.id and s.group_id = g.id and s.status = 'active'
+      and s.starts_at <= ? and s.expires_at > ?
+    order by s.expires_at desc limit 1
+  ) s on true
+  cross join lateral (
+    select coalesce(sum(r.total_cost_usd) filter (where r.created_at >= ?), 0) as daily,
+           coalesce(sum(r.total_cost_usd) filter (where r.created_at >= ?), 0) as weekly,
+           coalesce(sum(r.total_cost_usd) filter (where r.created_at >= ?), 0) as monthly
+    from usage_records r
+    where s.id is not null and r.subscription_id = s.id and r.created_at >= ?
+  ) w
   where k.key_sha256 = ?`;
 
 /**
@@ -74,7 +101,8 @@ export class PostgresDirectory implements Directory {
   readonly #feed: ChangeFeed;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #keys = new Map<string, { record: KeyRecord | null; at: number }>();
+  readonly #billingTimezone: string;
+  readonly #keys: KeyRecordCache;
   #accounts: { entries: AccountEntry[]; at: number } | null = null;
   #accountsLoading: Promise<AccountEntry[]> | null = null;
   readonly #lastUsed = new Map<string, number>();
@@ -86,15 +114,25 @@ export class PostgresDirectory implements Directory {
     feed: ChangeFeed;
     clock: Clock;
     log: Logger;
+    /** IANA zone of the subscription "calendar day" (SWITCHYARD_BILLING_TIMEZONE); default "UTC". */
+    billingTimezone?: string;
   }) {
     this.#orm = deps.orm;
     this.#cipher = deps.cipher;
     this.#feed = deps.feed;
     this.#clock = deps.clock;
     this.#log = deps.log;
+    this.#billingTimezone = deps.billingTimezone ?? "UTC";
+    billingWindowStarts(deps.clock.now(), this.#billingTimezone); // a bad zone fails here, not on the hot path
+    this.#keys = new KeyRecordCache({
+      clock: deps.clock,
+      maxAgeMs: KEY_MAX_AGE_MS,
+      maxEntries: KEY_CACHE_MAX_ENTRIES,
+      lookup: (hex) => this.#lookupKey(hex),
+    });
     this.#unsubscribe = deps.feed.subscribe((change) => {
       if (change.kind === "account") this.#accounts = null;
-      if (["api_key", "user", "group", "subscription"].includes(change.kind)) this.#keys.clear();
+      else this.#keys.invalidate(change);
     });
   }
 
@@ -103,17 +141,25 @@ export class PostgresDirectory implements Directory {
     this.#unsubscribe();
   }
 
-  async keyByHash(keySha256: Uint8Array): Promise<KeyRecord | null> {
-    const hex = Buffer.from(keySha256).toString("hex");
+  /**
+   * Cached for at most a second, and dropped at once when the key, its user (a billed request, a balance set), its
+   * group or any subscription changes, on any replica.
+   */
+  keyByHash(keySha256: Uint8Array): Promise<KeyRecord | null> {
+    return this.#keys.get(Buffer.from(keySha256).toString("hex"));
+  }
+
+  /** One round trip: the key, its user and group, and its subscription's window usage as of now. */
+  async #lookupKey(hex: string): Promise<KeyRecord | null> {
     const now = this.#clock.now();
-    const cached = this.#keys.get(hex);
-    if (cached && now - cached.at < KEY_MAX_AGE_MS) return cached.record;
-    const rows = await this.#orm.em.getConnection().execute<KeyRow[]>(KEY_SQL, [Buffer.from(keySha256)]);
+    const w = billingWindowStarts(now, this.#billingTimezone);
+    const earliest = Math.min(w.daily, w.weekly, w.monthly);
+    const params = [now, now, w.daily, w.weekly, w.monthly, earliest].map((ms) => new Date(ms));
+    const rows = await this.#orm.em
+      .getConnection()
+      .execute<KeyRow[]>(KEY_SQL, [...params, Buffer.from(hex, "hex")]);
     const row = rows[0];
-    const record = row ? toKeyRecord(row) : null;
-    if (this.#keys.size > 100_000) this.#keys.clear();
-    this.#keys.set(hex, { record, at: now });
-    return record;
+    return row ? toKeyRecord(row, endOfBillingDay(w.daily, this.#billingTimezone)) : null;
   }
 
   async accountsOfGroup(groupId: string): Promise<readonly AccountEntry[]> {
@@ -214,12 +260,12 @@ export class PostgresDirectory implements Directory {
   }
 }
 
-function toKeyRecord(row: KeyRow): KeyRecord {
+function toKeyRecord(row: KeyRow, dayEndsAt: number): KeyRecord {
   return {
     keyId: row.key_id,
     keyStatus: row.key_status === "active" ? "active" : row.key_status === "revoked" ? "revoked" : "disabled",
     expiresAt: toMillis(row.expires_at),
-    quotaUsd: row.quota_usd === null ? null : fromNumeric(row.quota_usd),
+    quotaUsd: optionalUsd(row.quota_usd),
     quotaUsedUsd: fromNumeric(row.quota_used_usd),
     userId: row.user_id,
     userStatus: row.user_status === "active" ? "active" : "disabled",
@@ -227,8 +273,21 @@ function toKeyRecord(row: KeyRow): KeyRecord {
     balanceUsd: fromNumeric(row.balance_usd),
     groupId: row.group_id,
     billingMode: row.billing_mode === "subscription" ? "subscription" : "balance",
-    hasActiveSubscription: row.has_subscription,
+    limitsUsd: perWindow((w) => optionalUsd(row[`${w}_limit_usd`])),
+    subscription:
+      row.subscription_id === null
+        ? null
+        : {
+            id: row.subscription_id,
+            expiresAt: toMillis(row.subscription_expires_at) ?? 0,
+            usageUsd: perWindow((w) => fromNumeric(row[`${w}_usage_usd`])),
+            dayEndsAt,
+          },
   };
+}
+
+function optionalUsd(value: string | null): PicoUsd | null {
+  return value === null ? null : fromNumeric(value);
 }
 
 /** Raw queries get timestamptz as text (MikroORM's pg type parser), entities as Date. */

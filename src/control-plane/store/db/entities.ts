@@ -158,6 +158,13 @@ export type Subscription = InferEntity<typeof SubscriptionEntity>;
 export const UsageRecordEntity = defineEntity({
   name: "UsageRecord",
   tableName: "usage_records",
+  indexes: [
+    {
+      name: "usage_records_subscription_id_created_at_index",
+      expression:
+        'create index "usage_records_subscription_id_created_at_index" on "usage_records" ("subscription_id", "created_at") include ("total_cost_usd") where "subscription_id" is not null',
+    },
+  ],
   properties: {
     requestId: p.text().primary(),
     leaseId: p.text(),

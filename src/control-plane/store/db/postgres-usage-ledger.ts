@@ -19,12 +19,15 @@ export type UnpricedModelListener = (model: string) => void;
 /**
  * The usage ledger on PostgreSQL. One transaction per batch: each record is inserted with ON CONFLICT DO NOTHING
  * on its request id, and only a record actually inserted moves money (user balance for balance groups, key quota
- * for all). Prices and group terms are cached briefly and dropped on change.
+ * for all). Prices and group terms are cached briefly and dropped on change. After the commit it announces each
+ * billed user and key once per batch (`user` and `api_key` changes), so every replica's eligibility cache drops them
+ * and the next admit sees the new balance, quota or subscription usage.
  */
 export class PostgresUsageLedger implements UsageLedger {
   readonly #orm: MikroORM;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #feed: ChangeFeed;
   readonly #onUnpriced: UnpricedModelListener;
   #prices: { map: Map<string, Price>; at: number } | null = null;
   #groups: { map: Map<string, GroupTerms>; at: number } | null = null;
@@ -39,6 +42,7 @@ export class PostgresUsageLedger implements UsageLedger {
     this.#orm = deps.orm;
     this.#clock = deps.clock;
     this.#log = deps.log;
+    this.#feed = deps.feed;
     this.#onUnpriced = deps.onUnpriced ?? (() => {});
     deps.feed.subscribe((change) => {
       if (change.kind === "model_price") this.#prices = null;
@@ -62,15 +66,24 @@ export class PostgresUsageLedger implements UsageLedger {
       return { input, terms, cost: computeCost(input.tokens, price, terms.rateMultiplier) };
     });
     let recorded = 0;
+    const billed: UsageInput[] = [];
     await this.#orm.em.fork().transactional(async (em) => {
       for (const { input, terms, cost } of priced) {
         if (await insertRecord(em, input, terms, cost)) {
           recorded++;
           await applyCost(em, input, terms, cost);
+          if (cost.total !== 0n) billed.push(input);
         }
       }
     });
+    this.#announce(billed);
     return { recorded, duplicates: inputs.length - recorded };
+  }
+
+  /** One change per distinct user and key that money moved for; only after the commit, never for a rollback. */
+  #announce(billed: readonly UsageInput[]): void {
+    for (const id of new Set(billed.map((u) => u.userId))) this.#feed.publish({ kind: "user", id });
+    for (const id of new Set(billed.map((u) => u.keyId))) this.#feed.publish({ kind: "api_key", id });
   }
 
   async #priceMap(): Promise<Map<string, Price>> {
