@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { Redis } from "ioredis";
-import { Registry } from "prom-client";
+import { Counter, Registry } from "prom-client";
 import { type Clock, systemClock } from "../shared/clock.js";
 import type { Config } from "../shared/config.js";
 import { newInstanceId } from "../shared/ids.js";
@@ -21,7 +21,8 @@ import { createGatewayService } from "./services/gateway-service.js";
 import { UsageRecorder } from "./services/usage-recorder.js";
 import { PostgresDirectory } from "./store/db/directory-store.js";
 import { migrate, openDatabase } from "./store/db/orm.js";
-import { PostgresUsageLedger } from "./store/db/postgres-usage-ledger.js";
+import { PostgresUsageLedger, type UnpricedModelListener } from "./store/db/postgres-usage-ledger.js";
+import { seedDefaultPrices } from "./store/db/price-seed.js";
 import { snapshotPartsLoader } from "./store/db/snapshot-parts.js";
 import type { ExpiringMap } from "./store/kv/expiring-map.js";
 import { MemoryExpiringMap } from "./store/kv/memory-expiring-map.js";
@@ -79,13 +80,25 @@ export async function startControlPlane(
       const applied = await migrate(orm);
       if (applied.length > 0) log.info({ applied }, "migrations applied");
     }
+    await seedDefaultPrices(orm, log);
     const cipher = new CredentialCipher(cipherKey(cp.secretKey));
-    const { stop, ...implementations } = services({ config, log, clock, orm, live, cipher, instanceId });
+    const registry = new Registry();
+    const onUnpriced = unpricedUsageCounter(registry);
+    const { stop, ...implementations } = services({
+      config,
+      log,
+      clock,
+      orm,
+      live,
+      cipher,
+      instanceId,
+      onUnpriced,
+    });
     const server = build({
       ...implementations,
       tokens: { admin: cp.adminToken, dataPlane: cp.dataPlaneToken },
       readiness: () => orm.isConnected(),
-      registry: new Registry(),
+      registry,
       log,
       listen: cp.listen,
       ...(overrides.tuning ? { tuning: overrides.tuning } : {}),
@@ -116,10 +129,18 @@ function services(deps: {
   live: LiveState;
   cipher: CredentialCipher;
   instanceId: string;
+  onUnpriced: UnpricedModelListener;
 }) {
   const { config, log, clock, orm, live, cipher } = deps;
   const ttl = config.controlPlane.leaseTtlMs;
-  const directory = new PostgresDirectory({ orm, cipher, feed: live.feed, clock, log });
+  const directory = new PostgresDirectory({
+    orm,
+    cipher,
+    feed: live.feed,
+    clock,
+    log,
+    billingTimezone: config.controlPlane.billingTimezone,
+  });
   const book = new LeaseBook(live.kv, clock);
   const picker = new AccountPicker({
     directory,
@@ -138,7 +159,7 @@ function services(deps: {
     log,
     leaseTtlMs: ttl,
   });
-  const ledger = new PostgresUsageLedger({ orm, feed: live.feed, clock, log });
+  const ledger = new PostgresUsageLedger({ orm, feed: live.feed, clock, log, onUnpriced: deps.onUnpriced });
   const stopWatching = admission.watchAbandoned((record) => {
     void ledger
       .record([
@@ -193,6 +214,20 @@ function services(deps: {
       },
     ),
   };
+}
+
+/**
+ * `switchyard_unpriced_usage_total{model}`: usage billed at cost 0 for want of a price. The ledger only counts
+ * records with tokens, i.e. models an upstream actually served, so the label set stays as small as the catalog.
+ */
+function unpricedUsageCounter(registry: Registry): UnpricedModelListener {
+  const counter = new Counter({
+    name: "switchyard_unpriced_usage_total",
+    help: "Usage records billed at cost 0 because the upstream model has no price, by model.",
+    labelNames: ["model"],
+    registers: [registry],
+  });
+  return (model) => counter.inc({ model });
 }
 
 async function openLiveState(

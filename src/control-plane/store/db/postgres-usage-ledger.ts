@@ -56,27 +56,31 @@ export class PostgresUsageLedger implements UsageLedger {
     const priced = inputs.map((input) => {
       const terms = groups.get(input.groupId) ?? { rateMultiplier: "1", billingMode: "balance" as const };
       const price = lookupPrice(prices, input.upstreamModel);
-      if (price === null && input.outcome !== "abandoned" && input.tokens.input + input.tokens.output > 0) {
-        this.#log.warn(
-          { model: input.upstreamModel, requestId: input.requestId },
-          "no price for model; cost 0",
-        );
-        this.#onUnpriced(input.upstreamModel);
-      }
-      return { input, terms, cost: computeCost(input.tokens, price, terms.rateMultiplier) };
+      const unpriced = price === null && input.tokens.input + input.tokens.output > 0;
+      return { input, terms, unpriced, cost: computeCost(input.tokens, price, terms.rateMultiplier) };
     });
     let recorded = 0;
     const billed: UsageInput[] = [];
+    const unpriced: UsageInput[] = [];
     await this.#orm.em.fork().transactional(async (em) => {
-      for (const { input, terms, cost } of priced) {
+      for (const { input, terms, cost, unpriced: noPrice } of priced) {
         if (await insertRecord(em, input, terms, cost)) {
           recorded++;
           await applyCost(em, input, terms, cost);
           if (cost.total !== 0n) billed.push(input);
+          if (noPrice) unpriced.push(input);
         }
       }
     });
     this.#announce(billed);
+    // Warned once per recorded request (a retried duplicate is not counted again).
+    for (const input of unpriced) {
+      this.#log.warn(
+        { model: input.upstreamModel, requestId: input.requestId },
+        "no price for model; cost 0",
+      );
+      this.#onUnpriced(input.upstreamModel);
+    }
     return { recorded, duplicates: inputs.length - recorded };
   }
 
