@@ -1,17 +1,14 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOfDay } from "../../src/control-plane/domain/catalog/billing-windows.js";
-import { LeaseChannel, type OperationInit } from "../../src/data-plane/control/lease-channel.js";
+import type { LeaseChannel, OperationInit } from "../../src/data-plane/control/lease-channel.js";
 import { BillingMode } from "../../src/gen/switchyard/v1/admin_pb.js";
-import { GatewayService } from "../../src/gen/switchyard/v1/gateway_pb.js";
 import { Endpoint, Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
 import { hashApiKey } from "../../src/shared/api-key.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import { ErrorCode, SwitchyardError } from "../../src/shared/errors.js";
 import { newRequestId } from "../../src/shared/ids.js";
-import { DATA_PLANE_TOKEN, seedTenant, startTestControlPlane, testLogger } from "../support/control-plane.js";
+import { dataPlaneChannel, seedTenant, startTestControlPlane } from "../support/control-plane.js";
 
 type ControlPlane = Awaited<ReturnType<typeof startTestControlPlane>>;
 
@@ -20,26 +17,6 @@ const DAY = 86_400_000;
 const START = Date.parse("2026-03-10T23:00:00Z");
 /** $10 per 1M input tokens: a 1,000-token request costs $0.01. */
 const PRICE = { model: "gpt-4o", inputUsdPerMtok: "10", cachedInputUsdPerMtok: "0", outputUsdPerMtok: "0" };
-
-function dataPlane(url: string, instanceId: string): LeaseChannel {
-  const transport = createGrpcTransport({
-    baseUrl: url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${DATA_PLANE_TOKEN}`);
-        return next(req);
-      },
-    ],
-  });
-  const channel = new LeaseChannel({
-    client: createClient(GatewayService, transport),
-    instanceId,
-    version: "test",
-    log: testLogger(),
-  });
-  channel.start();
-  return channel;
-}
 
 /** What an admit was refused with, or null when it was admitted (its lease released at once). */
 type Refusal = { code: ErrorCode; message: string } | null;
@@ -52,7 +29,7 @@ describe("billing eligibility at admit, through the gateway with a manual clock"
   beforeAll(async () => {
     // Long lease TTLs: Redis times slots by its own clock, which the manual clock does not move.
     cp = await startTestControlPlane("billing_eligibility", { leaseTtlMs: 120_000, overrides: { clock } });
-    dp = dataPlane(cp.url, "dp-billing");
+    dp = dataPlaneChannel(cp.url, "dp-billing");
     await dp.waitConnected(5_000);
     await cp.admin.setModelPrice({ price: PRICE });
   });

@@ -1,36 +1,13 @@
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LeaseChannel, type OperationRequest } from "../../src/data-plane/control/lease-channel.js";
-import { GatewayService, UpstreamFailureKind } from "../../src/gen/switchyard/v1/gateway_pb.js";
+import type { LeaseChannel, OperationRequest } from "../../src/data-plane/control/lease-channel.js";
+import { UpstreamFailureKind } from "../../src/gen/switchyard/v1/gateway_pb.js";
 import { Endpoint, Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
 import { hashApiKey } from "../../src/shared/api-key.js";
 import { ErrorCode, SwitchyardError } from "../../src/shared/errors.js";
 import { newRequestId } from "../../src/shared/ids.js";
-import { DATA_PLANE_TOKEN, seedTenant, startTestControlPlane, testLogger } from "../support/control-plane.js";
+import { dataPlaneChannel, seedTenant, startTestControlPlane } from "../support/control-plane.js";
 
 type ControlPlane = Awaited<ReturnType<typeof startTestControlPlane>>;
-
-/** A "data plane": its own HTTP/2 connection and lease channel to the control plane. */
-function dataPlane(url: string, instanceId: string): LeaseChannel {
-  const transport = createGrpcTransport({
-    baseUrl: url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${DATA_PLANE_TOKEN}`);
-        return next(req);
-      },
-    ],
-  });
-  const channel = new LeaseChannel({
-    client: createClient(GatewayService, transport),
-    instanceId,
-    version: "test",
-    log: testLogger(),
-  });
-  channel.start();
-  return channel;
-}
 
 const admitOf = (key: string, extra: Partial<OperationRequest<"admit">> = {}) =>
   ({
@@ -58,8 +35,8 @@ describe("GatewayService through real HTTP/2, Redis and PostgreSQL", () => {
 
   beforeAll(async () => {
     cp = await startTestControlPlane("gateway", { leaseTtlMs: 1_200 });
-    dp1 = dataPlane(cp.url, "dp-1");
-    dp2 = dataPlane(cp.url, "dp-2");
+    dp1 = dataPlaneChannel(cp.url, "dp-1");
+    dp2 = dataPlaneChannel(cp.url, "dp-2");
     await Promise.all([dp1.waitConnected(5_000), dp2.waitConnected(5_000)]);
   });
   afterAll(async () => {

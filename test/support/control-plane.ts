@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
 import { type ControlPlaneOverrides, startControlPlane } from "../../src/control-plane/main.js";
+import { LeaseChannel } from "../../src/data-plane/control/lease-channel.js";
 import { AdminService, BillingMode } from "../../src/gen/switchyard/v1/admin_pb.js";
 import { GatewayService } from "../../src/gen/switchyard/v1/gateway_pb.js";
 import { type Config, loadConfig } from "../../src/shared/config.js";
@@ -113,4 +116,25 @@ export async function seedTenant(
   const created = await admin.createApiKey({ userId: user?.id ?? "", groupId: group?.id ?? "" });
   if (!user || !group || !created.apiKey) throw new Error("seeding failed");
   return { user, group, accounts, key: created.key, keyId: created.apiKey.id };
+}
+
+/** A "data plane" for tests: its own HTTP/2 connection and lease channel to the control plane at `url`. */
+export function dataPlaneChannel(url: string, instanceId: string): LeaseChannel {
+  const transport = createGrpcTransport({
+    baseUrl: url,
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${DATA_PLANE_TOKEN}`);
+        return next(req);
+      },
+    ],
+  });
+  const channel = new LeaseChannel({
+    client: createClient(GatewayService, transport),
+    instanceId,
+    version: "test",
+    log: testLogger(),
+  });
+  channel.start();
+  return channel;
 }
