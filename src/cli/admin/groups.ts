@@ -8,8 +8,8 @@ import {
 } from "../../gen/switchyard/v1/admin_pb.js";
 import { type AdminCommand, present, VALUE } from "./command.js";
 import { isUuid } from "./flag-values.js";
-import { type Column, details, emit, label, table, usd, when } from "./output.js";
-import { collectPages, LIMIT_NOTE, limitFlag } from "./pages.js";
+import { listCommand } from "./list-command.js";
+import { type Column, details, emit, label, usd, when } from "./output.js";
 
 const BILLING = { balance: BillingMode.BALANCE, subscription: BillingMode.SUBSCRIPTION } as const;
 
@@ -80,27 +80,19 @@ export const groupCommands: readonly AdminCommand[] = [
       };
     },
   },
-  {
+  listCommand({
     name: "groups list",
-    synopsis: "[--limit N]",
     summary: "list groups",
-    notes: [LIMIT_NOTE],
-    flags: { limit: VALUE },
-    prepare(input) {
-      const limit = limitFlag(input);
-      return async ({ client, out }) => {
-        const page = await collectPages(limit, async (pageSize, pageToken) => {
-          const res = await client.listGroups({ pageSize, pageToken });
-          return { items: res.groups, nextPageToken: res.nextPageToken };
-        });
-        const res = create(ListGroupsResponseSchema, {
-          groups: page.items,
-          nextPageToken: page.nextPageToken,
-        });
-        emit(out, ListGroupsResponseSchema, res, () => table(res.groups, COLUMNS, "no groups"));
-      };
+    schema: ListGroupsResponseSchema,
+    fetchPage: async (client, pageSize, pageToken) => {
+      const res = await client.listGroups({ pageSize, pageToken });
+      return { items: res.groups, nextPageToken: res.nextPageToken };
     },
-  },
+    response: (page) =>
+      create(ListGroupsResponseSchema, { groups: page.items, nextPageToken: page.nextPageToken }),
+    columns: COLUMNS,
+    none: "no groups",
+  }),
   {
     name: "groups get",
     args: ["NAME|ID"],

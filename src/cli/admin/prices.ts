@@ -5,8 +5,8 @@ import {
   SetModelPriceResponseSchema,
 } from "../../gen/switchyard/v1/admin_pb.js";
 import { type AdminCommand, present, VALUE } from "./command.js";
-import { type Column, details, emit, table, usd, when } from "./output.js";
-import { collectPages, LIMIT_NOTE, limitFlag } from "./pages.js";
+import { listCommand } from "./list-command.js";
+import { type Column, details, emit, usd, when } from "./output.js";
 
 const COLUMNS: readonly Column<ModelPrice>[] = [
   ["MODEL", (p) => p.model],
@@ -48,25 +48,17 @@ export const priceCommands: readonly AdminCommand[] = [
       };
     },
   },
-  {
+  listCommand({
     name: "prices list",
-    synopsis: "[--limit N]",
     summary: "list model prices by model name",
-    notes: [LIMIT_NOTE],
-    flags: { limit: VALUE },
-    prepare(input) {
-      const limit = limitFlag(input);
-      return async ({ client, out }) => {
-        const page = await collectPages(limit, async (pageSize, pageToken) => {
-          const res = await client.listModelPrices({ pageSize, pageToken });
-          return { items: res.prices, nextPageToken: res.nextPageToken };
-        });
-        const res = create(ListModelPricesResponseSchema, {
-          prices: page.items,
-          nextPageToken: page.nextPageToken,
-        });
-        emit(out, ListModelPricesResponseSchema, res, () => table(res.prices, COLUMNS, "no prices"));
-      };
+    schema: ListModelPricesResponseSchema,
+    fetchPage: async (client, pageSize, pageToken) => {
+      const res = await client.listModelPrices({ pageSize, pageToken });
+      return { items: res.prices, nextPageToken: res.nextPageToken };
     },
-  },
+    response: (page) =>
+      create(ListModelPricesResponseSchema, { prices: page.items, nextPageToken: page.nextPageToken }),
+    columns: COLUMNS,
+    none: "no prices",
+  }),
 ];

@@ -8,8 +8,8 @@ import {
 } from "../../gen/switchyard/v1/admin_pb.js";
 import { type AdminCommand, present, SWITCH, VALUE } from "./command.js";
 import { INT32, intValue } from "./flag-values.js";
-import { type Column, details, emit, label, table, when } from "./output.js";
-import { collectPages, LIMIT_NOTE, limitFlag } from "./pages.js";
+import { listCommand } from "./list-command.js";
+import { type Column, details, emit, label, when } from "./output.js";
 
 const MATCH = { any: MatchMode.ANY, all: MatchMode.ALL } as const;
 
@@ -99,27 +99,19 @@ export const ruleCommands: readonly AdminCommand[] = [
       };
     },
   },
-  {
+  listCommand({
     name: "rules list",
-    synopsis: "[--limit N]",
     summary: "list error-passthrough rules in the order they are tried",
-    notes: [LIMIT_NOTE],
-    flags: { limit: VALUE },
-    prepare(input) {
-      const limit = limitFlag(input);
-      return async ({ client, out }) => {
-        const page = await collectPages(limit, async (pageSize, pageToken) => {
-          const res = await client.listPassthroughRules({ pageSize, pageToken });
-          return { items: res.rules, nextPageToken: res.nextPageToken };
-        });
-        const res = create(ListPassthroughRulesResponseSchema, {
-          rules: page.items,
-          nextPageToken: page.nextPageToken,
-        });
-        emit(out, ListPassthroughRulesResponseSchema, res, () => table(res.rules, COLUMNS, "no rules"));
-      };
+    schema: ListPassthroughRulesResponseSchema,
+    fetchPage: async (client, pageSize, pageToken) => {
+      const res = await client.listPassthroughRules({ pageSize, pageToken });
+      return { items: res.rules, nextPageToken: res.nextPageToken };
     },
-  },
+    response: (page) =>
+      create(ListPassthroughRulesResponseSchema, { rules: page.items, nextPageToken: page.nextPageToken }),
+    columns: COLUMNS,
+    none: "no rules",
+  }),
   {
     name: "rules delete",
     args: ["ID"],

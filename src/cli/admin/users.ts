@@ -9,8 +9,8 @@ import {
 } from "../../gen/switchyard/v1/admin_pb.js";
 import { type AdminCommand, present, requireSomeChange, VALUE } from "./command.js";
 import { UINT32_MAX } from "./flag-values.js";
-import { type Column, details, emit, label, table, usd, when } from "./output.js";
-import { collectPages, LIMIT_NOTE, limitFlag } from "./pages.js";
+import { listCommand } from "./list-command.js";
+import { type Column, details, emit, label, usd, when } from "./output.js";
 
 const STATUSES = { active: UserStatus.ACTIVE, disabled: UserStatus.DISABLED } as const;
 
@@ -60,24 +60,19 @@ export const userCommands: readonly AdminCommand[] = [
       };
     },
   },
-  {
+  listCommand({
     name: "users list",
-    synopsis: "[--limit N]",
     summary: "list users, oldest first",
-    notes: [LIMIT_NOTE],
-    flags: { limit: VALUE },
-    prepare(input) {
-      const limit = limitFlag(input);
-      return async ({ client, out }) => {
-        const page = await collectPages(limit, async (pageSize, pageToken) => {
-          const res = await client.listUsers({ pageSize, pageToken });
-          return { items: res.users, nextPageToken: res.nextPageToken };
-        });
-        const res = create(ListUsersResponseSchema, { users: page.items, nextPageToken: page.nextPageToken });
-        emit(out, ListUsersResponseSchema, res, () => table(res.users, COLUMNS, "no users"));
-      };
+    schema: ListUsersResponseSchema,
+    fetchPage: async (client, pageSize, pageToken) => {
+      const res = await client.listUsers({ pageSize, pageToken });
+      return { items: res.users, nextPageToken: res.nextPageToken };
     },
-  },
+    response: (page) =>
+      create(ListUsersResponseSchema, { users: page.items, nextPageToken: page.nextPageToken }),
+    columns: COLUMNS,
+    none: "no users",
+  }),
   {
     name: "users get",
     args: ["ID"],
