@@ -2,6 +2,7 @@ import { startControlPlane } from "../control-plane/main.js";
 import { startDataPlane } from "../data-plane/main.js";
 import type { Config } from "../shared/config.js";
 import { createLogger } from "../shared/logger.js";
+import { serveAll } from "./serve-all.js";
 
 /** `switchyard serve control-plane | data-plane | all`: runs until SIGTERM/SIGINT, then shuts down gracefully. */
 export async function serve(config: Config, args: readonly string[]): Promise<number> {
@@ -25,8 +26,7 @@ export async function serve(config: Config, args: readonly string[]): Promise<nu
       return 0;
     }
     case "all":
-      process.stderr.write(`switchyard: 'serve ${plane}' is not implemented yet\n`);
-      return 1;
+      return serveAll(config, log, untilSignal);
     default:
       process.stderr.write("switchyard: usage: switchyard serve control-plane | data-plane | all\n");
       return 2;

@@ -46,6 +46,8 @@ export interface ControlPlaneOverrides {
   /** Key prefix in Redis (tests isolate themselves with it). */
   redisPrefix?: string;
   tuning?: Parameters<typeof build>[0]["tuning"];
+  /** Database connections at most (the embedded PostgreSQL serves one connection at a time). */
+  databasePoolMax?: number;
 }
 
 /** Live state: Redis when configured (any number of replicas), else memory (one replica). */
@@ -73,7 +75,10 @@ export async function startControlPlane(
   if (cp.secretKey === null)
     throw new Error("SWITCHYARD_SECRET_KEY is required to encrypt upstream credentials");
   const instanceId = newInstanceId(hostname());
-  const orm = await openDatabase(cp.databaseUrl, { logger: (message) => log.debug({ orm: true }, message) });
+  const orm = await openDatabase(cp.databaseUrl, {
+    logger: (message) => log.debug({ orm: true }, message),
+    ...(overrides.databasePoolMax ? { poolMax: overrides.databasePoolMax } : {}),
+  });
   const live = await openLiveState(config, log, instanceId, overrides.redisPrefix ?? "sy:");
   try {
     if (cp.migrateOnStart) {

@@ -1,0 +1,101 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { startControlPlane } from "../control-plane/main.js";
+import { startEmbeddedPostgres } from "../control-plane/store/db/embedded-postgres.js";
+import { startDataPlane } from "../data-plane/main.js";
+import type { Config } from "../shared/config.js";
+import type { Logger } from "../shared/logger.js";
+
+/** Secrets `serve all` generates on its first run and keeps in the data directory. */
+interface LocalSecrets {
+  adminToken: string;
+  dataPlaneToken: string;
+  /** 64 hex chars: the credential encryption key. */
+  secretKey: string;
+}
+
+/**
+ * `switchyard serve all` (`npm start`): both planes in one process. Without SWITCHYARD_DATABASE_URL it runs an
+ * embedded PostgreSQL in the data directory; without SWITCHYARD_REDIS_URL, in-memory leases. Tokens and the
+ * credential key come from the environment, else from `<data dir>/secrets.json`, created on the first run.
+ */
+export async function serveAll(
+  config: Config,
+  log: Logger,
+  untilSignal: () => Promise<void>,
+): Promise<number> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const { secrets, created } = await loadOrCreateSecrets(join(config.dataDir, "secrets.json"));
+  const embedded =
+    config.controlPlane.databaseUrl === ""
+      ? await startEmbeddedPostgres(join(config.dataDir, "postgres"))
+      : null;
+  const controlPlaneConfig = {
+    ...config.controlPlane,
+    databaseUrl: embedded?.url ?? config.controlPlane.databaseUrl,
+    adminToken: config.controlPlane.adminToken || secrets.adminToken,
+    dataPlaneToken: config.controlPlane.dataPlaneToken || secrets.dataPlaneToken,
+    secretKey: config.controlPlane.secretKey ?? Buffer.from(secrets.secretKey, "hex"),
+  };
+  const controlPlane = await startControlPlane(
+    { ...config, controlPlane: controlPlaneConfig },
+    log.child({ plane: "control" }),
+    embedded ? { databasePoolMax: 1 } : {},
+  );
+  const dataPlane = await startDataPlane(
+    { ...config, controlPlane: { ...controlPlaneConfig, url: controlPlane.url } },
+    log.child({ plane: "data" }),
+  );
+  process.stdout.write(
+    welcome(config, controlPlane.url, dataPlane.url, controlPlaneConfig.adminToken, created),
+  );
+  await untilSignal();
+  log.info("shutting down");
+  await dataPlane.shutdown();
+  await controlPlane.close();
+  await embedded?.close();
+  return 0;
+}
+
+async function loadOrCreateSecrets(path: string): Promise<{ secrets: LocalSecrets; created: boolean }> {
+  try {
+    return { secrets: JSON.parse(await readFile(path, "utf8")) as LocalSecrets, created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const secrets: LocalSecrets = {
+    adminToken: `sy-admin-${randomBytes(24).toString("base64url")}`,
+    dataPlaneToken: `sy-dp-${randomBytes(24).toString("base64url")}`,
+    secretKey: randomBytes(32).toString("hex"),
+  };
+  await writeFile(path, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  return { secrets, created: true };
+}
+
+function welcome(
+  config: Config,
+  controlPlaneUrl: string,
+  dataPlaneUrl: string,
+  token: string,
+  first: boolean,
+): string {
+  const where = join(config.dataDir, "secrets.json");
+  const tokenLine = first
+    ? `  admin token:            ${token}\n                          (kept in ${where})`
+    : `  admin token:            in ${where}`;
+  return `Switchyard is running.
+  OpenAI-compatible API:  ${dataPlaneUrl}/v1
+  control plane:          ${controlPlaneUrl}
+${tokenLine}
+
+Next, in another shell:
+  export SWITCHYARD_ADMIN_TOKEN=${first ? token : "<admin token>"} SWITCHYARD_CONTROL_PLANE_URL=${controlPlaneUrl}
+  npm run --silent dev:cli -- admin users create --name me --balance 10
+  npm run --silent dev:cli -- admin groups create --name default
+  npm run --silent dev:cli -- admin accounts create --name openai --base-url https://api.openai.com \\
+      --api-key "$OPENAI_API_KEY" --group default
+  npm run --silent dev:cli -- admin keys create --user <user id> --group default
+Then point an OpenAI SDK at ${dataPlaneUrl}/v1 with the sk-sy-… key it printed.
+`;
+}
