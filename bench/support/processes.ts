@@ -5,6 +5,8 @@ import { createInterface } from "node:readline";
 /** A server started as its own process (so the load generator does not share its event loop). */
 export interface ServerProcess {
   url: string;
+  /** The server's process id (for RSS readings). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function startServerProcess(
   const { url } = JSON.parse(first) as { url: string };
   return {
     url,
+    pid: child.pid ?? 0,
     async stop() {
       if (child.exitCode !== null) return;
       child.kill("SIGTERM");
