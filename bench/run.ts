@@ -4,7 +4,8 @@ import { cpus } from "node:os";
 
 /**
  * Runs every `bench/*.bench.ts` (or those named on the command line) in its own process and writes their Markdown
- * sections to bench/BENCHMARKS.md with the command and machine that produced them. Benchmarks report ratios against a
+ * sections to bench/BENCHMARKS.md with the command and machine that produced them (a run of a subset records only
+ * that subset: run them all before committing results). Benchmarks report ratios against a
  * baseline measured in the same run, so numbers from a loaded or different machine still compare.
  */
 const wanted = process.argv.slice(2);
