@@ -112,6 +112,9 @@ export class LeaseChannel {
     options: { timeoutMs: number; signal?: AbortSignal },
   ): Promise<OperationResponse<K>> {
     if (this.#closed) return Promise.reject(new SwitchyardError(ErrorCode.SHUTTING_DOWN));
+    if (options.signal?.aborted) {
+      return Promise.reject(new SwitchyardError(ErrorCode.INTERNAL, { message: "operation cancelled" }));
+    }
     const correlationId = this.#nextId++;
     const operation = create(OperationSchema, {
       correlationId,
@@ -143,8 +146,6 @@ export class LeaseChannel {
           options.timeoutMs,
         ),
       };
-      if (options.signal?.aborted)
-        return reject(new SwitchyardError(ErrorCode.INTERNAL, { message: "cancelled" }));
       options.signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(correlationId, entry);
       this.#enqueue(operation);
