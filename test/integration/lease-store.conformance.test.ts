@@ -234,7 +234,7 @@ describe.each(IMPLEMENTATIONS)("LeaseStore conformance: $name", (implementation)
       granted: false,
       reason: "queue_full",
     });
-    expect(performance.now() - started).toBeLessThan(100);
+    expect(performance.now() - started).toBeLessThan(500);
     expect(await waitFor("w4", 1, { maxWaiting: 0 })).toEqual({ granted: false, reason: "queue_full" });
     expect(await loadOf()).toEqual({ inUse: 1, waiting: 2 });
     await replica().release(key, "h0");
@@ -267,7 +267,7 @@ describe.each(IMPLEMENTATIONS)("LeaseStore conformance: $name", (implementation)
     const started = performance.now();
     controller.abort();
     expect(await cancelled).toEqual({ granted: false, reason: "cancelled" });
-    expect(performance.now() - started).toBeLessThan(100);
+    expect(performance.now() - started).toBeLessThan(500);
     expect(await loadOf()).toEqual({ inUse: 1, waiting: 1 });
     await replica().release(key, "h0");
     expect(await next).toMatchObject({ granted: true });
