@@ -138,9 +138,17 @@ function services(deps: {
 }) {
   const { config, log, clock, orm, live, cipher } = deps;
   const ttl = config.controlPlane.leaseTtlMs;
+  const catalog = createCatalog({
+    em: orm.em,
+    clock,
+    changes: live.feed,
+    log,
+    cipher,
+    billingTimezone: config.controlPlane.billingTimezone,
+  });
   const directory = new PostgresDirectory({
     orm,
-    cipher,
+    accounts: catalog.accounts,
     feed: live.feed,
     clock,
     log,
@@ -193,14 +201,6 @@ function services(deps: {
       .catch((err: unknown) => log.error({ err, leaseId: record.leaseId }, "abandoned lease not recorded"));
   });
   const snapshots = new SnapshotSource({ load: snapshotPartsLoader(orm), feed: live.feed, clock, log });
-  const catalog = createCatalog({
-    em: orm.em,
-    clock,
-    changes: live.feed,
-    log,
-    cipher,
-    billingTimezone: config.controlPlane.billingTimezone,
-  });
   return {
     stop: () => {
       stopWatching();

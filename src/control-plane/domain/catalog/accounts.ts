@@ -217,6 +217,15 @@ export class AccountCatalog {
     });
   }
 
+  /** Every account, whatever its state, with credentials opened (the hot path's directory caches this). */
+  async listAllForScheduling(): Promise<SchedulableAccount[]> {
+    const rows = await this.deps.em.fork().find(AccountEntity, {}, { orderBy: { name: "asc" } });
+    return rows.flatMap((row) => {
+      const opened = this.#open(row);
+      return opened === null ? [] : [toSchedulableAccount(row, opened)];
+    });
+  }
+
   /** One account with its credential opened; null when it does not exist or cannot be opened. */
   async getForScheduling(id: string): Promise<SchedulableAccount | null> {
     if (!isUuid(id)) return null;

@@ -5,11 +5,10 @@ import { fromNumeric, type PicoUsd } from "../../../shared/money.js";
 import type { AccountEntry, Directory, KeyRecord } from "../../domain/admission/directory.js";
 import { KeyRecordCache } from "../../domain/billing/key-record-cache.js";
 import { type BillingWindow, endOfBillingDay, perWindow } from "../../domain/billing/subscription-limits.js";
+import type { SchedulableAccount } from "../../domain/catalog/account-records.js";
 import { billingWindowStarts } from "../../domain/catalog/billing-windows.js";
 import type { ChangeFeed } from "../../domain/change-feed.js";
-import type { CredentialCipher } from "../../domain/credential-cipher.js";
-import type { AccountHealth, AccountPenalty, AccountStatus } from "../../domain/scheduling/index.js";
-import { CLEAN_HEALTH } from "../../domain/scheduling/index.js";
+import type { AccountHealth, AccountPenalty, AccountView } from "../../domain/scheduling/index.js";
 
 /** How long a cached key or account list may be served without a change notice; bounds staleness on any replica. */
 const KEY_MAX_AGE_MS = 1_000;
@@ -33,28 +32,6 @@ type KeyRow = {
 } & { [W in BillingWindow as `${W}_limit_usd`]: string | null } & {
   [W in BillingWindow as `${W}_usage_usd`]: string;
 };
-
-interface AccountRow {
-  id: string;
-  name: string;
-  platform: string;
-  type: string;
-  base_url: string;
-  credential_ciphertext: string;
-  credential_key_id: string;
-  proxy_url: string;
-  concurrency: number;
-  priority: number;
-  model_mapping: Record<string, string>;
-  group_ids: string[];
-  status: string;
-  schedulable: boolean;
-  rate_limited_until: Date | string | null;
-  overloaded_until: Date | string | null;
-  temp_unschedulable_until: Date | string | null;
-  health: AccountHealth | null;
-  last_used_at: Date | string | null;
-}
 
 const COOLDOWN_COLUMNS = {
   rate_limited: "rate_limited_until",
@@ -91,26 +68,41 @@ const KEY_SQL = `
   ) w
   where k.key_sha256 = ?`;
 
+/** The account catalog's read for scheduling. */
+export interface AccountSource {
+  listAllForScheduling(): Promise<SchedulableAccount[]>;
+}
+
+type MutableView = { -readonly [K in keyof AccountView]: AccountView[K] };
+
+/** Every account, by group, as loaded at `at`; views are shared so a use updates every group's entry. */
+interface AccountTable {
+  byGroup: Map<string, AccountEntry[]>;
+  views: Map<string, MutableView>;
+  at: number;
+}
+
 /**
  * The hot path's read model over PostgreSQL: keys and accounts cached in memory, dropped on a change notice and
  * after a short max-age, so a revoked key stops working within a second on every replica even if a notice is lost.
  */
 export class PostgresDirectory implements Directory {
   readonly #orm: MikroORM;
-  readonly #cipher: CredentialCipher;
+  readonly #accountSource: AccountSource;
   readonly #feed: ChangeFeed;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #billingTimezone: string;
   readonly #keys: KeyRecordCache;
-  #accounts: { entries: AccountEntry[]; at: number } | null = null;
-  #accountsLoading: Promise<AccountEntry[]> | null = null;
+  #accounts: AccountTable | null = null;
+  #accountsLoading: Promise<AccountTable> | null = null;
   readonly #lastUsed = new Map<string, number>();
   readonly #unsubscribe: () => void;
 
   constructor(deps: {
     orm: MikroORM;
-    cipher: CredentialCipher;
+    /** Where accounts come from, credentials opened (the account catalog). */
+    accounts: AccountSource;
     feed: ChangeFeed;
     clock: Clock;
     log: Logger;
@@ -118,7 +110,7 @@ export class PostgresDirectory implements Directory {
     billingTimezone?: string;
   }) {
     this.#orm = deps.orm;
-    this.#cipher = deps.cipher;
+    this.#accountSource = deps.accounts;
     this.#feed = deps.feed;
     this.#clock = deps.clock;
     this.#log = deps.log;
@@ -163,8 +155,7 @@ export class PostgresDirectory implements Directory {
   }
 
   async accountsOfGroup(groupId: string): Promise<readonly AccountEntry[]> {
-    const all = await this.#allAccounts();
-    return all.filter((a) => a.view.groupIds.includes(groupId));
+    return (await this.#accountTable()).byGroup.get(groupId) ?? [];
   }
 
   async recordOutcome(accountId: string, health: AccountHealth, penalty: AccountPenalty): Promise<void> {
@@ -190,73 +181,47 @@ export class PostgresDirectory implements Directory {
 
   touchAccount(accountId: string, at: number): void {
     this.#lastUsed.set(accountId, at);
+    const view = this.#accounts?.views.get(accountId);
+    if (view) view.lastUsedAt = at;
   }
 
-  async #allAccounts(): Promise<AccountEntry[]> {
+  async #accountTable(): Promise<AccountTable> {
     const cached = this.#accounts;
-    if (cached && this.#clock.now() - cached.at < ACCOUNTS_MAX_AGE_MS)
-      return this.#withLastUsed(cached.entries);
+    if (cached && this.#clock.now() - cached.at < ACCOUNTS_MAX_AGE_MS) return cached;
     this.#accountsLoading ??= this.#loadAccounts().finally(() => {
       this.#accountsLoading = null;
     });
-    return this.#withLastUsed(await this.#accountsLoading);
+    return this.#accountsLoading;
   }
 
-  async #loadAccounts(): Promise<AccountEntry[]> {
+  /** Loads every account once and indexes it by group; this replica's recent uses refine last-used times. */
+  async #loadAccounts(): Promise<AccountTable> {
     const at = this.#clock.now();
-    const rows = await this.#orm.em.getConnection().execute<AccountRow[]>("select * from accounts");
-    const entries = rows.flatMap((row) => {
-      try {
-        return [this.#toEntry(row)];
-      } catch (err) {
-        this.#log.error(
-          { err, accountId: row.id },
-          "account credential cannot be decrypted; account skipped",
-        );
-        return [];
+    const table: AccountTable = { byGroup: new Map(), views: new Map(), at };
+    for (const account of await this.#accountSource.listAllForScheduling()) {
+      const used = this.#lastUsed.get(account.id);
+      const view: MutableView = {
+        ...account,
+        lastUsedAt: used === undefined ? account.lastUsedAt : Math.max(used, account.lastUsedAt ?? 0),
+      };
+      const entry: AccountEntry = {
+        view,
+        name: account.name,
+        kind: account.type === "oauth" ? "chatgpt-oauth" : "openai-apikey",
+        baseUrl: account.baseUrl,
+        credential: account.credential,
+        proxyUrl: account.proxyUrl,
+        health: account.health,
+      };
+      table.views.set(account.id, view);
+      for (const groupId of account.groupIds) {
+        const members = table.byGroup.get(groupId) ?? [];
+        members.push(entry);
+        table.byGroup.set(groupId, members);
       }
-    });
-    this.#accounts = { entries, at };
-    return entries;
-  }
-
-  #withLastUsed(entries: AccountEntry[]): AccountEntry[] {
-    if (this.#lastUsed.size === 0) return entries;
-    return entries.map((e) => {
-      const used = this.#lastUsed.get(e.view.id);
-      return used === undefined
-        ? e
-        : { ...e, view: { ...e.view, lastUsedAt: Math.max(used, e.view.lastUsedAt ?? 0) } };
-    });
-  }
-
-  #toEntry(row: AccountRow): AccountEntry {
-    return {
-      view: {
-        id: row.id,
-        platform: row.platform,
-        type: row.type === "oauth" ? "oauth" : "apikey",
-        priority: row.priority,
-        concurrency: row.concurrency,
-        modelMapping: row.model_mapping ?? {},
-        groupIds: row.group_ids ?? [],
-        status: (["active", "disabled", "error"].includes(row.status)
-          ? row.status
-          : "disabled") as AccountStatus,
-        schedulable: row.schedulable,
-        expiresAt: null,
-        rateLimitedUntil: toMillis(row.rate_limited_until),
-        overloadedUntil: toMillis(row.overloaded_until),
-        tempUnschedulableUntil: toMillis(row.temp_unschedulable_until),
-        lastUsedAt: toMillis(row.last_used_at),
-      },
-      name: row.name,
-      kind: row.type === "oauth" ? "chatgpt-oauth" : "openai-apikey",
-      baseUrl: row.base_url,
-      credential: this.#cipher.open({ keyId: row.credential_key_id, ciphertext: row.credential_ciphertext }),
-      proxyUrl: row.proxy_url,
-      health: row.health ?? CLEAN_HEALTH,
-    };
+    }
+    this.#accounts = table;
+    return table;
   }
 }
 
