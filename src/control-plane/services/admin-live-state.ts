@@ -9,7 +9,7 @@ import {
   ListStickySessionsResponseSchema,
   StickySessionSchema,
 } from "../../gen/switchyard/v1/admin_pb.js";
-import { ErrorCode, SwitchyardError, toConnectError } from "../../shared/errors.js";
+import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { LeaseBook } from "../domain/admission/lease-book.js";
 import type { ExpiringMap } from "../store/kv/expiring-map.js";
 
@@ -74,33 +74,29 @@ export function createLiveStateAdmin(deps: { book: LeaseBook; affinity: Expiring
     },
 
     async clearStickySessions(request) {
-      try {
-        if (!request.userId && !request.accountId && !request.sessionHash) {
-          throw new SwitchyardError(ErrorCode.INVALID_ARGUMENT, {
-            message: "user_id, account_id or session_hash: at least one filter is required",
-            param: "user_id",
-          });
-        }
-        if (request.sessionHash && (!request.groupId || !request.userId)) {
-          throw new SwitchyardError(ErrorCode.INVALID_ARGUMENT, {
-            message: "session_hash: needs group_id and user_id",
-            param: "session_hash",
-          });
-        }
-        let cleared = 0;
-        for await (const entry of deps.affinity.scan("sticky:")) {
-          const b = parseBindingKey(entry.key);
-          if (!b) continue;
-          if (request.userId && b.userId !== request.userId) continue;
-          if (request.accountId && entry.value !== request.accountId) continue;
-          if (request.sessionHash && (b.sessionHash !== request.sessionHash || b.groupId !== request.groupId))
-            continue;
-          if (await deps.affinity.delete(entry.key)) cleared++;
-        }
-        return create(ClearStickySessionsResponseSchema, { cleared });
-      } catch (err) {
-        throw toConnectError(err);
+      if (!request.userId && !request.accountId && !request.sessionHash) {
+        throw new SwitchyardError(ErrorCode.INVALID_ARGUMENT, {
+          message: "user_id, account_id or session_hash: at least one filter is required",
+          param: "user_id",
+        });
       }
+      if (request.sessionHash && (!request.groupId || !request.userId)) {
+        throw new SwitchyardError(ErrorCode.INVALID_ARGUMENT, {
+          message: "session_hash: needs group_id and user_id",
+          param: "session_hash",
+        });
+      }
+      let cleared = 0;
+      for await (const entry of deps.affinity.scan("sticky:")) {
+        const b = parseBindingKey(entry.key);
+        if (!b) continue;
+        if (request.userId && b.userId !== request.userId) continue;
+        if (request.accountId && entry.value !== request.accountId) continue;
+        if (request.sessionHash && (b.sessionHash !== request.sessionHash || b.groupId !== request.groupId))
+          continue;
+        if (await deps.affinity.delete(entry.key)) cleared++;
+      }
+      return create(ClearStickySessionsResponseSchema, { cleared });
     },
   };
 }

@@ -12,6 +12,7 @@ import {
 import { asSwitchyardError, ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { GatewayHandlers, OperationContext } from "./gateway-handlers.js";
+import { loggableError } from "./handle-errors.js";
 
 /** Settings of the server side of the lease channel. */
 export interface ChannelServerOptions {
@@ -187,7 +188,7 @@ async function dispatch(
   } catch (err) {
     const failure = asSwitchyardError(err);
     if (failure.code === ErrorCode.INTERNAL)
-      log.error({ err, operation: operation.kind.case }, "operation failed");
+      log.error({ err: loggableError(err), operation: operation.kind.case }, "operation failed");
     return packed(correlationId, { case: "failure", value: failure.toFailure() });
   }
 }

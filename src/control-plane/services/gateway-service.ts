@@ -6,17 +6,17 @@ import {
   type WatchSnapshotResponse,
   WatchSnapshotResponseSchema,
 } from "../../gen/switchyard/v1/gateway_pb.js";
-import { toConnectError } from "../../shared/errors.js";
 import type { SnapshotSource } from "../domain/snapshot/snapshot-source.js";
 import { type ChannelServerOptions, createChannelHandler } from "./gateway-channel.js";
 import type { GatewayHandlers, OperationContext } from "./gateway-handlers.js";
+import { translateRpcError } from "./handle-errors.js";
 
 /** Header a tool may set on unary calls to name the data-plane instance that owns the leases it takes. */
 export const INSTANCE_HEADER = "x-switchyard-instance";
 
 /**
  * GatewayService: the lease channel, the unary equivalents of each operation (same handlers, same semantics;
- * refusals become gRPC errors carrying the Failure), and the snapshot watch.
+ * refusals become gRPC errors carrying the Failure, unexpected errors a logged INTERNAL), and the snapshot watch.
  */
 export function createGatewayService(
   handlers: GatewayHandlers,
@@ -32,7 +32,7 @@ export function createGatewayService(
           signal: context.signal,
         });
       } catch (err) {
-        throw toConnectError(err);
+        throw translateRpcError(err, context.method.name, channel.log);
       }
     };
   return {

@@ -18,7 +18,7 @@ export function translateRpcError(err: unknown, method: string, log: Logger): Co
  * What of an unexpected error may be logged. Database errors are reduced to their class and SQLSTATE: their message
  * quotes the statement's parameters, which can hold sealed credentials or API-key hashes.
  */
-function loggableError(err: unknown): Record<string, unknown> {
+export function loggableError(err: unknown): Record<string, unknown> {
   if (err instanceof DriverException) return { type: err.name, sqlState: err.sqlState ?? err.code ?? null };
   if (err instanceof Error) return { type: err.name, message: err.message, stack: err.stack };
   return { type: typeof err };
