@@ -44,7 +44,7 @@ export function build(deps: DataPlaneServerDeps): DataPlaneServer {
   app.use((_req: Request, res: Response, next: NextFunction) => {
     inFlight++;
     res.once("close", () => inFlight--);
-    // Proxied routes replace it with their RequestContext's id (serveRequest); every other answer keeps this one.
+    // One id per request: proxied routes adopt it as their RequestContext's id.
     res.setHeader("x-request-id", newRequestId());
     next();
   });

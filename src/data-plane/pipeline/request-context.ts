@@ -16,8 +16,11 @@ export interface StageTimings {
  * client is still there. Stages read and fill it; none of them owns it.
  */
 export class RequestContext {
-  /** Generated here, never taken from the client: it is also the admit's idempotency key. */
-  readonly requestId = newRequestId();
+  /**
+   * The server's own id (the x-request-id the server already set, else a new one), never taken from the client:
+   * it is also the admit's idempotency key.
+   */
+  readonly requestId: string;
   readonly startedAt = performance.now();
   readonly startedAtMs = Date.now();
   readonly timings: StageTimings = {};
@@ -37,6 +40,9 @@ export class RequestContext {
     readonly res: ServerResponse,
     log: Logger,
   ) {
+    const assigned = res.getHeader("x-request-id");
+    this.requestId = typeof assigned === "string" ? assigned : newRequestId();
+    if (assigned === undefined) res.setHeader("x-request-id", this.requestId);
     this.log = log.child({ requestId: this.requestId });
     const gone = new AbortController();
     this.clientGone = gone.signal;

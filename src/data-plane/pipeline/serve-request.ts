@@ -28,7 +28,6 @@ const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set([
  * shape; after, in-band. Nothing here throws.
  */
 export async function serveRequest(ctx: RequestContext, deps: ServeDeps): Promise<void> {
-  ctx.res.setHeader("x-request-id", ctx.requestId);
   const pinger = { stop: () => {} };
   try {
     const key = await ctx.time("auth", () => {
