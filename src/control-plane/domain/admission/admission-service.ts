@@ -252,8 +252,10 @@ export class AdmissionService {
         ttlMs: record.ttlMs,
         signal,
       });
-    } finally {
+    } catch (err) {
+      // No account now: the record keeps the user slot only, for the release that follows.
       await this.#deps.book.put(record);
+      throw err;
     }
     Object.assign(record, {
       accountId: pick.account.view.id,
