@@ -1,12 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Redis } from "ioredis";
 import { Agent, request } from "undici";
-import { AdminService } from "../src/gen/switchyard/v1/admin_pb.js";
-import { createTestDatabase } from "../test/support/test-database.js";
-import { startServerProcess } from "./support/processes.js";
+import { type ServerProcess, startServerProcess } from "./support/processes.js";
+import { startSwitchyard } from "./support/switchyard.js";
 
 /**
  * Memory of one data plane holding many concurrent SSE streams (DESIGN.md §8: 2,000 streams within 300 MB RSS),
@@ -48,42 +43,6 @@ async function hold(url: string, pid: number, headers: Record<string, string>) {
   return { idle, peak, completed };
 }
 
-async function seed(url: string, adminToken: string, upstream: string): Promise<string> {
-  const admin = createClient(
-    AdminService,
-    createGrpcTransport({
-      baseUrl: url,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${adminToken}`);
-          return next(req);
-        },
-      ],
-    }),
-  );
-  const { user } = await admin.createUser({ name: "bench", balanceUsd: "1000000", concurrency: 0 });
-  const { group } = await admin.createGroup({ name: "bench" });
-  await admin.createAccount({
-    name: "bench-upstream",
-    baseUrl: upstream,
-    credential: "sk-bench-upstream",
-    concurrency: 100_000,
-    groupIds: [group?.id ?? ""],
-  });
-  const { key } = await admin.createApiKey({ userId: user?.id ?? "", groupId: group?.id ?? "" });
-  return key;
-}
-
-const db = await createTestDatabase("bench_streams");
-const adminToken = randomBytes(12).toString("hex");
-const dataPlaneToken = randomBytes(12).toString("hex");
-const cpPort = 20_000 + Math.floor(Math.random() * 20_000);
-const cpUrl = `http://127.0.0.1:${cpPort}`;
-const common = {
-  SWITCHYARD_ADMIN_TOKEN: adminToken,
-  SWITCHYARD_DATA_PLANE_TOKEN: dataPlaneToken,
-  SWITCHYARD_LOG_LEVEL: "warn",
-};
 const fake = await startServerProcess("test/support/fake-openai/main.ts", ["--port", "0", "--no-record"]);
 // Every upstream stream: 20 events, 400 ms apart (~8 s), so all streams are open at the same time.
 await fetch(`${fake.url}/__fake/scripts`, {
@@ -91,20 +50,10 @@ await fetch(`${fake.url}/__fake/scripts`, {
   body: JSON.stringify({ events: 20, eventDelayMs: 400 }),
 });
 const bare = await startServerProcess("bench/support/bare-express-proxy.ts", [fake.url]);
-const controlPlane = await startServerProcess("bench/support/control-plane-server.ts", [], {
-  ...common,
-  SWITCHYARD_DATABASE_URL: db.url,
-  SWITCHYARD_REDIS_URL: `redis://127.0.0.1:6379/${REDIS_DB}`,
-  SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
-  SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${cpPort}`,
-});
-const dataPlane = await startServerProcess("bench/support/data-plane-server.ts", [], {
-  ...common,
-  SWITCHYARD_CONTROL_PLANE_URL: cpUrl,
-  SWITCHYARD_DATA_PLANE_LISTEN: "127.0.0.1:0",
-});
+const switchyard = await startSwitchyard({ label: "bench_streams", redisDb: REDIS_DB, dataPlane: true });
+const dataPlane = switchyard.dataPlane as ServerProcess;
 try {
-  const key = await seed(cpUrl, adminToken, fake.url);
+  const key = await switchyard.seedTenant({ upstream: fake.url, accounts: 1 });
   const baseline = await hold(bare.url, bare.pid, {});
   const measured = await hold(dataPlane.url, dataPlane.pid, { authorization: `Bearer ${key}` });
   const f = (n: number) => n.toFixed(0);
@@ -122,10 +71,5 @@ try {
     ].join("\n"),
   );
 } finally {
-  await Promise.all([dataPlane.stop(), bare.stop(), fake.stop()]);
-  await controlPlane.stop();
-  await db.drop();
-  const redis = new Redis({ host: "127.0.0.1", port: 6379, db: REDIS_DB });
-  await redis.flushdb();
-  redis.disconnect();
+  await Promise.all([bare.stop(), fake.stop(), switchyard.stop()]);
 }

@@ -2,15 +2,13 @@ import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Redis } from "ioredis";
 import { LeaseChannel, type OperationRequest } from "../src/data-plane/control/lease-channel.js";
-import { AdminService } from "../src/gen/switchyard/v1/admin_pb.js";
 import { GatewayService } from "../src/gen/switchyard/v1/gateway_pb.js";
 import { Endpoint, Outcome } from "../src/gen/switchyard/v1/types_pb.js";
 import { hashApiKey } from "../src/shared/api-key.js";
 import { createLogger } from "../src/shared/logger.js";
-import { createTestDatabase } from "../test/support/test-database.js";
 import { startServerProcess } from "./support/processes.js";
+import { percentile, startSwitchyard } from "./support/switchyard.js";
 
 /**
  * Admit+release pairs per second through one control-plane process (real lease logic: key lookup, user slot and
@@ -100,62 +98,15 @@ async function run(
   };
 }
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-}
-
-async function seed(url: string, adminToken: string): Promise<string> {
-  const transport = createGrpcTransport({
-    baseUrl: url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${adminToken}`);
-        return next(req);
-      },
-    ],
-  });
-  const admin = createClient(AdminService, transport);
-  const { user } = await admin.createUser({ name: "bench", balanceUsd: "1000000", concurrency: 0 });
-  const { group } = await admin.createGroup({ name: "bench" });
-  for (const i of [1, 2, 3, 4]) {
-    await admin.createAccount({
-      name: `bench-${i}`,
-      baseUrl: "http://127.0.0.1:9",
-      credential: `sk-bench-${i}`,
-      concurrency: 100_000,
-      groupIds: [group?.id ?? ""],
-    });
-  }
-  const { key } = await admin.createApiKey({ userId: user?.id ?? "", groupId: group?.id ?? "" });
-  return key;
-}
-
-const db = await createTestDatabase("bench_leases");
-const adminToken = randomBytes(16).toString("hex");
-const dataPlaneToken = randomBytes(16).toString("hex");
-const port = 20_000 + Math.floor(Math.random() * 20_000);
-const env = {
-  SWITCHYARD_DATABASE_URL: db.url,
-  SWITCHYARD_REDIS_URL: `redis://127.0.0.1:6379/${REDIS_DB}`,
-  SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
-  SWITCHYARD_ADMIN_TOKEN: adminToken,
-  SWITCHYARD_DATA_PLANE_TOKEN: dataPlaneToken,
-  SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${port}`,
-  SWITCHYARD_LOG_LEVEL: "warn",
-};
+const switchyard = await startSwitchyard({ label: "bench_leases", redisDb: REDIS_DB, dataPlane: false });
 const echo = await startServerProcess("bench/support/echo-gateway-server.ts");
-// BENCH_PROFILE_DIR=dir writes a CPU profile of the control plane there (open it in Chrome DevTools).
-const profile = process.env.BENCH_PROFILE_DIR
-  ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
-  : [];
-const controlPlane = await startServerProcess("bench/support/control-plane-server.ts", [], env, profile);
+const controlPlane = switchyard.controlPlane;
 try {
-  const key = await seed(controlPlane.url, adminToken);
+  const key = await switchyard.seedTenant({ upstream: "http://127.0.0.1:9", accounts: 4 });
   const rows: string[] = [];
   for (const inFlight of (process.env.BENCH_IN_FLIGHT ?? "1,64").split(",").map(Number)) {
     const bare = channelTo(echo.url, "unused");
-    const real = channelTo(controlPlane.url, dataPlaneToken);
+    const real = channelTo(controlPlane.url, switchyard.dataPlaneToken);
     await Promise.all([bare.waitConnected(5_000), real.waitConnected(5_000)]);
     await run(real, key, inFlight, 1_000); // warm-up: JIT, pools, caches
     const baseline = await run(bare, key, inFlight, DURATION_MS);
@@ -178,9 +129,5 @@ try {
     ].join("\n"),
   );
 } finally {
-  await Promise.all([echo.stop(), controlPlane.stop()]);
-  await db.drop();
-  const redis = new Redis({ host: "127.0.0.1", port: 6379, db: REDIS_DB });
-  await redis.flushdb();
-  redis.disconnect();
+  await Promise.all([echo.stop(), switchyard.stop()]);
 }

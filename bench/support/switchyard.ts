@@ -1,0 +1,119 @@
+import { randomBytes } from "node:crypto";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Redis } from "ioredis";
+import { AdminService } from "../../src/gen/switchyard/v1/admin_pb.js";
+import { createTestDatabase } from "../../test/support/test-database.js";
+import { type ServerProcess, startServerProcess } from "./processes.js";
+
+/** BENCH_PROFILE_DIR=dir writes CPU profiles of the Switchyard processes there (open them in Chrome DevTools). */
+const PROFILE_ARGS = process.env.BENCH_PROFILE_DIR
+  ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+  : [];
+
+/** Switchyard as a benchmark runs it: a control plane (and optionally a data plane) as their own processes. */
+export interface BenchSwitchyard {
+  controlPlane: ServerProcess;
+  /** Present when started with `dataPlane: true`. */
+  dataPlane: ServerProcess | null;
+  dataPlaneToken: string;
+  /**
+   * A user with unlimited concurrency and a large balance, a group, `accounts` accounts at `upstream` with room for
+   * any load, and an API key; returns the key.
+   */
+  seedTenant(options: { upstream: string; accounts: number }): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the control plane on a fresh PostgreSQL database and its own Redis database number (flushed on stop), and
+ * a data plane pointing at it when asked.
+ */
+export async function startSwitchyard(options: {
+  label: string;
+  redisDb: number;
+  dataPlane: boolean;
+}): Promise<BenchSwitchyard> {
+  const db = await createTestDatabase(options.label);
+  const adminToken = randomBytes(16).toString("hex");
+  const dataPlaneToken = randomBytes(16).toString("hex");
+  const common = {
+    SWITCHYARD_ADMIN_TOKEN: adminToken,
+    SWITCHYARD_DATA_PLANE_TOKEN: dataPlaneToken,
+    SWITCHYARD_LOG_LEVEL: "warn",
+  };
+  const controlPlane = await startServerProcess(
+    "bench/support/control-plane-server.ts",
+    [],
+    {
+      ...common,
+      SWITCHYARD_DATABASE_URL: db.url,
+      SWITCHYARD_REDIS_URL: `redis://127.0.0.1:6379/${options.redisDb}`,
+      SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
+      SWITCHYARD_CONTROL_PLANE_LISTEN: "127.0.0.1:0",
+    },
+    PROFILE_ARGS,
+  );
+  const cpUrl = controlPlane.url;
+  const dataPlane = options.dataPlane
+    ? await startServerProcess(
+        "bench/support/data-plane-server.ts",
+        [],
+        { ...common, SWITCHYARD_CONTROL_PLANE_URL: cpUrl, SWITCHYARD_DATA_PLANE_LISTEN: "127.0.0.1:0" },
+        PROFILE_ARGS,
+      )
+    : null;
+  return {
+    controlPlane,
+    dataPlane,
+    dataPlaneToken,
+    seedTenant: (tenant) => seedTenant(cpUrl, adminToken, tenant.upstream, tenant.accounts),
+    async stop() {
+      await dataPlane?.stop();
+      await controlPlane.stop();
+      await db.drop();
+      const redis = new Redis({ host: "127.0.0.1", port: 6379, db: options.redisDb });
+      await redis.flushdb();
+      redis.disconnect();
+    },
+  };
+}
+
+async function seedTenant(
+  url: string,
+  adminToken: string,
+  upstream: string,
+  accounts: number,
+): Promise<string> {
+  const admin = createClient(
+    AdminService,
+    createGrpcTransport({
+      baseUrl: url,
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${adminToken}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
+  const { user } = await admin.createUser({ name: "bench", balanceUsd: "1000000", concurrency: 0 });
+  const { group } = await admin.createGroup({ name: "bench" });
+  for (let i = 1; i <= accounts; i++) {
+    await admin.createAccount({
+      name: `bench-${i}`,
+      baseUrl: upstream,
+      credential: `sk-bench-${i}`,
+      concurrency: 100_000,
+      groupIds: [group?.id ?? ""],
+    });
+  }
+  const { key } = await admin.createApiKey({ userId: user?.id ?? "", groupId: group?.id ?? "" });
+  return key;
+}
+
+/** The p-quantile (0..1) of samples. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+}
