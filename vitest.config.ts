@@ -27,6 +27,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          // Fault injection against real processes (docs/reliability.md). `npm test` runs the reduced matrix;
+          // `npm run test:faults` (SWITCHYARD_FAULTS=full) the whole one.
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -8,7 +8,6 @@ import { startSwitchyard } from "./support/switchyard.js";
  * against the bare Express + undici pass-through holding the same streams.
  */
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
-const REDIS_DB = 4;
 const body = JSON.stringify({ model: "gpt-4o", input: "hello", stream: true });
 
 function rssMb(pid: number): number {
@@ -50,7 +49,7 @@ await fetch(`${fake.url}/__fake/scripts`, {
   body: JSON.stringify({ events: 20, eventDelayMs: 400 }),
 });
 const bare = await startServerProcess("bench/support/bare-express-proxy.ts", [fake.url]);
-const switchyard = await startSwitchyard({ label: "bench_streams", redisDb: REDIS_DB, dataPlane: true });
+const switchyard = await startSwitchyard({ label: "bench_streams", dataPlane: true });
 const dataPlane = switchyard.dataPlane as ServerProcess;
 try {
   const key = await switchyard.seedTenant({ upstream: fake.url, accounts: 1 });

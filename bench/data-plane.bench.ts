@@ -10,7 +10,6 @@ import { percentile, startSwitchyard } from "./support/switchyard.js";
  */
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 2000);
-const REDIS_DB = 4;
 const body = JSON.stringify({ model: "gpt-4o", input: "hello" });
 
 async function sequentialLatency(url: string, headers: Record<string, string>): Promise<number[]> {
@@ -34,7 +33,7 @@ async function sequentialLatency(url: string, headers: Record<string, string>): 
 
 const fake = await startServerProcess("test/support/fake-openai/main.ts", ["--port", "0", "--no-record"]);
 const bare = await startServerProcess("bench/support/bare-express-proxy.ts", [fake.url]);
-const switchyard = await startSwitchyard({ label: "bench_dp", redisDb: REDIS_DB, dataPlane: true });
+const switchyard = await startSwitchyard({ label: "bench_dp", dataPlane: true });
 const dataPlane = switchyard.dataPlane as ServerProcess;
 try {
   const key = await switchyard.seedTenant({ upstream: fake.url, accounts: 1 });

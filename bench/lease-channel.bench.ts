@@ -16,7 +16,6 @@ import { percentile, startSwitchyard } from "./support/switchyard.js";
  * (the bare transport round trip), at 1 and 64 requests in flight.
  */
 const DURATION_MS = Number(process.env.BENCH_DURATION_S ?? 5) * 1000;
-const REDIS_DB = 3;
 const log = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, d) => d() }) });
 
 interface Result {
@@ -98,7 +97,7 @@ async function run(
   };
 }
 
-const switchyard = await startSwitchyard({ label: "bench_leases", redisDb: REDIS_DB, dataPlane: false });
+const switchyard = await startSwitchyard({ label: "bench_leases", dataPlane: false });
 const echo = await startServerProcess("bench/support/echo-gateway-server.ts");
 const controlPlane = switchyard.controlPlane;
 try {

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Redis } from "ioredis";
 import { AdminService } from "../../src/gen/switchyard/v1/admin_pb.js";
+import { redisNamespace } from "../../test/support/redis-namespace.js";
 import { createTestDatabase } from "../../test/support/test-database.js";
 import { type ServerProcess, startServerProcess } from "./processes.js";
 
@@ -26,15 +26,15 @@ export interface BenchSwitchyard {
 }
 
 /**
- * Starts the control plane on a fresh PostgreSQL database and its own Redis database number (flushed on stop), and
+ * Starts the control plane on a fresh PostgreSQL database and a Redis key prefix of its own (deleted on stop), and
  * a data plane pointing at it when asked.
  */
 export async function startSwitchyard(options: {
   label: string;
-  redisDb: number;
   dataPlane: boolean;
 }): Promise<BenchSwitchyard> {
   const db = await createTestDatabase(options.label);
+  const redis = redisNamespace(options.label);
   const adminToken = randomBytes(16).toString("hex");
   const dataPlaneToken = randomBytes(16).toString("hex");
   const common = {
@@ -48,7 +48,8 @@ export async function startSwitchyard(options: {
     {
       ...common,
       SWITCHYARD_DATABASE_URL: db.url,
-      SWITCHYARD_REDIS_URL: `redis://127.0.0.1:6379/${options.redisDb}`,
+      SWITCHYARD_REDIS_URL: redis.url,
+      SWITCHYARD_REDIS_PREFIX: redis.prefix,
       SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
       SWITCHYARD_CONTROL_PLANE_LISTEN: "127.0.0.1:0",
     },
@@ -72,9 +73,7 @@ export async function startSwitchyard(options: {
       await dataPlane?.stop();
       await controlPlane.stop();
       await db.drop();
-      const redis = new Redis({ host: "127.0.0.1", port: 6379, db: options.redisDb });
-      await redis.flushdb();
-      redis.disconnect();
+      await redis.drop();
     },
   };
 }

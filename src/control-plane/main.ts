@@ -43,8 +43,6 @@ export interface RunningControlPlane {
 /** Test seams; production passes nothing. */
 export interface ControlPlaneOverrides {
   clock?: Clock;
-  /** Key prefix in Redis (tests isolate themselves with it). */
-  redisPrefix?: string;
   tuning?: Parameters<typeof build>[0]["tuning"];
   /** Database connections at most (the embedded PostgreSQL serves one connection at a time). */
   databasePoolMax?: number;
@@ -79,7 +77,7 @@ export async function startControlPlane(
     logger: (message) => log.debug({ orm: true }, message),
     ...(overrides.databasePoolMax ? { poolMax: overrides.databasePoolMax } : {}),
   });
-  const live = await openLiveState(config, log, instanceId, overrides.redisPrefix ?? "sy:");
+  const live = await openLiveState(config, log, instanceId);
   try {
     if (cp.migrateOnStart) {
       const applied = await migrate(orm);
@@ -235,13 +233,8 @@ function unpricedUsageCounter(registry: Registry): UnpricedModelListener {
   return (model) => counter.inc({ model });
 }
 
-async function openLiveState(
-  config: Config,
-  log: Logger,
-  instanceId: string,
-  prefix: string,
-): Promise<LiveState> {
-  const url = config.controlPlane.redisUrl;
+async function openLiveState(config: Config, log: Logger, instanceId: string): Promise<LiveState> {
+  const { redisUrl: url, redisPrefix: prefix } = config.controlPlane;
   if (url === "") {
     const leases = new MemoryLeaseStore({ log });
     return {

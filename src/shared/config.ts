@@ -60,11 +60,19 @@ const schema = z.object({
   SWITCHYARD_DATABASE_URL: optionalUrl(/^postgres(ql)?$/, "a postgres:// URL, or empty for embedded storage"),
   SWITCHYARD_MIGRATE_ON_START: bool.default(true),
   SWITCHYARD_REDIS_URL: optionalUrl(/^rediss?$/, "a redis:// URL, or empty for in-memory leases"),
+  SWITCHYARD_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{1,64}$/, { error: "expected 1–64 characters of A-Z a-z 0-9 : _ . -" })
+    .default("sy:"),
   SWITCHYARD_SECRET_KEY: secretKey.default(""),
   SWITCHYARD_LEASE_TTL_MS: integer(3_000, 600_000).default(30_000),
+  SWITCHYARD_CONTROL_PLANE_WAIT_MS: integer(0, 60_000).default(2_000),
+  SWITCHYARD_ADMIT_TIMEOUT_MS: integer(1_000, 3_600_000).default(180_000),
   SWITCHYARD_UPSTREAM_CONNECT_TIMEOUT_MS: integer(100, 120_000).default(10_000),
   SWITCHYARD_UPSTREAM_HEADERS_TIMEOUT_MS: integer(1_000, 3_600_000).default(600_000),
   SWITCHYARD_REQUEST_BODY_LIMIT_BYTES: integer(1_024, 1_024 * MiB).default(32 * MiB),
+  SWITCHYARD_CLIENT_HEADERS_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
+  SWITCHYARD_CLIENT_BODY_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
   SWITCHYARD_SHUTDOWN_DELAY_MS: integer(0, 120_000).default(0),
   SWITCHYARD_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(30_000),
   SWITCHYARD_BILLING_TIMEZONE: timezone.default("UTC"),
@@ -90,6 +98,8 @@ export interface Config {
     migrateOnStart: boolean;
     /** Empty: in-memory leases (single replica only). */
     redisUrl: string;
+    /** Prepended to every Redis key and pub/sub channel, so deployments (or test runs) can share one Redis. */
+    redisPrefix: string;
     /** 32-byte key for credential encryption; null: generated and stored in dataDir (embedded mode only). */
     secretKey: Buffer | null;
     leaseTtlMs: number;
@@ -97,6 +107,14 @@ export interface Config {
   };
   dataPlane: {
     listen: { host: string; port: number };
+    /** With no lease channel connected, how long a request waits for one before it is answered 503. */
+    controlPlaneWaitMs: number;
+    /** Longest wait for an admit or a reroute answer (user and account queues included). */
+    admitTimeoutMs: number;
+    /** Longest time a client may take to send a request's headers. */
+    clientHeadersTimeoutMs: number;
+    /** Longest silence while a request body is arriving. */
+    clientBodyTimeoutMs: number;
     upstreamConnectTimeoutMs: number;
     upstreamHeadersTimeoutMs: number;
     requestBodyLimitBytes: number;
@@ -154,12 +172,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       databaseUrl: e.SWITCHYARD_DATABASE_URL,
       migrateOnStart: e.SWITCHYARD_MIGRATE_ON_START,
       redisUrl: e.SWITCHYARD_REDIS_URL,
+      redisPrefix: e.SWITCHYARD_REDIS_PREFIX,
       secretKey: e.SWITCHYARD_SECRET_KEY === "" ? null : decodeSecretKey(e.SWITCHYARD_SECRET_KEY),
       leaseTtlMs: e.SWITCHYARD_LEASE_TTL_MS,
       billingTimezone: e.SWITCHYARD_BILLING_TIMEZONE,
     },
     dataPlane: {
       listen: splitHostPort(e.SWITCHYARD_DATA_PLANE_LISTEN),
+      controlPlaneWaitMs: e.SWITCHYARD_CONTROL_PLANE_WAIT_MS,
+      admitTimeoutMs: e.SWITCHYARD_ADMIT_TIMEOUT_MS,
+      clientHeadersTimeoutMs: e.SWITCHYARD_CLIENT_HEADERS_TIMEOUT_MS,
+      clientBodyTimeoutMs: e.SWITCHYARD_CLIENT_BODY_TIMEOUT_MS,
       upstreamConnectTimeoutMs: e.SWITCHYARD_UPSTREAM_CONNECT_TIMEOUT_MS,
       upstreamHeadersTimeoutMs: e.SWITCHYARD_UPSTREAM_HEADERS_TIMEOUT_MS,
       requestBodyLimitBytes: e.SWITCHYARD_REQUEST_BODY_LIMIT_BYTES,

@@ -142,7 +142,7 @@ describe("billing accounting across a mixed run", () => {
   let client: OpenAI;
 
   beforeAll(async () => {
-    stack = await startStack({ label: "billing_accounting", redisDb: 2 });
+    stack = await startStack({ label: "billing_accounting" });
     const modelMapping = { "*": "", [MAPPED.model]: MAPPED.upstreamModel };
     tenant = await seedStackTenant(stack, {
       userConcurrency: 16,

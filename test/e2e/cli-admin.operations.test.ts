@@ -12,7 +12,7 @@ const PROXY_PASSWORD = "proxy-password-never-printed";
 let cp: ControlPlaneProcess;
 
 beforeAll(async () => {
-  cp = await startControlPlaneProcess("cli_admin_ops", 8);
+  cp = await startControlPlaneProcess("cli_admin_ops");
   const group = await admin(["groups", "create", "--name", "pool"]);
   expect(group.status, group.stderr).toBe(0);
 });

@@ -9,7 +9,7 @@ const NEVER_LISTENING = "http://127.0.0.1:9";
 let cp: ControlPlaneProcess;
 
 beforeAll(async () => {
-  cp = await startControlPlaneProcess("cli_admin", 7);
+  cp = await startControlPlaneProcess("cli_admin");
 });
 
 afterAll(async () => {

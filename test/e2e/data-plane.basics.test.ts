@@ -10,7 +10,7 @@ describe("the data plane with the official openai SDK", () => {
   let client: OpenAI;
 
   beforeAll(async () => {
-    stack = await startStack({ label: "dp_basics", redisDb: 10 });
+    stack = await startStack({ label: "dp_basics" });
     tenant = await seedStackTenant(stack, {
       accounts: [{ modelMapping: { "my-model": "gpt-4o", "gpt-4o": "" } }],
     });

@@ -16,7 +16,7 @@ describe("user concurrency on the data plane", () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ label: "dp_concurrency", redisDb: 13 });
+    stack = await startStack({ label: "dp_concurrency" });
   });
   afterAll(() => stack?.stop());
 

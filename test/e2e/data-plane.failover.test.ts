@@ -12,7 +12,7 @@ describe("failover between upstream accounts", () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ label: "dp_failover", redisDb: 9 });
+    stack = await startStack({ label: "dp_failover" });
   });
   afterAll(() => stack?.stop());
 

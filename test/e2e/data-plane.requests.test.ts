@@ -36,7 +36,6 @@ describe("data-plane requests: validation, limits, auth, health and passthrough"
   beforeAll(async () => {
     stack = await startStack({
       label: "dp_requests",
-      redisDb: 11,
       dataPlaneEnv: { SWITCHYARD_REQUEST_BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES) },
     });
     tenant = await seedStackTenant(stack);

@@ -21,7 +21,7 @@ describe("a data plane shutting down gracefully", () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ label: "dp_shutdown", redisDb: 15 });
+    stack = await startStack({ label: "dp_shutdown" });
   });
   afterAll(() => stack?.stop());
 

@@ -13,7 +13,7 @@ describe("sticky sessions across three equal accounts", () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ label: "dp_sticky", redisDb: 12 });
+    stack = await startStack({ label: "dp_sticky" });
   });
   afterAll(() => stack?.stop());
 

@@ -27,7 +27,7 @@ describe("upstream streams that break, and clients that leave", () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ label: "dp_streams", redisDb: 14 });
+    stack = await startStack({ label: "dp_streams" });
   });
   afterAll(() => stack?.stop());
 

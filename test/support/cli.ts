@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import { redisNamespace } from "./redis-namespace.js";
 import { REPO_ROOT } from "./repo-copy.js";
 import { createTestDatabase } from "./test-database.js";
 
@@ -45,17 +45,17 @@ export async function runCli(
 export interface ControlPlaneProcess {
   url: string;
   adminToken: string;
-  /** SIGTERM, then the exit code (after dropping its database and flushing its Redis database). */
+  /** SIGTERM, then the exit code (after dropping its database and its Redis keys). */
   stop(): Promise<number | null>;
 }
 
 /**
- * Starts `node --import tsx src/cli/main.ts serve control-plane` on a fresh PostgreSQL database and a dedicated
- * Redis database number (flushed on stop, so each test file needs its own), and waits until it accepts
- * connections (it listens only after migrations).
+ * Starts `node --import tsx src/cli/main.ts serve control-plane` on a fresh PostgreSQL database and a Redis key
+ * prefix of its own (deleted on stop), and waits until it accepts connections (it listens only after migrations).
  */
-export async function startControlPlaneProcess(label: string, redisDb: number): Promise<ControlPlaneProcess> {
+export async function startControlPlaneProcess(label: string): Promise<ControlPlaneProcess> {
   const db = await createTestDatabase(label);
+  const redis = redisNamespace(label);
   const port = await freePort();
   const adminToken = `admin-${randomBytes(12).toString("hex")}`;
   let output = "";
@@ -64,7 +64,8 @@ export async function startControlPlaneProcess(label: string, redisDb: number): 
     env: {
       PATH: process.env.PATH ?? "",
       SWITCHYARD_DATABASE_URL: db.url,
-      SWITCHYARD_REDIS_URL: `redis://127.0.0.1:6379/${redisDb}`,
+      SWITCHYARD_REDIS_URL: redis.url,
+      SWITCHYARD_REDIS_PREFIX: redis.prefix,
       SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
       SWITCHYARD_ADMIN_TOKEN: adminToken,
       SWITCHYARD_DATA_PLANE_TOKEN: `dp-${randomBytes(12).toString("hex")}`,
@@ -81,7 +82,7 @@ export async function startControlPlaneProcess(label: string, redisDb: number): 
   });
   const cleanup = async () => {
     await db.drop();
-    await flushRedisDb(redisDb);
+    await redis.drop();
   };
   try {
     await untilListening(child, port, () => output);
@@ -133,13 +134,4 @@ function accepts(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
-}
-
-async function flushRedisDb(dbNumber: number): Promise<void> {
-  const redis = new Redis({ host: "127.0.0.1", port: 6379, db: dbNumber });
-  try {
-    await redis.flushdb();
-  } finally {
-    redis.disconnect();
-  }
 }

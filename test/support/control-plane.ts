@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Redis } from "ioredis";
 import { type ControlPlaneOverrides, startControlPlane } from "../../src/control-plane/main.js";
 import { LeaseChannel } from "../../src/data-plane/control/lease-channel.js";
 import { AdminService, BillingMode } from "../../src/gen/switchyard/v1/admin_pb.js";
@@ -10,6 +9,7 @@ import { GatewayService } from "../../src/gen/switchyard/v1/gateway_pb.js";
 import { type Config, loadConfig } from "../../src/shared/config.js";
 import { createLogger, type Logger } from "../../src/shared/logger.js";
 import { connectClient } from "./grpc-clients.js";
+import { redisNamespace } from "./redis-namespace.js";
 import { createTestDatabase } from "./test-database.js";
 
 export const ADMIN_TOKEN = "test-admin-token";
@@ -29,10 +29,11 @@ export async function startTestControlPlane(
   options: { leaseTtlMs?: number; redis?: boolean; overrides?: ControlPlaneOverrides } = {},
 ) {
   const db = await createTestDatabase(label);
-  const prefix = `sytest:${label}:${randomBytes(4).toString("hex")}:`;
+  const redis = redisNamespace(label);
   const base = loadConfig({
     SWITCHYARD_DATABASE_URL: db.url,
-    SWITCHYARD_REDIS_URL: options.redis === false ? "" : "redis://127.0.0.1:6379/0",
+    SWITCHYARD_REDIS_URL: options.redis === false ? "" : redis.url,
+    SWITCHYARD_REDIS_PREFIX: redis.prefix,
     SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
     SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN,
     SWITCHYARD_DATA_PLANE_TOKEN: DATA_PLANE_TOKEN,
@@ -42,10 +43,7 @@ export async function startTestControlPlane(
     ...base,
     controlPlane: { ...base.controlPlane, leaseTtlMs: options.leaseTtlMs ?? base.controlPlane.leaseTtlMs },
   };
-  const running = await startControlPlane(config, testLogger(), {
-    redisPrefix: prefix,
-    ...options.overrides,
-  });
+  const running = await startControlPlane(config, testLogger(), options.overrides);
   const admin = connectClient(AdminService, running.url, { protocol: "grpc", token: ADMIN_TOKEN });
   const gateway = connectClient(GatewayService, running.url, { protocol: "grpc", token: DATA_PLANE_TOKEN });
   return {
@@ -59,23 +57,9 @@ export async function startTestControlPlane(
       gateway.close();
       await running.close();
       await db.drop();
-      if (options.redis !== false) await dropRedisPrefix(prefix);
+      if (options.redis !== false) await redis.drop();
     },
   };
-}
-
-async function dropRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis({ host: "127.0.0.1", port: 6379 });
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** A user, a group, accounts serving it and an API key: the smallest tenant that can make requests. */

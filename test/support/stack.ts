@@ -4,9 +4,9 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Redis } from "ioredis";
 import { AdminService } from "../../src/gen/switchyard/v1/admin_pb.js";
 import { startFakeOpenAI } from "./fake-openai/index.js";
+import { redisNamespace } from "./redis-namespace.js";
 import { REPO_ROOT } from "./repo-copy.js";
 import { createTestDatabase } from "./test-database.js";
 
@@ -69,15 +69,12 @@ async function waitForHttp(url: string, process: StackProcess, timeoutMs = 20_00
 }
 
 /**
- * The whole product as real processes: a control plane (fresh PostgreSQL database, its own Redis database number),
- * one or more data planes, and the fake OpenAI upstream in this process. Each test file uses its own `redisDb`.
+ * The whole product as real processes: a control plane (fresh PostgreSQL database, its own Redis key prefix), one
+ * or more data planes, and the fake OpenAI upstream in this process.
  */
-export async function startStack(options: {
-  label: string;
-  redisDb: number;
-  dataPlaneEnv?: Record<string, string>;
-}) {
+export async function startStack(options: { label: string; dataPlaneEnv?: Record<string, string> }) {
   const db = await createTestDatabase(options.label);
+  const redis = redisNamespace(options.label);
   const fake = await startFakeOpenAI();
   const cpPort = await freePort();
   const adminToken = `admin-${randomBytes(8).toString("hex")}`;
@@ -87,7 +84,8 @@ export async function startStack(options: {
   const controlPlane = spawnSwitchyard(["serve", "control-plane"], {
     ...shared,
     SWITCHYARD_DATABASE_URL: db.url,
-    SWITCHYARD_REDIS_URL: `redis://127.0.0.1:6379/${options.redisDb}`,
+    SWITCHYARD_REDIS_URL: redis.url,
+    SWITCHYARD_REDIS_PREFIX: redis.prefix,
     SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
     SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${cpPort}`,
   });
@@ -134,9 +132,7 @@ export async function startStack(options: {
       await controlPlane.stop();
       await fake.close();
       await db.drop();
-      const redis = new Redis({ host: "127.0.0.1", port: 6379, db: options.redisDb });
-      await redis.flushdb();
-      redis.disconnect();
+      await redis.drop();
     },
   };
 }
