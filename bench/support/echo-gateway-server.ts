@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ChannelRegistry } from "../../src/control-plane/services/channel-registry.js";
 import { createChannelHandler } from "../../src/control-plane/services/gateway-channel.js";
 import type { GatewayHandlers } from "../../src/control-plane/services/gateway-handlers.js";
 import {
@@ -33,6 +34,7 @@ const handlers: GatewayHandlers = {
   cancelAdmit: async () => create(AdmitCancelResultSchema, {}),
   reroute: async () => create(RerouteResponseSchema, { lease }),
   renew: async () => create(RenewResponseSchema, {}),
+  reassert: async (request) => request.leases.length,
   release: async () => create(ReleaseResponseSchema, { released: true }),
   reportUsage: async () => create(ReportUsageResponseSchema, {}),
 };
@@ -41,6 +43,7 @@ const channel = createChannelHandler(handlers, {
   serverId: "echo",
   leaseTtlMs: 30_000,
   maxOutstanding: 100_000,
+  registry: new ChannelRegistry(),
   log,
 });
 const server = http2.createServer(

@@ -1,14 +1,17 @@
 import { hostname } from "node:os";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { Redis } from "ioredis";
-import { Counter, Registry } from "prom-client";
+import { Registry } from "prom-client";
 import { type Clock, systemClock } from "../shared/clock.js";
 import type { Config } from "../shared/config.js";
 import { newInstanceId } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
+import { abandonedUsage, watchAbandonedLeases } from "./domain/admission/abandoned-leases.js";
 import { AccountPicker } from "./domain/admission/account-picker.js";
 import { AdmissionService } from "./domain/admission/admission-service.js";
 import { LeaseBook } from "./domain/admission/lease-book.js";
+import { LeaseKeeping } from "./domain/admission/lease-keeping.js";
+import { LeaseTickets } from "./domain/admission/lease-ticket.js";
 import { createCatalog } from "./domain/catalog/index.js";
 import { type ChangeFeed, LocalChangeFeed } from "./domain/change-feed.js";
 import { CredentialCipher, cipherKey } from "./domain/credential-cipher.js";
@@ -17,11 +20,12 @@ import { build } from "./server.js";
 import { createLiveStateAdmin } from "./services/admin-live-state.js";
 import { createAdminService } from "./services/admin-service.js";
 import { createAdmissionHandlers } from "./services/admission-handlers.js";
+import { ChannelRegistry } from "./services/channel-registry.js";
 import { createGatewayService } from "./services/gateway-service.js";
 import { UsageRecorder } from "./services/usage-recorder.js";
 import { PostgresDirectory } from "./store/db/directory-store.js";
 import { migrate, openDatabase } from "./store/db/orm.js";
-import { PostgresUsageLedger, type UnpricedModelListener } from "./store/db/postgres-usage-ledger.js";
+import { PostgresUsageLedger } from "./store/db/postgres-usage-ledger.js";
 import { seedDefaultPrices } from "./store/db/price-seed.js";
 import { snapshotPartsLoader } from "./store/db/snapshot-parts.js";
 import type { ExpiringMap } from "./store/kv/expiring-map.js";
@@ -31,6 +35,7 @@ import type { LeaseStore } from "./store/leases/lease-store.js";
 import { MemoryLeaseStore } from "./store/leases/memory-lease-store.js";
 import { RedisLeaseStore } from "./store/leases/redis-lease-store.js";
 import { RedisChangeFeed } from "./store/redis-change-feed.js";
+import { createUsageMetrics, type UsageMetrics } from "./usage-metrics.js";
 
 /** A running control plane. */
 export interface RunningControlPlane {
@@ -86,7 +91,7 @@ export async function startControlPlane(
     await seedDefaultPrices(orm, log);
     const cipher = new CredentialCipher(cipherKey(cp.secretKey));
     const registry = new Registry();
-    const onUnpriced = unpricedUsageCounter(registry);
+    const usageMetrics = createUsageMetrics(registry);
     const { stop, ...implementations } = services({
       config,
       log,
@@ -95,7 +100,8 @@ export async function startControlPlane(
       live,
       cipher,
       instanceId,
-      onUnpriced,
+      secretKey: cp.secretKey,
+      usageMetrics,
     });
     const server = build({
       ...implementations,
@@ -132,7 +138,8 @@ function services(deps: {
   live: LiveState;
   cipher: CredentialCipher;
   instanceId: string;
-  onUnpriced: UnpricedModelListener;
+  secretKey: Buffer;
+  usageMetrics: UsageMetrics;
 }) {
   const { config, log, clock, orm, live, cipher } = deps;
   const ttl = config.controlPlane.leaseTtlMs;
@@ -160,78 +167,73 @@ function services(deps: {
     clock,
     random: Math.random,
   });
+  const tickets = new LeaseTickets(deps.secretKey);
   const admission = new AdmissionService({
     directory,
     leases: live.leases,
     picker,
     book,
+    tickets,
     affinity: live.kv,
     clock,
     log,
     leaseTtlMs: ttl,
   });
-  const ledger = new PostgresUsageLedger({ orm, feed: live.feed, clock, log, onUnpriced: deps.onUnpriced });
-  const stopWatching = admission.watchAbandoned((record) => {
-    void ledger
-      .record([
-        {
-          requestId: record.requestId,
-          leaseId: record.leaseId,
-          userId: record.userId,
-          keyId: record.keyId,
-          groupId: record.groupId,
-          accountId: record.accountId,
-          requestedModel: record.model,
-          upstreamModel: record.upstreamModel,
-          endpoint: record.endpoint === 2 ? "chat_completions" : "responses",
-          stream: record.stream,
-          tokens: { input: 0, cachedInput: 0, output: 0, reasoning: 0 },
-          outcome: "abandoned",
-          statusCode: 0,
-          firstTokenMs: 0,
-          durationMs: Math.max(0, clock.now() - record.acquiredAt),
-          failoverCount: Math.max(0, record.attempt - 1),
-          upstreamRequestId: "",
-          startedAt: record.acquiredAt,
-        },
-      ])
-      .then(() => log.warn({ leaseId: record.leaseId, instanceId: record.instanceId }, "lease abandoned"))
-      .catch((err: unknown) => log.error({ err, leaseId: record.leaseId }, "abandoned lease not recorded"));
+  const keeping = new LeaseKeeping({
+    directory,
+    leases: live.leases,
+    book,
+    tickets,
+    affinity: live.kv,
+    clock,
+    log,
   });
+  const ledger = new PostgresUsageLedger({
+    orm,
+    feed: live.feed,
+    clock,
+    log,
+    onUnpriced: deps.usageMetrics.unpriced,
+    onRefused: deps.usageMetrics.refused,
+  });
+  const stopWatching = watchAbandonedLeases({ leases: live.leases, book, clock, log }, async (record) => {
+    await ledger.record([abandonedUsage(record, clock.now())]);
+    log.warn({ leaseId: record.leaseId, instanceId: record.instanceId }, "lease abandoned");
+  });
+  const registry = new ChannelRegistry();
+  // A lease store back from an outage may have lost every lease: data planes re-assert theirs before new admits.
+  const stopReasserting = live.leases.onReconnected(() =>
+    admission.holdAdmits(registry.requestReassert(REASSERT_HOLD_MS)),
+  );
   const snapshots = new SnapshotSource({ load: snapshotPartsLoader(orm), feed: live.feed, clock, log });
   return {
     stop: () => {
       stopWatching();
+      stopReasserting();
       snapshots.close();
       directory.close();
     },
     admin: { ...createAdminService({ catalog, log }), ...createLiveStateAdmin({ book, affinity: live.kv }) },
     gateway: createGatewayService(
-      createAdmissionHandlers(admission, new UsageRecorder(ledger, log)),
+      createAdmissionHandlers(
+        admission,
+        keeping,
+        new UsageRecorder(ledger, log, clock, deps.usageMetrics.outOfRange),
+      ),
       snapshots,
       {
         serverId: deps.instanceId,
         leaseTtlMs: ttl,
         maxOutstanding: 10_000,
+        registry,
         log,
       },
     ),
   };
 }
 
-/**
- * `switchyard_unpriced_usage_total{model}`: usage billed at cost 0 for want of a price. The ledger only counts
- * records with tokens, i.e. models an upstream actually served, so the label set stays as small as the catalog.
- */
-function unpricedUsageCounter(registry: Registry): UnpricedModelListener {
-  const counter = new Counter({
-    name: "switchyard_unpriced_usage_total",
-    help: "Usage records billed at cost 0 because the upstream model has no price, by model.",
-    labelNames: ["model"],
-    registers: [registry],
-  });
-  return (model) => counter.inc({ model });
-}
+/** How long new admits wait for data planes to re-assert their leases after a lease-store outage. */
+const REASSERT_HOLD_MS = 2_000;
 
 async function openLiveState(config: Config, log: Logger, instanceId: string): Promise<LiveState> {
   const { redisUrl: url, redisPrefix: prefix } = config.controlPlane;

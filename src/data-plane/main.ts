@@ -7,6 +7,7 @@ import type { Config } from "../shared/config.js";
 import { newInstanceId } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import { LeaseChannel } from "./control/lease-channel.js";
+import { LeaseKeeper } from "./control/lease-keeper.js";
 import { SnapshotWatcher } from "./control/snapshot-watcher.js";
 import { channelUsageSender, UsageReporter } from "./control/usage-reporter.js";
 import { createDataPlaneMetrics } from "./metrics.js";
@@ -25,9 +26,6 @@ export interface RunningDataPlane {
    */
   shutdown(): Promise<void>;
 }
-
-/** Longest wait for an admit or reroute: a user wait (30 s) plus a sticky account wait (120 s), with margin. */
-const CONTROL_TIMEOUT_MS = 180_000;
 
 /** The composition root of the data plane: reads nothing but `config`, builds every part once, serves. */
 export async function startDataPlane(
@@ -53,7 +51,15 @@ export async function startDataPlane(
     ],
   });
   const client = createClient(GatewayService, transport);
-  const channel = new LeaseChannel({ client, instanceId, version, log });
+  const keeper = new LeaseKeeper({ log });
+  const channel = new LeaseChannel({
+    client,
+    instanceId,
+    version,
+    log,
+    unavailableAfterMs: dp.controlPlaneWaitMs,
+    reassertion: () => keeper.reassertion(),
+  });
   const snapshots = new SnapshotWatcher({ client, instanceId, log });
   const usage = new UsageReporter({ send: channelUsageSender(channel), log });
   const metrics = createDataPlaneMetrics(() => ({ depth: usage.depth, dropped: usage.dropped }));
@@ -65,13 +71,14 @@ export async function startDataPlane(
   const settings = () => snapshots.current?.settings;
   const server = build({
     channel,
+    keeper,
     snapshots,
     usage,
     metrics,
     log,
     limiter: new AuthFailureLimiter({ clock: systemClock }),
     bodyLimitBytes: dp.requestBodyLimitBytes,
-    controlTimeoutMs: CONTROL_TIMEOUT_MS,
+    controlTimeoutMs: dp.admitTimeoutMs,
     attempt: {
       pool,
       get keepaliveMs() {
@@ -87,6 +94,7 @@ export async function startDataPlane(
     ready: () => !draining && channel.connected && snapshots.current !== null,
   });
   channel.start();
+  keeper.start(channel);
   snapshots.start();
   const { url, port } = await server.listen(dp.listen.host, dp.listen.port);
   log.info({ url, instanceId, controlPlane: config.controlPlane.url }, "data plane listening");
@@ -107,6 +115,7 @@ export async function startDataPlane(
       const unsent = await usage.flush(10_000);
       if (unsent > 0) log.error({ unsent }, "usage records not delivered before exit");
       snapshots.stop();
+      keeper.stop();
       await channel.close();
       await pool.close();
       log.info("data plane stopped");

@@ -12,6 +12,7 @@ export interface DataPlaneMetrics {
   inFlight: Gauge<"route">;
   usageQueueDepth: Gauge<never>;
   usageDropped: Gauge<never>;
+  usageOutOfRange: Counter<never>;
 }
 
 const SECONDS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -82,6 +83,11 @@ export function createDataPlaneMetrics(usage: () => { depth: number; dropped: nu
       collect() {
         this.set(usage().dropped);
       },
+    }),
+    usageOutOfRange: new Counter({
+      name: "switchyard_usage_out_of_range_total",
+      help: "Requests whose upstream reported token counts out of range (recorded as 0 and flagged).",
+      registers,
     }),
   };
 }

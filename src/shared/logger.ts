@@ -46,6 +46,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       ...(options.name === undefined ? {} : { name: options.name }),
       base: { pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      serializers: { err: serializeError },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
@@ -56,4 +57,31 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 /** A child logger that stamps every line with the request id. */
 export function requestLogger(log: Logger, requestId: string): Logger {
   return log.child({ requestId });
+}
+
+/**
+ * How an error is logged: type, message, code and stack, with its `cause` chain — except database errors, which
+ * are reduced to their type and SQLSTATE: their messages quote the statement with its parameters (ids, models,
+ * sealed credentials, key hashes). Call sites name the statement in the log line instead.
+ */
+export function serializeError(err: unknown, depth = 0): Record<string, unknown> {
+  if (typeof err !== "object" || err === null) return { type: typeof err, message: String(err) };
+  const e = err as Partial<Error> & Record<string, unknown>;
+  const type = typeof e.name === "string" ? e.name : (e.constructor?.name ?? "Error");
+  if (isDatabaseError(e)) return { type, sqlState: e.sqlState ?? e.code ?? null };
+  const out: Record<string, unknown> = { type, message: e.message };
+  if (typeof e.code === "string" || typeof e.code === "number") out.code = e.code;
+  if (typeof e.stack === "string") out.stack = e.stack;
+  if (e.cause !== undefined && depth < 4) out.cause = serializeError(e.cause, depth + 1);
+  return out;
+}
+
+/** MikroORM's DriverException (sqlState), node-postgres' DatabaseError (severity + code), errors carrying SQL. */
+function isDatabaseError(e: Record<string, unknown>): boolean {
+  return (
+    typeof e.sqlState === "string" ||
+    (typeof e.severity === "string" && typeof e.code === "string") ||
+    typeof e.sql === "string" ||
+    typeof e.query === "string"
+  );
 }

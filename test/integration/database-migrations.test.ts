@@ -17,7 +17,11 @@ describe("database migrations", () => {
   });
 
   it("apply to an empty database, then find nothing left to apply", async () => {
-    expect(await migrate(orm)).toEqual(["0001-initial-schema", "0002-subscription-usage-index"]);
+    expect(await migrate(orm)).toEqual([
+      "0001-initial-schema",
+      "0002-subscription-usage-index",
+      "0003-usage-out-of-range",
+    ]);
     expect(await migrate(orm)).toEqual([]);
     const tables = await orm.em
       .getConnection()

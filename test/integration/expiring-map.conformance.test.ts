@@ -32,6 +32,16 @@ describe.each(implementations)("ExpiringMap on %s", (_name, make) => {
     expect(await map.get("a")).toBeNull();
   });
 
+  it("deletes a key only while it holds the expected value", async () => {
+    const map = await make();
+    await map.set("cad", "one", 10_000);
+    expect(await map.deleteIfEquals("cad", "two")).toBe(false);
+    expect(await map.get("cad")).toBe("one");
+    expect(await map.deleteIfEquals("cad", "one")).toBe(true);
+    expect(await map.get("cad")).toBeNull();
+    expect(await map.deleteIfEquals("cad", "one")).toBe(false);
+  });
+
   it("sets only when absent", async () => {
     const map = make();
     expect(await map.setIfAbsent("k", "first", 60_000)).toBe(true);

@@ -6,6 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { type ConnectRouter, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
+import { ChannelRegistry } from "../../src/control-plane/services/channel-registry.js";
 import { createChannelHandler } from "../../src/control-plane/services/gateway-channel.js";
 import type { GatewayHandlers, OperationContext } from "../../src/control-plane/services/gateway-handlers.js";
 import { LeaseChannel, type OperationRequest } from "../../src/data-plane/control/lease-channel.js";
@@ -74,6 +75,11 @@ class ScriptedHandlers implements GatewayHandlers {
   async renew() {
     return create(RenewResponseSchema, { expiresAtMs: 123n });
   }
+  readonly reasserted: string[][] = [];
+  async reassert(request: { leases: Array<{ leaseId: string }> }) {
+    this.reasserted.push(request.leases.map((l) => l.leaseId));
+    return request.leases.length;
+  }
   async release(request: OperationRequest<"release">) {
     this.releases.push(request.leaseId);
     return create(ReleaseResponseSchema, { released: true });
@@ -87,12 +93,13 @@ function grant(requestId: string) {
   return create(AdmitResponseSchema, { lease: { leaseId: `lse_${requestId}`, ttlMs: 30_000, attempt: 1 } });
 }
 
-async function startServer(handlers: GatewayHandlers, port = 0) {
+async function startServer(handlers: GatewayHandlers, port = 0, registry = new ChannelRegistry()) {
   const batches: number[] = [];
   const channel = createChannelHandler(handlers, {
     serverId: "cp-test",
     leaseTtlMs: 30_000,
     maxOutstanding: 10_000,
+    registry,
     log: silent,
   });
   const routes = (router: ConnectRouter) =>

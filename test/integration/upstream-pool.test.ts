@@ -183,7 +183,7 @@ describe("a stream request through the pool", () => {
     const chunks = events.slice(0, -1).map((event) => JSON.parse(event.data) as Json);
     expect(chunks.every((chunk) => chunk.model === "my-alias")).toBe(true);
     expect(chunks.some((chunk) => (chunk.choices as unknown[]).length === 0)).toBe(false);
-    expect(tap.usage).toEqual({ input: 20, cachedInput: 0, output: 3, reasoning: 0 });
+    expect(tap.usage).toEqual({ input: 20, cachedInput: 0, output: 3, reasoning: 0, outOfRange: false });
     expect(tap.complete).toBe(true);
   });
 

@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type ControlPlaneOverrides, startControlPlane } from "../../src/control-plane/main.js";
-import { LeaseChannel } from "../../src/data-plane/control/lease-channel.js";
+import { LeaseChannel, type LeaseChannelOptions } from "../../src/data-plane/control/lease-channel.js";
 import { AdminService, BillingMode } from "../../src/gen/switchyard/v1/admin_pb.js";
 import { GatewayService } from "../../src/gen/switchyard/v1/gateway_pb.js";
 import { type Config, loadConfig } from "../../src/shared/config.js";
@@ -23,41 +23,75 @@ export function testLogger(): Logger {
     : createLogger({ level, destination: process.stderr as unknown as Writable });
 }
 
-/** A control plane in this process on real PostgreSQL (a fresh database) and Redis (a fresh key prefix). */
-export async function startTestControlPlane(
-  label: string,
-  options: { leaseTtlMs?: number; redis?: boolean; overrides?: ControlPlaneOverrides } = {},
-) {
+/** Where a test control plane keeps its state and how it is reached. */
+export interface TestControlPlaneOptions {
+  leaseTtlMs?: number;
+  /** False: in-memory leases. */
+  redis?: boolean;
+  /** Another Redis than the machine's (e.g. a throwaway redis-server the test restarts). */
+  redisUrl?: string;
+  /** How the control plane reaches its database, given the test database's URL (e.g. through a proxy). */
+  databaseUrl?: (url: string) => string;
+  /** A fixed port (so a restarted control plane is found where it was); default: any free one. */
+  port?: number;
+  overrides?: ControlPlaneOverrides;
+}
+
+/**
+ * A control plane in this process on real PostgreSQL (a fresh database) and Redis (a fresh key prefix). `pause`
+ * stops it (as a crash would, for its clients) and `resume` starts it again on the same port and state.
+ */
+export async function startTestControlPlane(label: string, options: TestControlPlaneOptions = {}) {
   const db = await createTestDatabase(label);
-  const redis = redisNamespace(label);
+  const redis = redisNamespace(label, options.redisUrl);
   const base = loadConfig({
-    SWITCHYARD_DATABASE_URL: db.url,
+    SWITCHYARD_DATABASE_URL: options.databaseUrl ? options.databaseUrl(db.url) : db.url,
     SWITCHYARD_REDIS_URL: options.redis === false ? "" : redis.url,
     SWITCHYARD_REDIS_PREFIX: redis.prefix,
     SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
     SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN,
     SWITCHYARD_DATA_PLANE_TOKEN: DATA_PLANE_TOKEN,
-    SWITCHYARD_CONTROL_PLANE_LISTEN: "127.0.0.1:0",
+    SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${options.port ?? 0}`,
   });
   const config: Config = {
     ...base,
     controlPlane: { ...base.controlPlane, leaseTtlMs: options.leaseTtlMs ?? base.controlPlane.leaseTtlMs },
   };
-  const running = await startControlPlane(config, testLogger(), options.overrides);
-  const admin = connectClient(AdminService, running.url, { protocol: "grpc", token: ADMIN_TOKEN });
-  const gateway = connectClient(GatewayService, running.url, { protocol: "grpc", token: DATA_PLANE_TOKEN });
+  let running: Awaited<ReturnType<typeof startControlPlane>> | null = await startControlPlane(
+    config,
+    testLogger(),
+    options.overrides,
+  );
+  const url = running.url;
+  const port = running.port;
+  const admin = connectClient(AdminService, url, { protocol: "grpc", token: ADMIN_TOKEN });
+  const gateway = connectClient(GatewayService, url, { protocol: "grpc", token: DATA_PLANE_TOKEN });
   return {
-    url: running.url,
+    url,
     config,
     db,
+    redisPrefix: redis.prefix,
     admin: admin.client,
     gateway: gateway.client,
+    /** Stops serving (streams end, the port closes); state stays. */
+    async pause() {
+      await running?.close();
+      running = null;
+    },
+    /** Serves again on the same port, over the same database and Redis prefix. */
+    async resume() {
+      const again = {
+        ...config,
+        controlPlane: { ...config.controlPlane, listen: { host: "127.0.0.1", port } },
+      };
+      running ??= await startControlPlane(again, testLogger(), options.overrides);
+    },
     async stop() {
       admin.close();
       gateway.close();
-      await running.close();
+      await running?.close();
       await db.drop();
-      if (options.redis !== false) await redis.drop();
+      if (options.redis !== false) await redis.drop().catch(() => undefined);
     },
   };
 }
@@ -103,7 +137,11 @@ export async function seedTenant(
 }
 
 /** A "data plane" for tests: its own HTTP/2 connection and lease channel to the control plane at `url`. */
-export function dataPlaneChannel(url: string, instanceId: string): LeaseChannel {
+export function dataPlaneChannel(
+  url: string,
+  instanceId: string,
+  options: Partial<Pick<LeaseChannelOptions, "reassertion" | "unavailableAfterMs">> = {},
+): LeaseChannel {
   const transport = createGrpcTransport({
     baseUrl: url,
     interceptors: [
@@ -118,6 +156,7 @@ export function dataPlaneChannel(url: string, instanceId: string): LeaseChannel 
     instanceId,
     version: "test",
     log: testLogger(),
+    ...options,
   });
   channel.start();
   return channel;

@@ -84,3 +84,13 @@ export async function startRedisServer(): Promise<RedisServer> {
   }
   throw new Error("redis-server did not start");
 }
+
+/** Starts a dedicated redis-server again on `port` (empty, as a restart without persistence leaves it). */
+export async function restartRedisServer(port: number): Promise<RedisServer> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const server = await startOnce(port);
+    if (server) return server;
+    await sleep(100);
+  }
+  throw new Error(`redis-server did not start again on ${port}`);
+}

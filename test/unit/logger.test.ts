@@ -1,5 +1,7 @@
 import { Writable } from "node:stream";
+import { DriverException } from "@mikro-orm/core";
 import { describe, expect, it } from "vitest";
+import { ErrorCode, SwitchyardError } from "../../src/shared/errors.js";
 import { createLogger, requestLogger } from "../../src/shared/logger.js";
 
 function capture() {
@@ -54,5 +56,31 @@ describe("the logger", () => {
       headers: { authorization: "[redacted]", "x-api-key": "[redacted]", accept: "text/plain" },
       account: { credential: "[redacted]", name: "primary" },
     });
+  });
+
+  it("logs database errors by type and SQLSTATE only, wherever they appear, never the statement's values", () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ destination });
+    // What node-postgres raises and MikroORM wraps: the message quotes the statement with its parameters.
+    const pgError = Object.assign(
+      new Error(
+        "insert into usage_records (request_id, user_id, upstream_model) values ('req_secret_id', '3f0e1c2a-user', 'gpt-secret-model') - value \"3000000000\" is out of range for type integer",
+      ),
+      { code: "22003", severity: "ERROR", detail: "Key (request_id)=(req_secret_id) already exists." },
+    );
+    const driver = new DriverException(pgError);
+    log.error({ err: driver }, "usage batch failed");
+    log.error({ err: new SwitchyardError(ErrorCode.STORE_UNAVAILABLE, { cause: driver }) }, "wrapped");
+    log.warn({ err: new Error("plain failure", { cause: pgError }) }, "caused");
+    const text = lines.map((l) => JSON.stringify(l)).join("\n");
+    for (const value of ["req_secret_id", "3f0e1c2a-user", "gpt-secret-model", "3000000000", "insert into"]) {
+      expect(text).not.toContain(value);
+    }
+    expect(lines[0]?.err).toEqual({ type: "DriverException", sqlState: "22003" });
+    expect(lines[1]?.err).toMatchObject({
+      type: "SwitchyardError",
+      cause: { type: "DriverException", sqlState: "22003" },
+    });
+    expect(lines[2]?.err).toMatchObject({ message: "plain failure", cause: { sqlState: "22003" } });
   });
 });

@@ -97,6 +97,7 @@ export function usageRecordToProto(r: UsageRecordView): UsageRecord {
     durationMs: r.durationMs,
     failoverCount: r.failoverCount,
     upstreamRequestId: r.upstreamRequestId,
+    usageOutOfRange: r.usageOutOfRange,
     createTime: toTimestamp(r.createdAt),
   });
 }

@@ -7,6 +7,7 @@ import {
   LeaseSchema,
   ReleaseResponseSchema,
   ReleaseScope,
+  type RenewRequest,
   RenewResponseSchema,
   RerouteResponseSchema,
   UpstreamFailureKind,
@@ -14,6 +15,7 @@ import {
 import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { AdmissionService, Grant } from "../domain/admission/admission-service.js";
+import type { LeaseKeeping, RenewInput } from "../domain/admission/lease-keeping.js";
 import type { UpstreamFailureView } from "../domain/scheduling/index.js";
 import type { GatewayHandlers } from "./gateway-handlers.js";
 import type { UsageRecorder } from "./usage-recorder.js";
@@ -27,7 +29,11 @@ const FAILURE_KINDS: Record<UpstreamFailureKind, UpstreamFailureView["kind"]> = 
 };
 
 /** The gateway operations over the admission domain: proto in, proto out, nothing else. */
-export function createAdmissionHandlers(admission: AdmissionService, usage: UsageRecorder): GatewayHandlers {
+export function createAdmissionHandlers(
+  admission: AdmissionService,
+  keeping: LeaseKeeping,
+  usage: UsageRecorder,
+): GatewayHandlers {
   return {
     async authenticate(request) {
       const key = await admission.authenticate(keyHash(request.keySha256));
@@ -79,12 +85,19 @@ export function createAdmissionHandlers(admission: AdmissionService, usage: Usag
     },
 
     async renew(request) {
-      const expiresAt = await admission.renew(request.leaseId);
-      return create(RenewResponseSchema, { expiresAtMs: BigInt(expiresAt) });
+      const renewal = await keeping.renew(renewInput(request));
+      return create(RenewResponseSchema, {
+        expiresAtMs: BigInt(renewal.expiresAt),
+        reasserted: renewal.reasserted,
+      });
+    },
+
+    async reassert(request) {
+      return keeping.reassertAll(request.leases.map(renewInput));
     },
 
     async release(request) {
-      const released = await admission.release({
+      const released = await keeping.release({
         leaseId: request.leaseId,
         userSlotOnly: request.scope === ReleaseScope.USER_SLOT,
         upstreamStatus: request.upstreamStatus,
@@ -96,6 +109,14 @@ export function createAdmissionHandlers(admission: AdmissionService, usage: Usag
     async reportUsage(request) {
       return usage.record(request.records);
     },
+  };
+}
+
+function renewInput(request: RenewRequest): RenewInput {
+  return {
+    leaseId: request.leaseId,
+    ticket: request.ticket,
+    userSlotReleased: request.userSlotReleased,
   };
 }
 
@@ -119,6 +140,7 @@ function toLease(grant: Grant): Lease {
     sticky: record.sticky,
     userWaitMs: Math.round(grant.userWaitMs),
     accountWaitMs: Math.round(grant.accountWaitMs),
+    ticket: grant.ticket,
   });
 }
 

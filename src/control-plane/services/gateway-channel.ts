@@ -8,11 +8,12 @@ import {
   type Operation,
   type OperationResult,
   OperationResultSchema,
+  type ReassertLeases,
 } from "../../gen/switchyard/v1/gateway_pb.js";
 import { asSwitchyardError, ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
+import type { ChannelRegistry, ReassertingChannel } from "./channel-registry.js";
 import type { GatewayHandlers, OperationContext } from "./gateway-handlers.js";
-import { loggableError } from "./handle-errors.js";
 
 /** Settings of the server side of the lease channel. */
 export interface ChannelServerOptions {
@@ -21,6 +22,8 @@ export interface ChannelServerOptions {
   leaseTtlMs: number;
   /** Operations in flight per stream before the server stops reading (backpressure). */
   maxOutstanding: number;
+  /** Where open channels are listed, so the replica can ask them all to re-assert their leases. */
+  registry: ChannelRegistry;
   log: Logger;
 }
 
@@ -35,17 +38,19 @@ export function createChannelHandler(handlers: GatewayHandlers, options: Channel
     context: HandlerContext,
   ): AsyncIterable<ChannelResponse> {
     const stream = new ChannelStream(handlers, options, context.signal);
+    const unregister = options.registry.add(stream);
     stream.read(requests);
     try {
       yield* stream.responses();
     } finally {
+      unregister();
       stream.close();
     }
   };
 }
 
 /** One open channel: its output queue, in-flight count and lifetime. */
-class ChannelStream {
+class ChannelStream implements ReassertingChannel {
   readonly #handlers: GatewayHandlers;
   readonly #options: ChannelServerOptions;
   readonly #abort = new AbortController();
@@ -56,6 +61,10 @@ class ChannelStream {
   #readerError: unknown = null;
   #wakeWriter: (() => void) | null = null;
   #wakeReader: (() => void) | null = null;
+  /** Set when the replica asks for a re-assertion, until the writer sends the request. */
+  #reassertToSend = false;
+  /** Callers waiting for the data plane's next re-assertion. */
+  #reassertWaiters: Array<() => void> = [];
 
   constructor(handlers: GatewayHandlers, options: ChannelServerOptions, signal: AbortSignal) {
     this.#handlers = handlers;
@@ -89,6 +98,8 @@ class ChannelStream {
           );
         }
         ctx = { instanceId, signal: this.#abort.signal };
+        // The data plane's running leases count again before anything it asks for next (and before `opened`).
+        if (request.reassert) await this.#reassert(request.reassert, ctx);
         this.#opened = create(ChannelResponseSchema, {
           opened: {
             serverId: this.#options.serverId,
@@ -97,7 +108,7 @@ class ChannelStream {
           },
         });
         this.#notifyWriter();
-      }
+      } else if (request.reassert) await this.#reassert(request.reassert, ctx);
       for (const operation of request.operations) this.#start(operation, ctx);
       while (this.#outstanding >= this.#options.maxOutstanding && !this.#abort.signal.aborted) {
         await new Promise<void>((resolve) => {
@@ -105,6 +116,30 @@ class ChannelStream {
         });
       }
     }
+  }
+
+  async #reassert(leases: ReassertLeases, ctx: OperationContext): Promise<void> {
+    try {
+      const held = await this.#handlers.reassert(leases, ctx);
+      if (leases.leases.length > 0)
+        this.#options.log.info(
+          { instanceId: ctx.instanceId, leases: leases.leases.length, held },
+          "leases re-asserted",
+        );
+    } catch (err) {
+      this.#options.log.warn({ err, instanceId: ctx.instanceId }, "lease re-assertion failed");
+    } finally {
+      for (const resolve of this.#reassertWaiters.splice(0)) resolve();
+    }
+  }
+
+  askReassert(): Promise<void> {
+    if (this.#abort.signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#reassertWaiters.push(resolve);
+      this.#reassertToSend = true;
+      this.#notifyWriter();
+    });
   }
 
   #start(operation: Operation, ctx: OperationContext): void {
@@ -129,8 +164,10 @@ class ChannelStream {
         this.#opened = null;
         continue;
       }
-      if (this.#results.length > 0) {
-        yield create(ChannelResponseSchema, { results: this.#results.splice(0) });
+      if (this.#results.length > 0 || this.#reassertToSend) {
+        const reassert = this.#reassertToSend;
+        this.#reassertToSend = false;
+        yield create(ChannelResponseSchema, { results: this.#results.splice(0), reassert });
         continue;
       }
       if (this.#readerDone && this.#outstanding === 0) break;
@@ -145,6 +182,7 @@ class ChannelStream {
   close(): void {
     this.#abort.abort();
     this.#wakeReader?.();
+    for (const resolve of this.#reassertWaiters.splice(0)) resolve();
   }
 
   #notifyWriter(): void {
@@ -188,7 +226,7 @@ async function dispatch(
   } catch (err) {
     const failure = asSwitchyardError(err);
     if (failure.code === ErrorCode.INTERNAL)
-      log.error({ err: loggableError(err), operation: operation.kind.case }, "operation failed");
+      log.error({ err, operation: operation.kind.case }, "operation failed");
     return packed(correlationId, { case: "failure", value: failure.toFailure() });
   }
 }

@@ -5,6 +5,7 @@ import type {
   AdmitResponse,
   AuthenticateRequest,
   AuthenticateResponse,
+  ReassertLeases,
   ReleaseRequest,
   ReleaseResponse,
   RenewRequest,
@@ -34,6 +35,8 @@ export interface GatewayHandlers {
   cancelAdmit(request: AdmitCancel, ctx: OperationContext): Promise<AdmitCancelResult>;
   reroute(request: RerouteRequest, ctx: OperationContext): Promise<RerouteResponse>;
   renew(request: RenewRequest, ctx: OperationContext): Promise<RenewResponse>;
+  /** Renews (re-asserts) every live lease a data plane lists; resolves with how many are held again. */
+  reassert(request: ReassertLeases, ctx: OperationContext): Promise<number>;
   release(request: ReleaseRequest, ctx: OperationContext): Promise<ReleaseResponse>;
   reportUsage(request: ReportUsageRequest, ctx: OperationContext): Promise<ReportUsageResponse>;
 }

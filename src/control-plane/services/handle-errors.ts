@@ -1,27 +1,17 @@
 import { ConnectError } from "@connectrpc/connect";
-import { DriverException } from "@mikro-orm/core";
 import { ErrorCode, SwitchyardError, toConnectError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 
 /**
  * The one error boundary of an RPC implementation: a SwitchyardError keeps its code (and message, which is written
- * for the caller); a ConnectError passes as it is; anything else is a bug or an outage, so it is logged and answered
- * as INTERNAL with a generic message that carries no internal detail.
+ * for the caller); a ConnectError passes as it is; anything else is a bug or an outage, so it is logged (database
+ * errors by type and SQLSTATE only: the logger's error serializer) and answered as INTERNAL with a generic message
+ * that carries no internal detail.
  */
 export function translateRpcError(err: unknown, method: string, log: Logger): ConnectError {
   if (err instanceof SwitchyardError || err instanceof ConnectError) return toConnectError(err);
-  log.error({ rpc: method, err: loggableError(err) }, "rpc failed unexpectedly");
+  log.error({ rpc: method, err }, "rpc failed unexpectedly");
   return toConnectError(new SwitchyardError(ErrorCode.INTERNAL));
-}
-
-/**
- * What of an unexpected error may be logged. Database errors are reduced to their class and SQLSTATE: their message
- * quotes the statement's parameters, which can hold sealed credentials or API-key hashes.
- */
-export function loggableError(err: unknown): Record<string, unknown> {
-  if (err instanceof DriverException) return { type: err.name, sqlState: err.sqlState ?? err.code ?? null };
-  if (err instanceof Error) return { type: err.name, message: err.message, stack: err.stack };
-  return { type: typeof err };
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "../../shared/logger.js";
+import { OutageLog } from "../../shared/outage-log.js";
 import { type Change, type ChangeFeed, LocalChangeFeed } from "../domain/change-feed.js";
 
 /**
  * A {@link ChangeFeed} shared by every control-plane replica through Redis pub/sub. Local listeners hear a change
- * at once; other replicas within a pub/sub hop (about a millisecond). A replica that misses messages while
- * disconnected is covered by the caches' own short max-age.
+ * at once; other replicas within a pub/sub hop (about a millisecond). While the subscriber is disconnected the feed
+ * is not `live` (caches fall back to short max-ages); once it is subscribed again it publishes a local `reset`, since
+ * messages sent meanwhile are lost.
  */
 export class RedisChangeFeed implements ChangeFeed {
   readonly #local = new LocalChangeFeed();
@@ -15,6 +17,10 @@ export class RedisChangeFeed implements ChangeFeed {
   readonly #subscriber: Redis;
   readonly #channel: string;
   readonly #log: Logger;
+  #live = false;
+  #lost = false;
+  /** Changes not relayed are logged once per outage (other replicas fall back to short max-ages meanwhile). */
+  readonly #relay: OutageLog;
 
   /** `subscriber` must be a dedicated connection (it enters subscribe mode). */
   constructor(options: { publisher: Redis; subscriber: Redis; prefix: string; log: Logger }) {
@@ -22,23 +28,48 @@ export class RedisChangeFeed implements ChangeFeed {
     this.#subscriber = options.subscriber;
     this.#channel = `${options.prefix}changes`;
     this.#log = options.log;
+    this.#relay = new OutageLog(options.log, "change feed relay to other replicas");
+  }
+
+  get live(): boolean {
+    return this.#live;
   }
 
   /** Subscribes to the shared channel; resolves once subscribed. */
   async start(): Promise<void> {
+    this.#subscriber.on("close", () => {
+      this.#live = false;
+      this.#lost = true;
+    });
+    this.#subscriber.on("ready", () => {
+      if (!this.#lost) return;
+      this.#lost = false;
+      // Subscribed again (ioredis resubscribes; asking once more is harmless and tells when it took): what was
+      // published meanwhile is lost, so every cache starts over.
+      this.#subscriber
+        .subscribe(this.#channel)
+        .then(() => {
+          this.#live = true;
+          this.#local.publish({ kind: "reset", id: "" });
+          this.#log.info("change feed resubscribed; caches reset");
+        })
+        .catch((err: unknown) => this.#log.warn({ err }, "change feed resubscribe failed"));
+    });
     this.#subscriber.on("message", (channel: string, message: string) => {
       if (channel !== this.#channel) return;
       const parsed = parse(message);
       if (parsed && parsed.origin !== this.#origin) this.#local.publish(parsed.change);
     });
     await this.#subscriber.subscribe(this.#channel);
+    this.#live = true;
   }
 
   publish(change: Change): void {
     this.#local.publish(change);
-    this.#publisher
-      .publish(this.#channel, JSON.stringify({ origin: this.#origin, change }))
-      .catch((err: unknown) => this.#log.warn({ err, change }, "change not relayed to other replicas"));
+    this.#publisher.publish(this.#channel, JSON.stringify({ origin: this.#origin, change })).then(
+      () => this.#relay.ok(),
+      (err: unknown) => this.#relay.failed(err),
+    );
   }
 
   subscribe(listener: (change: Change) => void): () => void {

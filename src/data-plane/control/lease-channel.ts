@@ -7,11 +7,13 @@ import {
   type Operation,
   type OperationResult,
   OperationSchema,
+  type ReassertLeases,
   ReleaseScope,
 } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
+import { OutageLog } from "../../shared/outage-log.js";
 
 /** The operations the channel carries. */
 export type OperationKind = Exclude<Operation["kind"]["case"], undefined>;
@@ -27,6 +29,17 @@ export type OperationResponse<K extends OperationKind> = Extract<
   OperationResult["kind"],
   { case: K }
 >["value"];
+
+/**
+ * Kinds a client request waits for: while no channel is connected they fail after `unavailableAfterMs` (the client
+ * gets a 503 it can retry, not a hang); the others (renew, release, usage) wait for the reconnect.
+ */
+const FAIL_FAST: ReadonlySet<OperationKind> = new Set(["authenticate", "admit", "reroute"]);
+
+/** Operations per channel message at most, and usage batches among them, so a message stays far below the control
+ * plane's read limit (GATEWAY_READ_MAX_BYTES) whatever piled up while it was away. */
+const MAX_OPERATIONS_PER_MESSAGE = 1_000;
+const MAX_USAGE_BATCHES_PER_MESSAGE = 4;
 
 /** Kinds safe to send again after a reconnect: idempotent on the server (admit by request id). */
 const RESENDABLE: ReadonlySet<OperationKind> = new Set([
@@ -47,6 +60,13 @@ export interface LeaseChannelOptions {
   /** Reconnect backoff bounds. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /**
+   * With no stream connected, how long an operation a client waits for (admit, reroute) may wait for one before it
+   * fails with CONTROL_PLANE_UNAVAILABLE (SWITCHYARD_CONTROL_PLANE_WAIT_MS). Default 2000.
+   */
+  unavailableAfterMs?: number;
+  /** The data plane's live leases, re-asserted with `open` and whenever the control plane asks (LeaseKeeper). */
+  reassertion?: () => ReassertLeases;
 }
 
 interface Pending {
@@ -55,6 +75,9 @@ interface Pending {
   resolve: (value: OperationResult["kind"]["value"]) => void;
   reject: (err: SwitchyardError) => void;
   timer: NodeJS.Timeout;
+  /** Armed while no stream is connected, for the kinds in FAIL_FAST. */
+  unavailable: NodeJS.Timeout | undefined;
+  giveUp: (err: SwitchyardError) => void;
 }
 
 /**
@@ -75,9 +98,14 @@ export class LeaseChannel {
   #closed = false;
   #connected = false;
   #connectedListeners: Array<() => void> = [];
+  /** The control plane asked for a re-assertion: the next message carries it. */
+  #reassertRequested = false;
+  /** A broken or refused stream is logged once per outage, not once per reconnect attempt. */
+  readonly #outage: OutageLog;
 
   constructor(options: LeaseChannelOptions) {
     this.#options = options;
+    this.#outage = new OutageLog(options.log, "control plane (lease channel)");
   }
 
   /** Whether a stream is open and the control plane has answered its `open`. */
@@ -124,6 +152,7 @@ export class LeaseChannel {
       const giveUp = (err: SwitchyardError) => {
         if (!this.#pending.delete(correlationId)) return;
         clearTimeout(entry.timer);
+        clearTimeout(entry.unavailable);
         options.signal?.removeEventListener("abort", onAbort);
         if (kind === "admit") this.#withdrawAdmit(correlationId, request as OperationRequest<"admit">);
         reject(err);
@@ -145,9 +174,12 @@ export class LeaseChannel {
           () => giveUp(unavailable("control plane did not answer in time")),
           options.timeoutMs,
         ),
+        unavailable: undefined,
+        giveUp,
       };
       options.signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(correlationId, entry);
+      if (!this.#connected) this.#armUnavailable(entry);
       this.#enqueue(operation);
     });
   }
@@ -157,6 +189,7 @@ export class LeaseChannel {
     this.#closed = true;
     for (const [id, p] of this.#pending) {
       clearTimeout(p.timer);
+      clearTimeout(p.unavailable);
       this.#pending.delete(id);
       p.reject(new SwitchyardError(ErrorCode.SHUTTING_DOWN));
     }
@@ -205,22 +238,32 @@ export class LeaseChannel {
         signal: abort.signal,
       })) {
         if (response.opened) this.#markConnected(response.opened.serverId);
+        if (response.reassert) this.#requestReassert();
         for (const result of response.results) this.#settle(result);
       }
     } catch (err) {
-      if (!this.#closed) this.#options.log.warn({ err }, "lease channel broke");
+      if (!this.#closed) this.#outage.failed(err);
     } finally {
       abort.abort();
       this.#connected = false;
       this.#failUnresendable();
+      for (const p of this.#pending.values()) this.#armUnavailable(p);
     }
   }
 
   async *#requests(signal: AbortSignal): AsyncIterable<ChannelRequest> {
+    // The running leases count again before any operation of this stream is looked at (docs/adr/0004).
+    this.#reassertRequested = false;
     yield create(ChannelRequestSchema, {
       open: { instanceId: this.#options.instanceId, version: this.#options.version },
+      ...this.#reassertPart(),
     });
     while (!signal.aborted && !this.#closed) {
+      if (this.#reassertRequested) {
+        this.#reassertRequested = false;
+        yield create(ChannelRequestSchema, { operations: this.#nextBatch(), ...this.#reassertPart() });
+        continue;
+      }
       if (this.#queue.length === 0) {
         await new Promise<void>((resolve) => {
           const onAbort = () => resolve();
@@ -232,8 +275,40 @@ export class LeaseChannel {
         });
         continue;
       }
-      yield create(ChannelRequestSchema, { operations: this.#queue.splice(0) });
+      yield create(ChannelRequestSchema, { operations: this.#nextBatch() });
     }
+  }
+
+  #reassertPart(): { reassert?: ReassertLeases } {
+    const reassertion = this.#options.reassertion?.();
+    return reassertion ? { reassert: reassertion } : {};
+  }
+
+  /** What the next message carries: the queue's head, bounded in operations and usage batches. */
+  #nextBatch(): Operation[] {
+    let usage = 0;
+    let end = 0;
+    while (end < this.#queue.length && end < MAX_OPERATIONS_PER_MESSAGE) {
+      if (this.#queue[end]?.kind.case === "reportUsage" && ++usage > MAX_USAGE_BATCHES_PER_MESSAGE) break;
+      end++;
+    }
+    return this.#queue.splice(0, Math.max(end, 1));
+  }
+
+  #requestReassert(): void {
+    this.#reassertRequested = true;
+    const wake = this.#wakeSender;
+    this.#wakeSender = null;
+    wake?.();
+  }
+
+  /** While no stream is connected, a client-facing operation fails after `unavailableAfterMs`. */
+  #armUnavailable(p: Pending): void {
+    if (!FAIL_FAST.has(p.kind) || p.unavailable !== undefined) return;
+    p.unavailable = setTimeout(
+      () => p.giveUp(unavailable("control plane not reachable", 1_000)),
+      this.#options.unavailableAfterMs ?? 2_000,
+    );
   }
 
   #settle(result: OperationResult): void {
@@ -281,11 +356,16 @@ export class LeaseChannel {
 
   #markConnected(serverId: string): void {
     this.#connected = true;
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.unavailable);
+      p.unavailable = undefined;
+    }
+    this.#outage.ok();
     this.#options.log.info({ serverId }, "lease channel open");
     for (const listener of this.#connectedListeners.splice(0)) listener();
   }
 }
 
-function unavailable(message: string): SwitchyardError {
-  return new SwitchyardError(ErrorCode.CONTROL_PLANE_UNAVAILABLE, { message });
+function unavailable(message: string, retryAfterMs = 0): SwitchyardError {
+  return new SwitchyardError(ErrorCode.CONTROL_PLANE_UNAVAILABLE, { message, retryAfterMs });
 }

@@ -1,6 +1,8 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type UsageReport, UsageReportSchema } from "../../gen/switchyard/v1/gateway_pb.js";
+import { asSwitchyardError, ErrorCode } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
+import { OutageLog } from "../../shared/outage-log.js";
 import type { LeaseChannel } from "./lease-channel.js";
 
 /** What the reporter sends; a test or another transport can stand in for the lease channel. */
@@ -45,6 +47,9 @@ export class UsageReporter {
   #retryTimer: NodeJS.Timeout | null = null;
   #linger: NodeJS.Timeout | null = null;
   #backoff: number;
+  /** The batch size now: the configured one, or smaller while a refused record is being isolated. */
+  #batchLimit: number;
+  readonly #outage: OutageLog;
 
   constructor(options: UsageReporterOptions) {
     this.#options = {
@@ -56,6 +61,8 @@ export class UsageReporter {
       ...options,
     };
     this.#backoff = this.#options.retryMinMs;
+    this.#batchLimit = this.#options.batchSize;
+    this.#outage = new OutageLog(options.log, "control plane (usage reports; queued for retry)");
   }
 
   /** Records waiting to be sent. */
@@ -74,28 +81,38 @@ export class UsageReporter {
       this.#queue.shift();
       this.#dropped++;
     }
-    this.#queue.push(create(UsageReportSchema, record));
+    this.#queue.push(encodable(create(UsageReportSchema, record)));
     this.#kick();
   }
 
-  /** Sends everything queued, waiting up to `timeoutMs`; resolves with how many records are still unsent. */
+  /**
+   * Sends everything queued, for at most `timeoutMs` in all (a send still in flight at the deadline is not waited
+   * for); resolves with how many records are still unsent.
+   */
   async flush(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    while (this.#queue.length > 0 && Date.now() < deadline) {
-      if (this.#linger) {
-        clearTimeout(this.#linger);
-        this.#linger = null;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    try {
+      while (this.#queue.length > 0 && Date.now() < deadline) {
+        if (this.#linger) {
+          clearTimeout(this.#linger);
+          this.#linger = null;
+        }
+        if (this.#retryTimer) {
+          clearTimeout(this.#retryTimer);
+          this.#retryTimer = null;
+        }
+        this.#sending ??= this.#sendBatch();
+        await Promise.race([this.#sending, expired]);
+        if (this.#queue.length > 0 && Date.now() < deadline)
+          await Promise.race([new Promise((r) => setTimeout(r, 200)), expired]);
       }
-      if (this.#retryTimer) {
-        clearTimeout(this.#retryTimer);
-        this.#retryTimer = null;
-      }
-      this.#sending ??= this.#sendBatch();
-      await this.#sending;
-      if (this.#queue.length > 0)
-        await new Promise((r) => setTimeout(r, Math.min(200, deadline - Date.now())));
+    } finally {
+      clearTimeout(timer);
     }
-    await this.#sending;
     return this.#queue.length;
   }
 
@@ -115,22 +132,27 @@ export class UsageReporter {
   }
 
   async #sendBatch(): Promise<void> {
-    const batch = this.#queue.slice(0, this.#options.batchSize);
+    const batch = this.#queue.slice(0, this.#batchLimit);
     if (batch.length === 0) {
       this.#sending = null;
       return;
     }
     try {
       await this.#options.send(batch);
-      // Records may have been dropped from the head while the batch was in flight: remove by identity.
-      const sent = new Set(batch);
-      this.#queue = this.#queue.filter((r) => !sent.has(r));
+      this.#remove(batch);
+      this.#outage.ok();
       this.#backoff = this.#options.retryMinMs;
+      this.#batchLimit = this.#options.batchSize;
       this.#sending = null;
       if (this.#queue.length > 0) this.#kick();
     } catch (err) {
       this.#sending = null;
-      this.#options.log.warn({ err, queued: this.#queue.length }, "usage report failed; will retry");
+      if (isRefusal(err)) {
+        this.#isolateRefused(batch, err);
+        this.#kick();
+        return;
+      }
+      this.#outage.failed(err);
       this.#retryTimer = setTimeout(() => {
         this.#retryTimer = null;
         this.#kick();
@@ -139,4 +161,52 @@ export class UsageReporter {
       this.#backoff = Math.min(this.#backoff * 2, this.#options.retryMaxMs);
     }
   }
+
+  /**
+   * The control plane refused the batch as malformed (it never should: it skips bad records alone): send halves
+   * until the one record it refuses is alone, then drop that record (counted), so one bad record never stops
+   * billing for the rest.
+   */
+  #isolateRefused(batch: UsageReport[], err: unknown): void {
+    if (batch.length > 1) {
+      this.#batchLimit = Math.max(1, Math.floor(batch.length / 2));
+      return;
+    }
+    this.#remove(batch);
+    this.#dropped++;
+    this.#options.log.error({ err, requestId: batch[0]?.requestId }, "usage record refused; dropped");
+  }
+
+  /** Records may have been dropped from the head while a batch was in flight: remove by identity. */
+  #remove(batch: UsageReport[]): void {
+    const sent = new Set(batch);
+    this.#queue = this.#queue.filter((r) => !sent.has(r));
+  }
+}
+
+/** A refusal of the batch itself (it will fail the same way again), as opposed to the control plane being away. */
+function isRefusal(err: unknown): boolean {
+  const code = asSwitchyardError(err).code;
+  return code === ErrorCode.INVALID_ARGUMENT || code === ErrorCode.INVALID_REQUEST;
+}
+
+const UINT32_MAX = 4_294_967_295;
+
+/**
+ * The record with every uint32 field a valid uint32: one value that cannot be encoded would fail the whole channel
+ * message it travels in — and every resend of it.
+ */
+function encodable(r: UsageReport): UsageReport {
+  const uint32 = (v: number) => (Number.isInteger(v) && v >= 0 ? Math.min(v, UINT32_MAX) : 0);
+  r.statusCode = uint32(r.statusCode);
+  r.firstTokenMs = uint32(r.firstTokenMs);
+  r.durationMs = uint32(r.durationMs);
+  r.failoverCount = uint32(r.failoverCount);
+  if (r.tokens) {
+    r.tokens.inputTokens = uint32(r.tokens.inputTokens);
+    r.tokens.cachedInputTokens = uint32(r.tokens.cachedInputTokens);
+    r.tokens.outputTokens = uint32(r.tokens.outputTokens);
+    r.tokens.reasoningTokens = uint32(r.tokens.reasoningTokens);
+  }
+  return r;
 }

@@ -3,6 +3,7 @@ import { type Lease, ReleaseScope, UpstreamFailureKind } from "../../gen/switchy
 import { Endpoint, Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import type { OpenAIErrorBody } from "../../shared/errors.js";
 import type { LeaseChannel, OperationInit } from "../control/lease-channel.js";
+import type { LeaseKeeper } from "../control/lease-keeper.js";
 import type { SnapshotWatcher } from "../control/snapshot-watcher.js";
 import type { UsageReporter } from "../control/usage-reporter.js";
 import type { DataPlaneMetrics } from "../metrics.js";
@@ -15,6 +16,8 @@ import type { RequestContext } from "./request-context.js";
 /** What the failover loop needs. */
 export interface FailoverDeps {
   channel: LeaseChannel;
+  /** Keeps the leases of running requests alive (and re-asserts them after an outage). */
+  keeper: LeaseKeeper;
   snapshots: SnapshotWatcher;
   usage: UsageReporter;
   metrics: DataPlaneMetrics;
@@ -45,8 +48,11 @@ export async function runWithFailover(
 ): Promise<void> {
   let lease = admitted;
   const excluded: string[] = [];
-  const stopRenewing = renewWhileRunning(ctx, deps, () => lease);
-  const onGone = () => void release(ctx, deps, lease, { scope: ReleaseScope.USER_SLOT });
+  const held = deps.keeper.hold(lease);
+  const onGone = () => {
+    held.userSlotReleased();
+    void release(ctx, deps, lease, { scope: ReleaseScope.USER_SLOT });
+  };
   ctx.clientGone.addEventListener("abort", onGone, { once: true });
   try {
     for (;;) {
@@ -60,6 +66,7 @@ export async function runWithFailover(
         const next = await reroute(ctx, deps, lease, result, excluded, rule?.skipMonitoring ?? false);
         if (next) {
           lease = next;
+          held.update(next);
           continue;
         }
       }
@@ -67,7 +74,7 @@ export async function runWithFailover(
       return settle(ctx, deps, lease, refusalOutcome(result, status));
     }
   } finally {
-    stopRenewing();
+    held.end();
     ctx.clientGone.removeEventListener("abort", onGone);
   }
 }
@@ -190,6 +197,13 @@ function settle(ctx: RequestContext, deps: FailoverDeps, lease: Lease, result: R
     responseId: result.responseId,
   });
   const u = result.usage;
+  if (u?.outOfRange) {
+    deps.metrics.usageOutOfRange.inc();
+    ctx.log.warn(
+      { upstreamRequestId: result.upstreamRequestId },
+      "upstream reported token counts out of range",
+    );
+  }
   deps.usage.report({
     requestId: ctx.requestId,
     leaseId: lease.leaseId,
@@ -205,6 +219,7 @@ function settle(ctx: RequestContext, deps: FailoverDeps, lease: Lease, result: R
       outputTokens: u?.output ?? 0,
       reasoningTokens: u?.reasoning ?? 0,
     },
+    usageOutOfRange: u?.outOfRange ?? false,
     outcome: result.outcome,
     statusCode: ctx.res.statusCode,
     firstTokenMs: result.firstTokenMs,
@@ -232,17 +247,4 @@ async function release(
   } catch (err) {
     ctx.log.warn({ err, leaseId: lease.leaseId }, "release failed; the lease will expire");
   }
-}
-
-/** Renews the current lease every third of its TTL while the request runs. */
-function renewWhileRunning(ctx: RequestContext, deps: FailoverDeps, current: () => Lease): () => void {
-  const ttl = current().ttlMs || 30_000;
-  const timer = setInterval(() => {
-    const lease = current();
-    deps.channel
-      .call("renew", { leaseId: lease.leaseId }, { timeoutMs: ttl / 3 })
-      .catch((err: unknown) => ctx.log.warn({ err, leaseId: lease.leaseId }, "lease renewal failed"));
-  }, ttl / 3);
-  timer.unref();
-  return () => clearInterval(timer);
 }

@@ -10,15 +10,35 @@ export interface TokenUsage {
   readonly output: number;
   /** The part of `output` spent on reasoning. */
   readonly reasoning: number;
+  /**
+   * A count the upstream sent could not be trusted (negative, fractional, not a number, or beyond
+   * {@link MAX_TOKENS_PER_REQUEST}); it is counted as 0 and the usage record is flagged.
+   */
+  readonly outOfRange: boolean;
 }
 
-function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
-}
+/**
+ * More tokens than any one request can use (no model has a context near it): a larger count is an upstream's error.
+ * Bounding here also keeps every count a valid uint32 for the lease channel and an integer for the database.
+ */
+export const MAX_TOKENS_PER_REQUEST = 100_000_000;
 
-function detail(usage: JsonObject, field: string, key: string): number {
-  const details = usage[field];
-  return isJsonObject(details) ? count(details[key]) : 0;
+/** Reads counts, remembering whether any had to be distrusted. */
+class CountReader {
+  outOfRange = false;
+
+  count(value: unknown): number {
+    if (value === undefined || value === null) return 0;
+    if (typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= MAX_TOKENS_PER_REQUEST)
+      return value;
+    this.outOfRange = true;
+    return 0;
+  }
+
+  detail(usage: JsonObject, field: string, key: string): number {
+    const details = usage[field];
+    return isJsonObject(details) ? this.count(details[key]) : 0;
+  }
 }
 
 /**
@@ -27,21 +47,24 @@ function detail(usage: JsonObject, field: string, key: string): number {
  */
 export function tokenUsageOf(usage: unknown): TokenUsage | undefined {
   if (!isJsonObject(usage)) return undefined;
+  const r = new CountReader();
   if ("input_tokens" in usage || "output_tokens" in usage) {
-    return {
-      input: count(usage.input_tokens),
-      cachedInput: detail(usage, "input_tokens_details", "cached_tokens"),
-      output: count(usage.output_tokens),
-      reasoning: detail(usage, "output_tokens_details", "reasoning_tokens"),
+    const counts = {
+      input: r.count(usage.input_tokens),
+      cachedInput: r.detail(usage, "input_tokens_details", "cached_tokens"),
+      output: r.count(usage.output_tokens),
+      reasoning: r.detail(usage, "output_tokens_details", "reasoning_tokens"),
     };
+    return { ...counts, outOfRange: r.outOfRange };
   }
   if ("prompt_tokens" in usage || "completion_tokens" in usage) {
-    return {
-      input: count(usage.prompt_tokens),
-      cachedInput: detail(usage, "prompt_tokens_details", "cached_tokens"),
-      output: count(usage.completion_tokens),
-      reasoning: detail(usage, "completion_tokens_details", "reasoning_tokens"),
+    const counts = {
+      input: r.count(usage.prompt_tokens),
+      cachedInput: r.detail(usage, "prompt_tokens_details", "cached_tokens"),
+      output: r.count(usage.completion_tokens),
+      reasoning: r.detail(usage, "completion_tokens_details", "reasoning_tokens"),
     };
+    return { ...counts, outOfRange: r.outOfRange };
   }
   return undefined;
 }

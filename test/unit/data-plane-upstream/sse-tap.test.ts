@@ -63,7 +63,7 @@ function summary(tap: SseTap): Json {
   };
 }
 
-const BILLED = { input: 31, cachedInput: 7, output: 9, reasoning: 3 };
+const BILLED = { input: 31, cachedInput: 7, output: 9, reasoning: 3, outOfRange: false };
 
 describe("a Responses stream", () => {
   it("passes the very same chunks and records usage, first token, terminal and id", () => {

@@ -10,7 +10,13 @@ describe("usage objects", () => {
       output_tokens_details: { reasoning_tokens: 3 },
       total_tokens: 40,
     };
-    expect(tokenUsageOf(usage)).toEqual({ input: 31, cachedInput: 7, output: 9, reasoning: 3 });
+    expect(tokenUsageOf(usage)).toEqual({
+      input: 31,
+      cachedInput: 7,
+      output: 9,
+      reasoning: 3,
+      outOfRange: false,
+    });
   });
 
   it("reads the Chat Completions naming", () => {
@@ -21,22 +27,55 @@ describe("usage objects", () => {
       prompt_tokens_details: { cached_tokens: 4, audio_tokens: 0 },
       completion_tokens_details: { reasoning_tokens: 2 },
     };
-    expect(tokenUsageOf(usage)).toEqual({ input: 12, cachedInput: 4, output: 5, reasoning: 2 });
+    expect(tokenUsageOf(usage)).toEqual({
+      input: 12,
+      cachedInput: 4,
+      output: 5,
+      reasoning: 2,
+      outOfRange: false,
+    });
   });
 
-  it("treats missing details and junk counts as zero", () => {
-    expect(tokenUsageOf({ prompt_tokens: 3, completion_tokens: "x", prompt_tokens_details: null })).toEqual({
+  it("treats missing details as zero, and junk counts as zero flagged out of range", () => {
+    expect(tokenUsageOf({ prompt_tokens: 3, prompt_tokens_details: null })).toEqual({
       input: 3,
       cachedInput: 0,
       output: 0,
       reasoning: 0,
+      outOfRange: false,
+    });
+    expect(tokenUsageOf({ prompt_tokens: 3, completion_tokens: "x" })).toMatchObject({
+      input: 3,
+      output: 0,
+      outOfRange: true,
     });
     expect(tokenUsageOf({ input_tokens: -4, output_tokens: 2.9 })).toEqual({
       input: 0,
       cachedInput: 0,
-      output: 2,
+      output: 0,
       reasoning: 0,
+      outOfRange: true,
     });
+  });
+
+  it("keeps counts up to 10^8 and distrusts larger ones (absurd upstream values never reach billing)", () => {
+    expect(tokenUsageOf({ input_tokens: 100_000_000, output_tokens: 5 })).toMatchObject({
+      input: 100_000_000,
+      output: 5,
+      outOfRange: false,
+    });
+    for (const absurd of [100_000_001, 3_000_000_000, 5e9, Number.MAX_SAFE_INTEGER, 1e300]) {
+      expect(tokenUsageOf({ input_tokens: 7, output_tokens: absurd })).toEqual({
+        input: 7,
+        cachedInput: 0,
+        output: 0,
+        reasoning: 0,
+        outOfRange: true,
+      });
+    }
+    expect(
+      tokenUsageOf({ prompt_tokens: 1, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 4e9 } }),
+    ).toMatchObject({ cachedInput: 0, outOfRange: true });
   });
 
   it.each([null, undefined, 5, "usage", [], {}, { total_tokens: 3 }])("%j is no usage", (value) => {
@@ -64,14 +103,14 @@ describe("non-stream JSON answers", () => {
     const raw = Buffer.from(JSON.stringify(responses));
     const out = readJsonResponse(raw);
     expect(out.bytes).toBe(raw);
-    expect(out.usage).toEqual({ input: 10, cachedInput: 2, output: 4, reasoning: 0 });
+    expect(out.usage).toEqual({ input: 10, cachedInput: 2, output: 4, reasoning: 0, outOfRange: false });
     expect(out.responseId).toBe("resp_1");
   });
 
   it("rewrites the model to the client's name", () => {
     const out = readJsonResponse(Buffer.from(JSON.stringify(chat)), "my-alias");
     expect(JSON.parse(out.bytes.toString())).toEqual({ ...chat, model: "my-alias" });
-    expect(out.usage).toEqual({ input: 8, cachedInput: 0, output: 3, reasoning: 0 });
+    expect(out.usage).toEqual({ input: 8, cachedInput: 0, output: 3, reasoning: 0, outOfRange: false });
     expect(out.responseId).toBe("chatcmpl-1");
   });
 

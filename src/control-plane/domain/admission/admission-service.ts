@@ -4,17 +4,13 @@ import { leaseIdFor } from "../../../shared/ids.js";
 import type { Logger } from "../../../shared/logger.js";
 import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { AcquireRefusal, LeaseStore } from "../../store/leases/lease-store.js";
-import {
-  applyFailure,
-  applySuccess,
-  DEFAULT_STICKY_POLICY,
-  responsePinKey,
-  type UpstreamFailureView,
-} from "../scheduling/index.js";
+import { applyFailure, type UpstreamFailureView } from "../scheduling/index.js";
 import { type AccountPicker, accountSlotKey, type Pick } from "./account-picker.js";
 import type { AccountEntry, Directory, KeyRecord } from "./directory.js";
 import { assertEligible } from "./eligibility.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
+import { userSlotKey } from "./lease-keeping.js";
+import type { LeaseTickets } from "./lease-ticket.js";
 
 /** Limits of the user wait queue (BEHAVIOUR.md "Concurrency and waiting"). */
 export const USER_MAX_WAITING = 20;
@@ -40,18 +36,11 @@ export interface AdmitInput {
 /** A lease with the account it currently runs on. */
 export interface Grant {
   record: LeaseRecord;
+  /** The record sealed for the holder, to re-assert the lease with if it is lost. */
+  ticket: Uint8Array;
   account: AccountEntry;
   userWaitMs: number;
   accountWaitMs: number;
-}
-
-/** How a request ended, for account health and response pins. */
-export interface ReleaseInput {
-  leaseId: string;
-  /** Only the user slot (client gone, upstream still draining) or everything. */
-  userSlotOnly: boolean;
-  upstreamStatus: number;
-  responseId: string;
 }
 
 /** Dependencies of {@link AdmissionService}. */
@@ -60,13 +49,12 @@ export interface AdmissionDeps {
   leases: LeaseStore;
   picker: AccountPicker;
   book: LeaseBook;
+  tickets: LeaseTickets;
   affinity: ExpiringMap;
   clock: Clock;
   log: Logger;
   leaseTtlMs: number;
 }
-
-const userSlotKey = (userId: string): string => `user:${userId}`;
 
 /**
  * Decides whether a request may run now and on which account (DESIGN.md §2–§4): key and eligibility, user slot
@@ -76,6 +64,8 @@ export class AdmissionService {
   readonly #deps: AdmissionDeps;
   /** Admits waiting on this replica, so a cancel can withdraw them. */
   readonly #waiting = new Map<string, AbortController>();
+  /** While set, new admits wait for it: holders are re-asserting leases the lease store may have lost. */
+  #held: Promise<void> | null = null;
 
   constructor(deps: AdmissionDeps) {
     this.#deps = deps;
@@ -92,11 +82,25 @@ export class AdmissionService {
     return key;
   }
 
+  /**
+   * New admits wait until `until` settles (re-assertion after a lease-store outage), so leases still running are
+   * counted before anything new is let in. Resent admits of grants already made are not held.
+   */
+  holdAdmits(until: Promise<void>): void {
+    const held = until
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#held === held) this.#held = null;
+      });
+    this.#held = held;
+  }
+
   async admit(input: AdmitInput): Promise<Grant> {
     if (input.resend) {
       const existing = await this.#deps.book.get(leaseIdFor(input.instanceId, input.requestId));
       if (existing?.requestId === input.requestId) return this.#regrant(existing);
     }
+    if (this.#held) await this.#held;
     const key = await this.authenticate(input.keySha256);
     assertEligible(key, this.#deps.clock.now());
     const leaseId = leaseIdFor(input.instanceId, input.requestId);
@@ -200,7 +204,13 @@ export class AdmissionService {
       void this.#releaseSlots(record);
     });
     this.#deps.directory.touchAccount(pick.account.view.id, now);
-    return { record, account: pick.account, userWaitMs, accountWaitMs: pick.waitedMs };
+    return {
+      record,
+      ticket: this.#deps.tickets.seal(record),
+      account: pick.account,
+      userWaitMs,
+      accountWaitMs: pick.waitedMs,
+    };
   }
 
   async #releaseSlots(record: LeaseRecord): Promise<void> {
@@ -215,7 +225,7 @@ export class AdmissionService {
     const accounts = await this.#deps.directory.accountsOfGroup(record.groupId);
     const account = accounts.find((a) => a.view.id === record.accountId);
     if (!account) throw new SwitchyardError(ErrorCode.LEASE_NOT_FOUND);
-    return { record, account, userWaitMs: 0, accountWaitMs: 0 };
+    return { record, ticket: this.#deps.tickets.seal(record), account, userWaitMs: 0, accountWaitMs: 0 };
   }
 
   /** Withdraws a waiting admit of this replica; false when it is not waiting here. */
@@ -265,7 +275,13 @@ export class AdmissionService {
       expiresAt: this.#deps.clock.now() + record.ttlMs,
     });
     await this.#deps.book.put(record);
-    return { record, account: pick.account, userWaitMs: 0, accountWaitMs: pick.waitedMs };
+    return {
+      record,
+      ticket: this.#deps.tickets.seal(record),
+      account: pick.account,
+      userWaitMs: 0,
+      accountWaitMs: pick.waitedMs,
+    };
   }
 
   async #penalise(record: LeaseRecord, failure: UpstreamFailureView & { skipMonitoring: boolean }) {
@@ -286,97 +302,12 @@ export class AdmissionService {
     }
   }
 
-  /** Extends the lease's slots; returns the new expiry. */
-  async renew(leaseId: string): Promise<number> {
-    const record = await this.#liveRecord(leaseId);
-    const renewals = await Promise.all([
-      record.userSlotHeld
-        ? this.#deps.leases.renew(userSlotKey(record.userId), leaseId, record.ttlMs)
-        : Promise.resolve(false),
-      record.accountId
-        ? this.#deps.leases.renew(accountSlotKey(record.accountId), leaseId, record.ttlMs)
-        : Promise.resolve(false),
-    ]);
-    if (!renewals.some(Boolean)) throw new SwitchyardError(ErrorCode.LEASE_NOT_FOUND);
-    record.expiresAt = this.#deps.clock.now() + record.ttlMs;
-    await this.#deps.book.put(record);
-    return record.expiresAt;
-  }
-
-  /** Frees the lease's slots; false when it had already ended. */
-  async release(input: ReleaseInput): Promise<boolean> {
-    const record = await this.#deps.book.get(input.leaseId);
-    if (!record) return false;
-    const userKey = userSlotKey(record.userId);
-    if (input.userSlotOnly) {
-      if (record.userSlotHeld) await this.#deps.leases.release(userKey, record.leaseId);
-      record.userSlotHeld = false;
-      await this.#deps.book.put(record);
-      return true;
-    }
-    await Promise.all([
-      record.userSlotHeld ? this.#deps.leases.release(userKey, record.leaseId) : false,
-      record.accountId ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId) : false,
-      this.#deps.book.delete(record),
-    ]);
-    await this.#afterSuccess(record, input);
-    return true;
-  }
-
-  async #afterSuccess(record: LeaseRecord, input: ReleaseInput): Promise<void> {
-    if (record.accountId === null || input.upstreamStatus < 200 || input.upstreamStatus >= 300) return;
-    const pinKey = responsePinKey(input.responseId);
-    if (pinKey) await this.#deps.affinity.set(pinKey, record.accountId, DEFAULT_STICKY_POLICY.bindingTtlMs);
-    const accounts = await this.#deps.directory.accountsOfGroup(record.groupId);
-    const account = accounts.find((a) => a.view.id === record.accountId);
-    if (account && account.health.serverErrorStreak > 0) {
-      await this.#deps.directory.recordOutcome(account.view.id, applySuccess(account.health), {
-        kind: "none",
-      });
-    }
-  }
-
   async #liveRecord(leaseId: string): Promise<LeaseRecord> {
     const record = await this.#deps.book.get(leaseId);
     if (!record || record.expiresAt <= this.#deps.clock.now()) {
       throw new SwitchyardError(ErrorCode.LEASE_NOT_FOUND);
     }
     return record;
-  }
-
-  /**
-   * Reports leases abandoned by their data plane (slots expired unreleased: it died or lost the control plane).
-   * Two ways find them: the lease store's expiry reports (prompt, whenever a key is touched), and a sweep of lease
-   * records every `sweepMs` (a safety net for keys nobody touches). A record is claimed by deleting it, so each
-   * abandoned lease is reported once per replica at most; consumers are idempotent across replicas.
-   */
-  watchAbandoned(listener: (record: LeaseRecord) => void, sweepMs = 5_000): () => void {
-    const claim = async (record: LeaseRecord | null) => {
-      if (!record || record.expiresAt > this.#deps.clock.now()) return;
-      if (!(await this.#deps.book.delete(record))) return;
-      await Promise.all([
-        this.#deps.leases.release(userSlotKey(record.userId), record.leaseId),
-        record.accountId
-          ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId)
-          : false,
-      ]).catch(() => undefined);
-      listener(record);
-    };
-    const unsubscribe = this.#deps.leases.onExpired((key, holder) => {
-      if (key.startsWith("user:") || key.startsWith("account:")) {
-        void this.#deps.book.get(holder).then(claim, () => undefined);
-      }
-    });
-    const sweep = setInterval(() => {
-      void (async () => {
-        for await (const record of this.#deps.book.all()) await claim(record);
-      })().catch((err: unknown) => this.#deps.log.warn({ err }, "abandoned-lease sweep failed"));
-    }, sweepMs);
-    sweep.unref();
-    return () => {
-      unsubscribe();
-      clearInterval(sweep);
-    };
   }
 }
 

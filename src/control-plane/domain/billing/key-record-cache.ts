@@ -1,8 +1,9 @@
 import type { Clock } from "../../../shared/clock.js";
 import type { KeyRecord } from "../admission/directory.js";
-import type { Change, ChangeKind } from "../change-feed.js";
+import type { BilledUsage, Change, ChangeKind } from "../change-feed.js";
+import { perWindow } from "./subscription-limits.js";
 
-/** Changes that can alter a key record: the key itself, its user (status, balance, billed usage), its group. */
+/** Changes that can alter a key record: the key itself, its user (status, balance set by an admin), its group. */
 const SCOPED_KINDS: ReadonlySet<ChangeKind> = new Set(["api_key", "user", "group"]);
 
 interface Entry {
@@ -22,20 +23,37 @@ function scopesOf(record: KeyRecord): string[] {
   return [scopeOf("api_key", record.keyId), scopeOf("user", record.userId), scopeOf("group", record.groupId)];
 }
 
+/** Options of {@link KeyRecordCache}. */
+export interface KeyRecordCacheOptions {
+  clock: Clock;
+  /**
+   * How long a record is served before it is read again. A function, so it can be long while change notices are
+   * known to arrive and short while they may be lost.
+   */
+  maxAgeMs: number | (() => number);
+  /** How long an unknown key is remembered as unknown (default: the same as `maxAgeMs`, at most 1 s). */
+  negativeMaxAgeMs?: number;
+  /** Past this many entries the cache starts over (bounds memory under a flood of distinct keys). */
+  maxEntries: number;
+  lookup: (keyHash: string) => Promise<KeyRecord | null>;
+}
+
 /**
- * The hot path's cache of key records (what eligibility is decided on), by key hash. An entry is served for at most
- * `maxAgeMs` (the fallback when a change notice is lost), and dropped at once by a change to its key, its user
- * (which is how billing announces a moved balance, quota or subscription usage) or its group; a subscription
- * change drops everything, because a new subscription's id names no cached entry. Concurrent misses on one hash
- * share one lookup, and a lookup that overlapped a change to what it read is returned but not kept, so no
- * pre-change read outlives the change.
+ * The hot path's cache of key records (what eligibility is decided on), by key hash. A record is dropped at once by
+ * an administrative change to its key, its user or its group (a subscription change drops everything, because a new
+ * subscription's id names no cached entry); billed usage does not drop it — the ledger announces the money moved and
+ * the cache applies it as a delta, so busy keys are not re-read per request. Past `maxAgeMs` a record is read again;
+ * when that read fails (the database is away) the last record is served, so known keys keep working through a
+ * database outage. Concurrent misses on one hash share one lookup, and a lookup that overlapped a change to what it
+ * read is returned but not kept, so no pre-change read outlives the change.
  *
- * Unknown keys are cached as null for `maxAgeMs` without an index entry: a key cannot be looked up before it is
- * created, as its hash is of random bytes only handed out on creation.
+ * Unknown keys are cached as null without an index entry: a key cannot be looked up before it is created, as its
+ * hash is of random bytes only handed out on creation.
  */
 export class KeyRecordCache {
   readonly #clock: Clock;
-  readonly #maxAgeMs: number;
+  readonly #maxAgeMs: () => number;
+  readonly #negativeMaxAgeMs: number | undefined;
   readonly #maxEntries: number;
   readonly #lookup: (keyHash: string) => Promise<KeyRecord | null>;
   readonly #entries = new Map<string, Entry>();
@@ -45,39 +63,39 @@ export class KeyRecordCache {
   readonly #joinable = new Map<string, { load: Load; promise: Promise<KeyRecord | null> }>();
   readonly #inFlight = new Set<Load>();
 
-  constructor(options: {
-    clock: Clock;
-    maxAgeMs: number;
-    /** Past this many entries the cache starts over (bounds memory under a flood of distinct keys). */
-    maxEntries: number;
-    lookup: (keyHash: string) => Promise<KeyRecord | null>;
-  }) {
+  constructor(options: KeyRecordCacheOptions) {
     this.#clock = options.clock;
-    this.#maxAgeMs = options.maxAgeMs;
+    const maxAge = options.maxAgeMs;
+    this.#maxAgeMs = typeof maxAge === "number" ? () => maxAge : maxAge;
+    this.#negativeMaxAgeMs = options.negativeMaxAgeMs;
     this.#maxEntries = options.maxEntries;
     this.#lookup = options.lookup;
   }
 
-  /** The record for a key hash (hex), from the cache when fresh, else looked up. */
+  /** The record for a key hash (hex), from the cache when fresh, else looked up (the stale one if that fails). */
   get(keyHash: string): Promise<KeyRecord | null> {
     const now = this.#clock.now();
     const hit = this.#entries.get(keyHash);
-    if (hit && now - hit.at < this.#maxAgeMs) return Promise.resolve(hit.record);
+    if (hit && now - hit.at < this.#ageLimit(hit)) return Promise.resolve(hit.record);
     const joined = this.#joinable.get(keyHash);
     if (joined) return joined.promise;
     return this.#load(keyHash, now);
   }
 
-  /** Drops what a change may have made stale; changes of other kinds are ignored. */
+  /** Applies a change: drops what it may have made stale, or applies billed usage; other kinds are ignored. */
   invalidate(change: Change): void {
+    if (change.kind === "usage_billed" && change.billed) {
+      this.#applyBilled(change.id, change.billed);
+      return;
+    }
+    if (change.kind === "reset") {
+      this.#expireAll();
+      return;
+    }
     const everything = change.kind === "subscription";
     if (!everything && !SCOPED_KINDS.has(change.kind)) return;
     const scope = scopeOf(change.kind, change.id);
-    for (const load of this.#inFlight) {
-      if (everything) load.all = true;
-      else load.dropped.add(scope);
-    }
-    this.#joinable.clear();
+    this.#detachLoads(everything ? null : scope);
     if (everything) {
       this.#clear();
       return;
@@ -90,6 +108,65 @@ export class KeyRecordCache {
     return this.#entries.size;
   }
 
+  #ageLimit(entry: Entry): number {
+    const maxAge = this.#maxAgeMs();
+    return entry.record === null ? Math.min(maxAge, this.#negativeMaxAgeMs ?? 1_000) : maxAge;
+  }
+
+  /**
+   * The user's cached records after `billed` moved money: the balance (balance groups), the key's quota used and the
+   * subscription's windows. A record whose billing day has ended is dropped instead (its daily figure restarts).
+   */
+  #applyBilled(userId: string, billed: BilledUsage): void {
+    let amount: bigint;
+    try {
+      amount = BigInt(billed.amountPico);
+    } catch {
+      this.invalidate({ kind: "user", id: userId });
+      return;
+    }
+    const scope = scopeOf("user", userId);
+    this.#detachLoads(scope);
+    const now = this.#clock.now();
+    for (const hash of [...(this.#index.get(scope) ?? [])]) {
+      const entry = this.#entries.get(hash);
+      const r = entry?.record;
+      if (!entry || !r) continue;
+      const sub = r.subscription;
+      if (sub && sub.id === billed.subscriptionId && now >= sub.dayEndsAt) {
+        this.#drop(hash);
+        continue;
+      }
+      entry.record = {
+        ...r,
+        balanceUsd: billed.fromBalance ? r.balanceUsd - amount : r.balanceUsd,
+        quotaUsedUsd: r.keyId === billed.keyId ? r.quotaUsedUsd + amount : r.quotaUsedUsd,
+        subscription:
+          sub && sub.id === billed.subscriptionId
+            ? { ...sub, usageUsd: perWindow((w) => sub.usageUsd[w] + amount) }
+            : sub,
+      };
+    }
+  }
+
+  /** Lookups in flight may have read before a change to `scope` (null: to anything): not kept, not joinable. */
+  #detachLoads(scope: string | null): void {
+    for (const load of this.#inFlight) {
+      if (scope === null) load.all = true;
+      else load.dropped.add(scope);
+    }
+    this.#joinable.clear();
+  }
+
+  /**
+   * Notices may have been lost: every record is read again before it is served — but kept as the fallback while the
+   * database is away (no notice can have revoked anything then: revoking needs the database).
+   */
+  #expireAll(): void {
+    this.#detachLoads(null);
+    for (const entry of this.#entries.values()) entry.at = Number.NEGATIVE_INFINITY;
+  }
+
   #load(keyHash: string, at: number): Promise<KeyRecord | null> {
     const load: Load = { dropped: new Set(), all: false };
     this.#inFlight.add(load);
@@ -100,12 +177,16 @@ export class KeyRecordCache {
     const promise = this.#lookup(keyHash).then(
       (record) => {
         settle();
-        const stale = load.all || (record !== null && scopesOf(record).some((s) => load.dropped.has(s)));
-        if (!stale) this.#store(keyHash, record, at);
+        const dropped = load.all || (record !== null && scopesOf(record).some((s) => load.dropped.has(s)));
+        if (!dropped) this.#store(keyHash, record, at);
         return record;
       },
       (err: unknown) => {
         settle();
+        // The store is away: a known key keeps working on what was last read (nothing changed it since, or the
+        // change would have dropped it).
+        const kept = this.#entries.get(keyHash)?.record;
+        if (kept) return kept;
         throw err;
       },
     );

@@ -22,6 +22,8 @@ export interface UsageInput {
   endpoint: "responses" | "chat_completions" | "unspecified";
   stream: boolean;
   tokens: TokenCounts;
+  /** A count the upstream reported could not be trusted and is recorded as 0. */
+  usageOutOfRange: boolean;
   outcome: UsageOutcome;
   statusCode: number;
   firstTokenMs: number;
@@ -40,7 +42,9 @@ export interface LedgerResult {
 
 /**
  * Records usage and bills it exactly once: inserting a request's record and applying its cost (balance or
- * subscription window, key quota) happen in one transaction, and a request id already recorded changes nothing.
+ * subscription window, key quota) happen in one transaction, and a request id already recorded changes nothing —
+ * except an `abandoned` record (written when a lease expired unreleased), which the real report replaces and bills.
+ * One record the store refuses never blocks the others of its batch.
  */
 export interface UsageLedger {
   record(inputs: readonly UsageInput[]): Promise<LedgerResult>;

@@ -32,6 +32,8 @@ export interface UsageRecordView {
   durationMs: number;
   failoverCount: number;
   upstreamRequestId: string;
+  /** A token count the upstream reported was out of range and recorded as 0. */
+  usageOutOfRange: boolean;
   createdAt: Date;
 }
 
@@ -121,6 +123,7 @@ function toView(r: UsageRow): UsageRecordView {
     durationMs: int("duration_ms"),
     failoverCount: int("failover_count"),
     upstreamRequestId: text("upstream_request_id"),
+    usageOutOfRange: r.usage_out_of_range === true,
     createdAt: r.created_at instanceof Date ? r.created_at : new Date(text("created_at")),
   };
 }

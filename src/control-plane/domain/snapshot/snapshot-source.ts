@@ -9,7 +9,13 @@ import type { ChangeFeed, ChangeKind } from "../change-feed.js";
 export const SNAPSHOT_VERSION = 1;
 
 /** Changes that alter what data planes need. */
-const RELEVANT: ReadonlySet<ChangeKind> = new Set(["passthrough_rule", "settings", "account", "group"]);
+const RELEVANT: ReadonlySet<ChangeKind> = new Set([
+  "passthrough_rule",
+  "settings",
+  "account",
+  "group",
+  "reset",
+]);
 
 /** Where the snapshot's parts come from. */
 export interface SnapshotParts {

@@ -1,37 +1,25 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Clock } from "../../../shared/clock.js";
 import type { Logger } from "../../../shared/logger.js";
-import { fromNumeric, type PicoUsd } from "../../../shared/money.js";
+import { OutageLog } from "../../../shared/outage-log.js";
 import type { AccountEntry, Directory, KeyRecord } from "../../domain/admission/directory.js";
 import { KeyRecordCache } from "../../domain/billing/key-record-cache.js";
-import { type BillingWindow, endOfBillingDay, perWindow } from "../../domain/billing/subscription-limits.js";
 import type { SchedulableAccount } from "../../domain/catalog/account-records.js";
 import { billingWindowStarts } from "../../domain/catalog/billing-windows.js";
 import type { ChangeFeed } from "../../domain/change-feed.js";
 import type { AccountHealth, AccountPenalty, AccountView } from "../../domain/scheduling/index.js";
+import { isDatabaseUnavailable, translateDatabaseError } from "./database-errors.js";
+import { queryKeyRecord } from "./key-record-query.js";
 
-/** How long a cached key or account list may be served without a change notice; bounds staleness on any replica. */
-const KEY_MAX_AGE_MS = 1_000;
+/**
+ * How long a cached key record is served before it is read again: long while change notices arrive (they drop it
+ * at once), one second while the change feed is down (notices may be lost, so a revocation on another replica
+ * must still take effect within a second).
+ */
+const KEY_REFRESH_MS = 30_000;
+const KEY_MAX_AGE_WITHOUT_NOTICES_MS = 1_000;
 const KEY_CACHE_MAX_ENTRIES = 100_000;
 const ACCOUNTS_MAX_AGE_MS = 5_000;
-
-type KeyRow = {
-  key_id: string;
-  key_status: string;
-  expires_at: Date | string | null;
-  quota_usd: string | null;
-  quota_used_usd: string;
-  user_id: string;
-  user_status: string;
-  concurrency: number;
-  balance_usd: string;
-  group_id: string;
-  billing_mode: string;
-  subscription_id: string | null;
-  subscription_expires_at: Date | string | null;
-} & { [W in BillingWindow as `${W}_limit_usd`]: string | null } & {
-  [W in BillingWindow as `${W}_usage_usd`]: string;
-};
 
 const COOLDOWN_COLUMNS = {
   rate_limited: "rate_limited_until",
@@ -39,46 +27,20 @@ const COOLDOWN_COLUMNS = {
   temp_unschedulable: "temp_unschedulable_until",
 } as const;
 
-/**
- * A key with its user, its group and (subscription groups) the active subscription, chosen as the ledger chooses the
- * one it bills, with its usage summed per window as the admin API sums it. Parameters: now, now, the daily, weekly
- * and monthly window starts, the earliest start, the key hash.
- */
-const KEY_SQL = `
-  select k.id as key_id, k.status as key_status, k.expires_at, k.quota_usd, k.quota_used_usd,
-         u.id as user_id, u.status as user_status, u.concurrency, u.balance_usd,
-         g.id as group_id, g.billing_mode, g.daily_limit_usd, g.weekly_limit_usd, g.monthly_limit_usd,
-         s.id as subscription_id, s.expires_at as subscription_expires_at,
-         w.daily as daily_usage_usd, w.weekly as weekly_usage_usd, w.monthly as monthly_usage_usd
-  from api_keys k
-  join users u on u.id = k.user_id
-  join groups g on g.id = k.group_id
-  left join lateral (
-    select s.id, s.expires_at from subscriptions s
-    where g.billing_mode = 'subscription' and s.user_id = u.id and s.group_id = g.id and s.status = 'active'
-      and s.starts_at <= ? and s.expires_at > ?
-    order by s.expires_at desc limit 1
-  ) s on true
-  cross join lateral (
-    select coalesce(sum(r.total_cost_usd) filter (where r.created_at >= ?), 0) as daily,
-           coalesce(sum(r.total_cost_usd) filter (where r.created_at >= ?), 0) as weekly,
-           coalesce(sum(r.total_cost_usd) filter (where r.created_at >= ?), 0) as monthly
-    from usage_records r
-    where s.id is not null and r.subscription_id = s.id and r.created_at >= ?
-  ) w
-  where k.key_sha256 = ?`;
-
 /** The account catalog's read for scheduling. */
 export interface AccountSource {
   listAllForScheduling(): Promise<SchedulableAccount[]>;
 }
 
 type MutableView = { -readonly [K in keyof AccountView]: AccountView[K] };
+type MutableEntry = { -readonly [K in Exclude<keyof AccountEntry, "view">]: AccountEntry[K] } & {
+  view: MutableView;
+};
 
 /** Every account, by group, as loaded at `at`; views are shared so a use updates every group's entry. */
 interface AccountTable {
   byGroup: Map<string, AccountEntry[]>;
-  views: Map<string, MutableView>;
+  entries: Map<string, MutableEntry>;
   at: number;
 }
 
@@ -95,6 +57,9 @@ export class PostgresDirectory implements Directory {
   readonly #billingTimezone: string;
   readonly #keys: KeyRecordCache;
   #accounts: AccountTable | null = null;
+  /** The last table loaded: served while the database is away. */
+  #lastAccounts: AccountTable | null = null;
+  readonly #outage: OutageLog;
   #accountsLoading: Promise<AccountTable> | null = null;
   readonly #lastUsed = new Map<string, number>();
   readonly #unsubscribe: () => void;
@@ -116,15 +81,17 @@ export class PostgresDirectory implements Directory {
     this.#log = deps.log;
     this.#billingTimezone = deps.billingTimezone ?? "UTC";
     billingWindowStarts(deps.clock.now(), this.#billingTimezone); // a bad zone fails here, not on the hot path
+    this.#outage = new OutageLog(deps.log, "database (key and account reads)");
     this.#keys = new KeyRecordCache({
       clock: deps.clock,
-      maxAgeMs: KEY_MAX_AGE_MS,
+      maxAgeMs: () => (deps.feed.live ? KEY_REFRESH_MS : KEY_MAX_AGE_WITHOUT_NOTICES_MS),
+      negativeMaxAgeMs: KEY_MAX_AGE_WITHOUT_NOTICES_MS,
       maxEntries: KEY_CACHE_MAX_ENTRIES,
       lookup: (hex) => this.#lookupKey(hex),
     });
     this.#unsubscribe = deps.feed.subscribe((change) => {
-      if (change.kind === "account") this.#accounts = null;
-      else this.#keys.invalidate(change);
+      if (change.kind === "account" || change.kind === "reset") this.#accounts = null;
+      if (change.kind !== "account") this.#keys.invalidate(change);
     });
   }
 
@@ -134,31 +101,51 @@ export class PostgresDirectory implements Directory {
   }
 
   /**
-   * Cached for at most a second, and dropped at once when the key, its user (a billed request, a balance set), its
-   * group or any subscription changes, on any replica.
+   * Cached (see KEY_REFRESH_MS), dropped at once when the key, its user, its group or any subscription changes on
+   * any replica, and kept up to date with billed usage by deltas. While the database is away a known key is served
+   * from the cache; an unknown one is answered STORE_UNAVAILABLE.
    */
   keyByHash(keySha256: Uint8Array): Promise<KeyRecord | null> {
     return this.#keys.get(Buffer.from(keySha256).toString("hex"));
   }
 
-  /** One round trip: the key, its user and group, and its subscription's window usage as of now. */
+  /** One round trip (statement "key.lookup"): the key, its user and group, its subscription's window usage now. */
   async #lookupKey(hex: string): Promise<KeyRecord | null> {
-    const now = this.#clock.now();
-    const w = billingWindowStarts(now, this.#billingTimezone);
-    const earliest = Math.min(w.daily, w.weekly, w.monthly);
-    const params = [now, now, w.daily, w.weekly, w.monthly, earliest].map((ms) => new Date(ms));
-    const rows = await this.#orm.em
-      .getConnection()
-      .execute<KeyRow[]>(KEY_SQL, [...params, Buffer.from(hex, "hex")]);
-    const row = rows[0];
-    return row ? toKeyRecord(row, endOfBillingDay(w.daily, this.#billingTimezone)) : null;
+    try {
+      const record = await queryKeyRecord(this.#orm, hex, this.#clock.now(), this.#billingTimezone);
+      this.#outage.ok();
+      return record;
+    } catch (err) {
+      this.#outage.failed(err);
+      return translateDatabaseError(err);
+    }
   }
 
   async accountsOfGroup(groupId: string): Promise<readonly AccountEntry[]> {
     return (await this.#accountTable()).byGroup.get(groupId) ?? [];
   }
 
+  /**
+   * Applies the penalty to the cached view at once (this replica schedules by it even if the write fails), then
+   * persists it (statement "account.outcome") and tells the other replicas. A failed write is logged, not thrown:
+   * a failover must not fail because the database is away.
+   */
   async recordOutcome(accountId: string, health: AccountHealth, penalty: AccountPenalty): Promise<void> {
+    const entry = this.#accounts?.entries.get(accountId) ?? this.#lastAccounts?.entries.get(accountId);
+    if (entry) applyOutcome(entry, health, penalty);
+    try {
+      await this.#persistOutcome(accountId, health, penalty);
+      this.#outage.ok();
+    } catch (err) {
+      this.#outage.failed(err);
+      if (!isDatabaseUnavailable(err))
+        this.#log.error({ err, statement: "account.outcome", accountId }, "account outcome not saved");
+      return;
+    }
+    this.#feed.publish({ kind: "account", id: accountId });
+  }
+
+  async #persistOutcome(accountId: string, health: AccountHealth, penalty: AccountPenalty): Promise<void> {
     const sets = ["health = ?::jsonb", "updated_at = now()"];
     const params: unknown[] = [JSON.stringify(health)];
     if (
@@ -175,36 +162,47 @@ export class PostgresDirectory implements Directory {
     await this.#orm.em
       .getConnection()
       .execute(`update accounts set ${sets.join(", ")} where id = ?`, [...params, accountId]);
-    this.#accounts = null;
-    this.#feed.publish({ kind: "account", id: accountId });
   }
 
   touchAccount(accountId: string, at: number): void {
     this.#lastUsed.set(accountId, at);
-    const view = this.#accounts?.views.get(accountId);
-    if (view) view.lastUsedAt = at;
+    const entry = this.#accounts?.entries.get(accountId);
+    if (entry) entry.view.lastUsedAt = at;
   }
 
   async #accountTable(): Promise<AccountTable> {
     const cached = this.#accounts;
     if (cached && this.#clock.now() - cached.at < ACCOUNTS_MAX_AGE_MS) return cached;
-    this.#accountsLoading ??= this.#loadAccounts().finally(() => {
-      this.#accountsLoading = null;
-    });
+    this.#accountsLoading ??= this.#loadAccounts()
+      .then(
+        (table) => {
+          this.#outage.ok();
+          return table;
+        },
+        (err: unknown) => {
+          this.#outage.failed(err);
+          // The database is away: schedule by the last table loaded (penalties since are applied to it).
+          if (this.#lastAccounts && isDatabaseUnavailable(err)) return this.#lastAccounts;
+          return translateDatabaseError(err);
+        },
+      )
+      .finally(() => {
+        this.#accountsLoading = null;
+      });
     return this.#accountsLoading;
   }
 
   /** Loads every account once and indexes it by group; this replica's recent uses refine last-used times. */
   async #loadAccounts(): Promise<AccountTable> {
     const at = this.#clock.now();
-    const table: AccountTable = { byGroup: new Map(), views: new Map(), at };
+    const table: AccountTable = { byGroup: new Map(), entries: new Map(), at };
     for (const account of await this.#accountSource.listAllForScheduling()) {
       const used = this.#lastUsed.get(account.id);
       const view: MutableView = {
         ...account,
         lastUsedAt: used === undefined ? account.lastUsedAt : Math.max(used, account.lastUsedAt ?? 0),
       };
-      const entry: AccountEntry = {
+      const entry: MutableEntry = {
         view,
         name: account.name,
         kind: account.type === "oauth" ? "chatgpt-oauth" : "openai-apikey",
@@ -213,7 +211,7 @@ export class PostgresDirectory implements Directory {
         proxyUrl: account.proxyUrl,
         health: account.health,
       };
-      table.views.set(account.id, view);
+      table.entries.set(account.id, entry);
       for (const groupId of account.groupIds) {
         const members = table.byGroup.get(groupId) ?? [];
         members.push(entry);
@@ -221,43 +219,25 @@ export class PostgresDirectory implements Directory {
       }
     }
     this.#accounts = table;
+    this.#lastAccounts = table;
     return table;
   }
 }
 
-function toKeyRecord(row: KeyRow, dayEndsAt: number): KeyRecord {
-  return {
-    keyId: row.key_id,
-    keyStatus: row.key_status === "active" ? "active" : row.key_status === "revoked" ? "revoked" : "disabled",
-    expiresAt: toMillis(row.expires_at),
-    quotaUsd: optionalUsd(row.quota_usd),
-    quotaUsedUsd: fromNumeric(row.quota_used_usd),
-    userId: row.user_id,
-    userStatus: row.user_status === "active" ? "active" : "disabled",
-    userConcurrency: row.concurrency,
-    balanceUsd: fromNumeric(row.balance_usd),
-    groupId: row.group_id,
-    billingMode: row.billing_mode === "subscription" ? "subscription" : "balance",
-    limitsUsd: perWindow((w) => optionalUsd(row[`${w}_limit_usd`])),
-    subscription:
-      row.subscription_id === null
-        ? null
-        : {
-            id: row.subscription_id,
-            expiresAt: toMillis(row.subscription_expires_at) ?? 0,
-            usageUsd: perWindow((w) => fromNumeric(row[`${w}_usage_usd`])),
-            dayEndsAt,
-          },
-  };
-}
+const COOLDOWN_FIELDS = {
+  rate_limited: "rateLimitedUntil",
+  overloaded: "overloadedUntil",
+  temp_unschedulable: "tempUnschedulableUntil",
+} as const;
 
-function optionalUsd(value: string | null): PicoUsd | null {
-  return value === null ? null : fromNumeric(value);
-}
-
-/** Raw queries get timestamptz as text (MikroORM's pg type parser), entities as Date. */
-function toMillis(value: Date | string | null): number | null {
-  if (value === null) return null;
-  const ms = new Date(value).getTime();
-  return Number.isNaN(ms) ? null : ms;
+/** The penalty as the cached view shows it (the same change the update statement makes). */
+function applyOutcome(entry: MutableEntry, health: AccountHealth, penalty: AccountPenalty): void {
+  entry.health = health;
+  if (
+    penalty.kind === "rate_limited" ||
+    penalty.kind === "overloaded" ||
+    penalty.kind === "temp_unschedulable"
+  )
+    entry.view[COOLDOWN_FIELDS[penalty.kind]] = penalty.until;
+  else if (penalty.kind === "error" && entry.view.status === "active") entry.view.status = "error";
 }

@@ -192,6 +192,7 @@ export const UsageRecordEntity = defineEntity({
     durationMs: p.integer(),
     failoverCount: p.integer(),
     upstreamRequestId: p.text(),
+    usageOutOfRange: p.boolean().default(false),
     createdAt: instant().index(),
   },
 });

@@ -30,6 +30,9 @@ export function databaseOptions(url: string, options: DatabaseOptions = {}): Opt
     pool: { min: 0, max: options.poolMax ?? 10 },
     debug: options.debug ?? false,
     logger: options.logger ?? (() => {}),
+    // The query builder's own console lines (one per failed connection while the database is away) go to the same
+    // quiet logger: callers report an outage once (OutageLog), not a line per attempt.
+    driverOptions: { log: knexLog(options.logger ?? (() => {})) },
     allowGlobalContext: false,
     forceUtcTimezone: true,
     migrations: {
@@ -46,4 +49,9 @@ export function databaseOptions(url: string, options: DatabaseOptions = {}): Opt
 export async function migrate(orm: MikroORM): Promise<string[]> {
   const applied = await orm.getMigrator().up();
   return applied.map((m) => m.name);
+}
+
+function knexLog(logger: (message: string) => void) {
+  const forward = (message: unknown) => logger(String(message));
+  return { warn: forward, error: forward, deprecate: forward, debug: () => {} };
 }

@@ -1,27 +1,42 @@
-import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Clock } from "../../../shared/clock.js";
 import type { Logger } from "../../../shared/logger.js";
-import { fromNumeric, toNumeric } from "../../../shared/money.js";
+import { fromNumeric } from "../../../shared/money.js";
+import { OutageLog } from "../../../shared/outage-log.js";
 import { type Cost, computeCost, lookupPrice, type Price } from "../../domain/billing/cost.js";
 import type { LedgerResult, UsageInput, UsageLedger } from "../../domain/billing/usage-ledger.js";
-import type { ChangeFeed } from "../../domain/change-feed.js";
+import type { BilledUsage, ChangeFeed } from "../../domain/change-feed.js";
+import { databaseUnavailable, isDatabaseUnavailable } from "./database-errors.js";
+import { applyCost, type GroupTerms, writeUsageRecord } from "./usage-record-sql.js";
 
 const CACHE_MAX_AGE_MS = 10_000;
-
-interface GroupTerms {
-  rateMultiplier: string;
-  billingMode: "balance" | "subscription";
-}
 
 /** Called for usage of a model without a price (cost 0): a warning log and a metric, never a failed request. */
 export type UnpricedModelListener = (model: string) => void;
 
+/** A record ready to write: its group's terms and its cost. */
+interface PricedUsage {
+  input: UsageInput;
+  terms: GroupTerms;
+  cost: Cost;
+  unpriced: boolean;
+}
+
+/** What one committed transaction wrote. */
+interface Committed {
+  written: PricedUsage[];
+  /** Money moved, per user/key/subscription, for the caches on every replica. */
+  billed: Map<string, { userId: string; billed: BilledUsage; amount: bigint }>;
+  replaced: number;
+}
+
 /**
- * The usage ledger on PostgreSQL. One transaction per batch: each record is inserted with ON CONFLICT DO NOTHING
- * on its request id, and only a record actually inserted moves money (user balance for balance groups, key quota
- * for all). Prices and group terms are cached briefly and dropped on change. After the commit it announces each
- * billed user and key once per batch (`user` and `api_key` changes), so every replica's eligibility cache drops them
- * and the next admit sees the new balance, quota or subscription usage.
+ * The usage ledger on PostgreSQL. One transaction per batch: each record is written on its request id (a duplicate
+ * changes nothing; a real report replaces an `abandoned` record), and only a record actually written moves money
+ * (user balance for balance groups, key quota for all). A record the database refuses (a value it cannot take) is
+ * isolated by writing the batch's records one by one, logged and counted, and never blocks the rest. Prices and
+ * group terms are cached briefly and dropped on change. After the commit it announces the money moved per user and
+ * key (`usage_billed`), which every replica's key-record cache applies as a delta instead of re-reading.
  */
 export class PostgresUsageLedger implements UsageLedger {
   readonly #orm: MikroORM;
@@ -29,6 +44,8 @@ export class PostgresUsageLedger implements UsageLedger {
   readonly #log: Logger;
   readonly #feed: ChangeFeed;
   readonly #onUnpriced: UnpricedModelListener;
+  readonly #onRefused: () => void;
+  readonly #outage: OutageLog;
   #prices: { map: Map<string, Price>; at: number } | null = null;
   #groups: { map: Map<string, GroupTerms>; at: number } | null = null;
 
@@ -38,56 +55,115 @@ export class PostgresUsageLedger implements UsageLedger {
     clock: Clock;
     log: Logger;
     onUnpriced?: UnpricedModelListener;
+    /** Called for each record the database refused (written alone, it still failed). */
+    onRefused?: () => void;
   }) {
     this.#orm = deps.orm;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#feed = deps.feed;
     this.#onUnpriced = deps.onUnpriced ?? (() => {});
+    this.#onRefused = deps.onRefused ?? (() => {});
+    this.#outage = new OutageLog(deps.log, "database (usage ledger)");
     deps.feed.subscribe((change) => {
-      if (change.kind === "model_price") this.#prices = null;
-      if (change.kind === "group") this.#groups = null;
+      if (change.kind === "model_price" || change.kind === "reset") this.#prices = null;
+      if (change.kind === "group" || change.kind === "reset") this.#groups = null;
     });
   }
 
   async record(inputs: readonly UsageInput[]): Promise<LedgerResult> {
     if (inputs.length === 0) return { recorded: 0, duplicates: 0 };
+    try {
+      const priced = await this.#price(inputs);
+      const result = await this.#commitIsolating(priced);
+      this.#outage.ok();
+      return result;
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      this.#outage.failed(err);
+      throw databaseUnavailable(err);
+    }
+  }
+
+  async #price(inputs: readonly UsageInput[]): Promise<PricedUsage[]> {
     const [prices, groups] = await Promise.all([this.#priceMap(), this.#groupMap()]);
-    const priced = inputs.map((input) => {
+    return inputs.map((input) => {
       const terms = groups.get(input.groupId) ?? { rateMultiplier: "1", billingMode: "balance" as const };
       const price = lookupPrice(prices, input.upstreamModel);
       const unpriced = price === null && input.tokens.input + input.tokens.output > 0;
       return { input, terms, unpriced, cost: computeCost(input.tokens, price, terms.rateMultiplier) };
     });
+  }
+
+  /** The batch in one transaction; if the database refuses it, each record in its own, skipping the refused. */
+  async #commitIsolating(priced: PricedUsage[]): Promise<LedgerResult> {
+    try {
+      const committed = await this.#commit(priced);
+      this.#after(committed);
+      return { recorded: committed.written.length, duplicates: priced.length - committed.written.length };
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) throw err;
+      if (priced.length === 1) {
+        this.#refused(priced[0], err);
+        return { recorded: 0, duplicates: 1 };
+      }
+    }
     let recorded = 0;
-    const billed: UsageInput[] = [];
-    const unpriced: UsageInput[] = [];
+    for (const one of priced) {
+      try {
+        const committed = await this.#commit([one]);
+        this.#after(committed);
+        recorded += committed.written.length;
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) throw err;
+        this.#refused(one, err);
+      }
+    }
+    return { recorded, duplicates: priced.length - recorded };
+  }
+
+  async #commit(priced: readonly PricedUsage[]): Promise<Committed> {
+    const committed: Committed = { written: [], billed: new Map(), replaced: 0 };
     await this.#orm.em.fork().transactional(async (em) => {
-      for (const { input, terms, cost, unpriced: noPrice } of priced) {
-        if (await insertRecord(em, input, terms, cost)) {
-          recorded++;
-          await applyCost(em, input, terms, cost);
-          if (cost.total !== 0n) billed.push(input);
-          if (noPrice) unpriced.push(input);
-        }
+      for (const usage of priced) {
+        const result = await writeUsageRecord(em, usage.input, usage.terms, usage.cost);
+        if (!result.written) continue;
+        await applyCost(em, usage.input, usage.terms, usage.cost);
+        committed.written.push(usage);
+        if (result.replaced) committed.replaced++;
+        if (usage.cost.total !== 0n) addBilled(committed, usage, result.subscriptionId);
       }
     });
-    this.#announce(billed);
+    return committed;
+  }
+
+  /** After a commit (never for a rollback): announce the money moved, warn about unpriced models. */
+  #after(committed: Committed): void {
+    for (const { userId, billed, amount } of committed.billed.values()) {
+      this.#feed.publish({
+        kind: "usage_billed",
+        id: userId,
+        billed: { ...billed, amountPico: amount.toString() },
+      });
+    }
+    if (committed.replaced > 0)
+      this.#log.info({ records: committed.replaced }, "abandoned usage records replaced by the real report");
     // Warned once per recorded request (a retried duplicate is not counted again).
-    for (const input of unpriced) {
+    for (const { input } of committed.written.filter((u) => u.unpriced)) {
       this.#log.warn(
         { model: input.upstreamModel, requestId: input.requestId },
         "no price for model; cost 0",
       );
       this.#onUnpriced(input.upstreamModel);
     }
-    return { recorded, duplicates: inputs.length - recorded };
   }
 
-  /** One change per distinct user and key that money moved for; only after the commit, never for a rollback. */
-  #announce(billed: readonly UsageInput[]): void {
-    for (const id of new Set(billed.map((u) => u.userId))) this.#feed.publish({ kind: "user", id });
-    for (const id of new Set(billed.map((u) => u.keyId))) this.#feed.publish({ kind: "api_key", id });
+  #refused(usage: PricedUsage | undefined, err: unknown): void {
+    this.#log.error(
+      { err, statement: "usage.insert", requestId: usage?.input.requestId },
+      "usage record refused by the database; the rest of its batch is kept",
+    );
+    this.#onRefused();
   }
 
   async #priceMap(): Promise<Map<string, Price>> {
@@ -132,83 +208,16 @@ export class PostgresUsageLedger implements UsageLedger {
   }
 }
 
-const INSERT_SQL = `insert into usage_records (request_id, lease_id, user_id, key_id, group_id, account_id,
-  subscription_id, requested_model, upstream_model, endpoint, stream, input_tokens, cached_input_tokens,
-  output_tokens, reasoning_tokens, input_cost_usd, cached_input_cost_usd, output_cost_usd, rate_multiplier,
-  total_cost_usd, outcome, status_code, first_token_ms, duration_ms, failover_count, upstream_request_id, created_at)
-  values (?, ?, ?, ?, ?, ?,
-    (select s.id from subscriptions s where s.user_id = ? and s.group_id = ? and s.status = 'active'
-       and s.starts_at <= ? and s.expires_at > ? order by s.expires_at desc limit 1),
-    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-  on conflict (request_id) do nothing returning request_id`;
-
-async function insertRecord(
-  em: EntityManager,
-  u: UsageInput,
-  terms: GroupTerms,
-  cost: Cost,
-): Promise<boolean> {
-  const at = new Date(u.startedAt);
-  const subscription = terms.billingMode === "subscription";
-  const rows = await em
-    .getConnection()
-    .execute<{ request_id: string }[]>(
-      INSERT_SQL,
-      [
-        u.requestId,
-        u.leaseId,
-        u.userId,
-        u.keyId,
-        u.groupId,
-        u.accountId,
-        subscription ? u.userId : null,
-        u.groupId,
-        at,
-        at,
-        u.requestedModel,
-        u.upstreamModel,
-        u.endpoint,
-        u.stream,
-        u.tokens.input,
-        u.tokens.cachedInput,
-        u.tokens.output,
-        u.tokens.reasoning,
-        toNumeric(cost.input),
-        toNumeric(cost.cachedInput),
-        toNumeric(cost.output),
-        terms.rateMultiplier,
-        toNumeric(cost.total),
-        u.outcome,
-        u.statusCode,
-        u.firstTokenMs,
-        u.durationMs,
-        u.failoverCount,
-        u.upstreamRequestId,
-        at,
-      ],
-      "all",
-      em.getTransactionContext(),
-    );
-  return rows.length === 1;
-}
-
-async function applyCost(em: EntityManager, u: UsageInput, terms: GroupTerms, cost: Cost): Promise<void> {
-  if (cost.total === 0n) return;
-  const amount = toNumeric(cost.total);
-  const connection = em.getConnection();
-  const tx = em.getTransactionContext();
-  if (terms.billingMode === "balance") {
-    await connection.execute(
-      "update users set balance_usd = balance_usd - ?::numeric, updated_at = now() where id = ?",
-      [amount, u.userId],
-      "run",
-      tx,
-    );
-  }
-  await connection.execute(
-    "update api_keys set quota_used_usd = quota_used_usd + ?::numeric, updated_at = now() where id = ?",
-    [amount, u.keyId],
-    "run",
-    tx,
-  );
+function addBilled(committed: Committed, usage: PricedUsage, subscriptionId: string | null): void {
+  const { input, terms, cost } = usage;
+  const fromBalance = terms.billingMode === "balance";
+  const key = `${input.userId}|${input.keyId}|${subscriptionId ?? ""}|${fromBalance}`;
+  const entry = committed.billed.get(key);
+  if (entry) entry.amount += cost.total;
+  else
+    committed.billed.set(key, {
+      userId: input.userId,
+      billed: { keyId: input.keyId, subscriptionId, amountPico: "", fromBalance },
+      amount: cost.total,
+    });
 }

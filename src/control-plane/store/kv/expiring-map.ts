@@ -13,6 +13,8 @@ export interface ExpiringMap {
   touch(key: string, ttlMs: number): Promise<boolean>;
   /** True when the key existed. */
   delete(key: string): Promise<boolean>;
+  /** Deletes the key only while it still holds `expected` (compare-and-delete); true when this call deleted it. */
+  deleteIfEquals(key: string, expected: string): Promise<boolean>;
   /** Every live entry whose key starts with `prefix`, with its expiry (epoch ms), in no particular order. */
   scan(prefix: string): AsyncIterable<{ key: string; value: string; expiresAt: number }>;
 }

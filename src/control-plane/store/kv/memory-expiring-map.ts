@@ -43,6 +43,12 @@ export class MemoryExpiringMap implements ExpiringMap {
     return existed;
   }
 
+  async deleteIfEquals(key: string, expected: string): Promise<boolean> {
+    if (this.#live(key)?.value !== expected) return false;
+    this.#entries.delete(key);
+    return true;
+  }
+
   async *scan(prefix: string): AsyncIterable<{ key: string; value: string; expiresAt: number }> {
     for (const key of [...this.#entries.keys()]) {
       if (!key.startsWith(prefix)) continue;

@@ -2,6 +2,10 @@ import type { Redis } from "ioredis";
 import { ErrorCode, SwitchyardError } from "../../../shared/errors.js";
 import type { ExpiringMap } from "./expiring-map.js";
 
+/** Compare-and-delete in one atomic step. */
+const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /** {@link ExpiringMap} on Redis strings with PX expiries, every key under `prefix`. Fails closed. */
 export class RedisExpiringMap implements ExpiringMap {
   readonly #redis: Redis;
@@ -35,6 +39,11 @@ export class RedisExpiringMap implements ExpiringMap {
 
   async delete(key: string): Promise<boolean> {
     return (await guard(this.#redis.del(this.#prefix + key))) === 1;
+  }
+
+  async deleteIfEquals(key: string, expected: string): Promise<boolean> {
+    const deleted = await guard(this.#redis.eval(DELETE_IF_EQUALS, 1, this.#prefix + key, expected));
+    return deleted === 1;
   }
 
   async *scan(prefix: string): AsyncIterable<{ key: string; value: string; expiresAt: number }> {

@@ -96,6 +96,12 @@ export interface LeaseStore {
   acquirePair(request: PairRequest): Promise<PairResult>;
   /** Extends a held slot's expiry to `ttlMs` from now; false if the holder no longer holds it. */
   renew(key: string, holder: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Renews a holder's slot, or counts it again when it expired or vanished (the holder is still running: its
+   * renewals could not get through, or the store lost its state), even above the limit — acquirers then wait until
+   * the count is back under it. Resolves `recreated` or `renewed`.
+   */
+  reassert(key: string, holder: string, ttlMs: number): Promise<"renewed" | "recreated">;
   /** Frees a slot and hands it to the head waiter in the same step; false (and no change) if not held. */
   release(key: string, holder: string): Promise<boolean>;
   /** In-use and waiting counts per key, after pruning; keys never used answer zeros. */
@@ -106,6 +112,11 @@ export interface LeaseStore {
    * Returns a function that removes the listener.
    */
   onExpired(listener: ExpiredListener): () => void;
+  /**
+   * Registers a listener called when the store's connection came back after it was lost: its state may be gone (a
+   * restarted Redis keeps nothing), so holders should re-assert. Returns a function that removes the listener.
+   */
+  onReconnected(listener: () => void): () => void;
   /** Ends every wait of this instance (rejecting with `SHUTTING_DOWN`) and releases its resources. */
   close(): Promise<void>;
 }

@@ -151,6 +151,25 @@ export class MemoryLeaseStore implements LeaseStore {
     return held;
   }
 
+  async reassert(key: string, holder: string, ttlMs: number): Promise<"renewed" | "recreated"> {
+    this.#assertOpen();
+    assertSlotRef(key, holder);
+    assertTtl(ttlMs);
+    const now = this.#clock.now();
+    // Extended before the prune, so the holder's own expiry neither frees its slot nor reports it abandoned.
+    const expiry = this.#slots.get(key)?.holders.get(holder);
+    if (expiry !== undefined) this.#slots.get(key)?.holders.set(holder, now + ttlMs);
+    const state = this.#touch(key);
+    state.holders.set(holder, now + ttlMs);
+    this.#settle(key, state);
+    return expiry !== undefined && expiry > now ? "renewed" : "recreated";
+  }
+
+  /** Memory never loses its state while the process lives: nothing to report. */
+  onReconnected(_listener: () => void): () => void {
+    return () => {};
+  }
+
   async release(key: string, holder: string): Promise<boolean> {
     this.#assertOpen();
     assertSlotRef(key, holder);

@@ -14,6 +14,7 @@ export interface LeaseCommands {
   leaseCancel(...keysAndArgs: ScriptArg[]): Promise<unknown>;
   leaseRelease(...keysAndArgs: ScriptArg[]): Promise<unknown>;
   leaseRenew(...keysAndArgs: ScriptArg[]): Promise<unknown>;
+  leaseReassert(...keysAndArgs: ScriptArg[]): Promise<unknown>;
   leaseLoad(...keysAndArgs: ScriptArg[]): Promise<unknown>;
   /** Multi-key: the first argument is the number of keys. */
   leaseAcquirePair(...countKeysAndArgs: ScriptArg[]): Promise<unknown>;

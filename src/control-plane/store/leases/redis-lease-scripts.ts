@@ -150,6 +150,20 @@ redis.call('ZADD', H, 'XX', now + tonumber(ARGV[2]), ARGV[1])
 return finish(1, 0, 0)
 `;
 
+/**
+ * reassert — ARGV: holder, ttlMs. Renews the holder's slot, or adds it back when it had expired or vanished, whatever
+ * the limit: a holder that is still running upstream counts (new acquirers then wait). Added before the queue is
+ * served, so a slot freed by the holder's own expiry is not handed to a waiter first. Answers a = 1 when the slot
+ * was recreated, 0 when it was still held.
+ */
+const REASSERT = `${PRELUDE}
+local held = redis.call('ZSCORE', H, ARGV[1])
+redis.call('ZADD', H, now + tonumber(ARGV[2]), ARGV[1])
+promote(stored_limit())
+if held then return finish(0, 0, 0) end
+return finish(1, 0, 0)
+`;
+
 /** load — no ARGV. Answers a = holders, b = waiters. */
 const LOAD = `${PRELUDE}
 promote(stored_limit())
@@ -215,6 +229,7 @@ export const LEASE_SCRIPTS = {
   leaseCancel: CANCEL,
   leaseRelease: RELEASE,
   leaseRenew: RENEW,
+  leaseReassert: REASSERT,
   leaseLoad: LOAD,
 } as const;
 

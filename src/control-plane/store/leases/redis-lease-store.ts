@@ -79,6 +79,9 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #pollIntervalMs: number;
   readonly #listeners: ExpiryListeners;
   readonly #waiters = new Map<string, RedisWaiter>();
+  readonly #reconnectListeners = new Set<() => void>();
+  /** Set once the command connection was lost, until it is ready again. */
+  #lost = false;
   readonly #log: Logger | undefined;
   #closed = false;
 
@@ -120,6 +123,15 @@ export class RedisLeaseStore implements LeaseStore {
       // fails fast if Redis cannot answer.
       connection.on("close", () => this.#pollAllNow());
     }
+    this.#client.on("close", () => {
+      this.#lost = true;
+    });
+    this.#client.on("ready", () => {
+      if (!this.#lost) return;
+      this.#lost = false;
+      this.#log?.info("lease store connection is back; holders re-assert");
+      for (const listener of this.#reconnectListeners) listener();
+    });
     this.#subscriber.on("message", (_channel: string, token: string) => {
       this.#waiters.get(token)?.wait.grant();
     });
@@ -213,6 +225,21 @@ export class RedisLeaseStore implements LeaseStore {
     return reply.a === 1;
   }
 
+  async reassert(key: string, holder: string, ttlMs: number): Promise<"renewed" | "recreated"> {
+    this.#assertOpen();
+    assertSlotRef(key, holder);
+    assertTtl(ttlMs);
+    const reply = parseScriptReply(
+      await guarded(() => this.#client.leaseReassert(...this.#keys(key), holder, ttlMs)),
+    );
+    // The holder itself is back, not abandoned: only the others pruned on the way are reported.
+    this.#listeners.report(
+      key,
+      reply.expired.filter((h) => h !== holder),
+    );
+    return reply.a === 1 ? "recreated" : "renewed";
+  }
+
   async release(key: string, holder: string): Promise<boolean> {
     this.#assertOpen();
     assertSlotRef(key, holder);
@@ -232,6 +259,11 @@ export class RedisLeaseStore implements LeaseStore {
 
   onExpired(listener: ExpiredListener): () => void {
     return this.#listeners.add(listener);
+  }
+
+  onReconnected(listener: () => void): () => void {
+    this.#reconnectListeners.add(listener);
+    return () => this.#reconnectListeners.delete(listener);
   }
 
   async close(): Promise<void> {

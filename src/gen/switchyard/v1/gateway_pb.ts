@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/gateway.proto.
  */
 export const file_switchyard_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("Chtzd2l0Y2h5YXJkL3YxL2dhdGV3YXkucHJvdG8SDXN3aXRjaHlhcmQudjEiaAoOQ2hhbm5lbFJlcXVlc3QSKAoEb3BlbhgBIAEoCzIaLnN3aXRjaHlhcmQudjEuQ2hhbm5lbE9wZW4SLAoKb3BlcmF0aW9ucxgCIAMoCzIYLnN3aXRjaHlhcmQudjEuT3BlcmF0aW9uIjMKC0NoYW5uZWxPcGVuEhMKC2luc3RhbmNlX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkilgMKCU9wZXJhdGlvbhIWCg5jb3JyZWxhdGlvbl9pZBgBIAEoDRI6CgxhdXRoZW50aWNhdGUYAiABKAsyIi5zd2l0Y2h5YXJkLnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3RIABIsCgVhZG1pdBgDIAEoCzIbLnN3aXRjaHlhcmQudjEuQWRtaXRSZXF1ZXN0SAASMgoMY2FuY2VsX2FkbWl0GAQgASgLMhouc3dpdGNoeWFyZC52MS5BZG1pdENhbmNlbEgAEjAKB3Jlcm91dGUYBSABKAsyHS5zd2l0Y2h5YXJkLnYxLlJlcm91dGVSZXF1ZXN0SAASLAoFcmVuZXcYBiABKAsyGy5zd2l0Y2h5YXJkLnYxLlJlbmV3UmVxdWVzdEgAEjAKB3JlbGVhc2UYByABKAsyHS5zd2l0Y2h5YXJkLnYxLlJlbGVhc2VSZXF1ZXN0SAASOQoMcmVwb3J0X3VzYWdlGAggASgLMiEuc3dpdGNoeWFyZC52MS5SZXBvcnRVc2FnZVJlcXVlc3RIAEIGCgRraW5kIiEKC0FkbWl0Q2FuY2VsEhIKCnJlcXVlc3RfaWQYASABKAkicAoPQ2hhbm5lbFJlc3BvbnNlEiwKBm9wZW5lZBgBIAEoCzIcLnN3aXRjaHlhcmQudjEuQ2hhbm5lbE9wZW5lZBIvCgdyZXN1bHRzGAIgAygLMh4uc3dpdGNoeWFyZC52MS5PcGVyYXRpb25SZXN1bHQiUQoNQ2hhbm5lbE9wZW5lZBIRCglzZXJ2ZXJfaWQYASABKAkSFAoMbGVhc2VfdHRsX21zGAIgASgNEhcKD21heF9vdXRzdGFuZGluZxgDIAEoDSLTAwoPT3BlcmF0aW9uUmVzdWx0EhYKDmNvcnJlbGF0aW9uX2lkGAEgASgNEjsKDGF1dGhlbnRpY2F0ZRgCIAEoCzIjLnN3aXRjaHlhcmQudjEuQXV0aGVudGljYXRlUmVzcG9uc2VIABItCgVhZG1pdBgDIAEoCzIcLnN3aXRjaHlhcmQudjEuQWRtaXRSZXNwb25zZUgAEjgKDGNhbmNlbF9hZG1pdBgEIAEoCzIgLnN3aXRjaHlhcmQudjEuQWRtaXRDYW5jZWxSZXN1bHRIABIxCgdyZXJvdXRlGAUgASgLMh4uc3dpdGNoeWFyZC52MS5SZXJvdXRlUmVzcG9uc2VIABItCgVyZW5ldxgGIAEoCzIcLnN3aXRjaHlhcmQudjEuUmVuZXdSZXNwb25zZUgAEjEKB3JlbGVhc2UYByABKAsyHi5zd2l0Y2h5YXJkLnYxLlJlbGVhc2VSZXNwb25zZUgAEjoKDHJlcG9ydF91c2FnZRgIIAEoCzIiLnN3aXRjaHlhcmQudjEuUmVwb3J0VXNhZ2VSZXNwb25zZUgAEikKB2ZhaWx1cmUYCSABKAsyFi5zd2l0Y2h5YXJkLnYxLkZhaWx1cmVIAEIGCgRraW5kIiYKEUFkbWl0Q2FuY2VsUmVzdWx0EhEKCXdpdGhkcmF3bhgBIAEoCCIpChNBdXRoZW50aWNhdGVSZXF1ZXN0EhIKCmtleV9zaGEyNTYYASABKAwiQwoUQXV0aGVudGljYXRlUmVzcG9uc2USKwoJcHJpbmNpcGFsGAEgASgLMhguc3dpdGNoeWFyZC52MS5QcmluY2lwYWwiPgoJUHJpbmNpcGFsEg8KB3VzZXJfaWQYASABKAkSDgoGa2V5X2lkGAIgASgJEhAKCGdyb3VwX2lkGAMgASgJIuwBCgxBZG1pdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRISCgprZXlfc2hhMjU2GAIgASgMEg0KBW1vZGVsGAMgASgJEg4KBnN0cmVhbRgEIAEoCBIpCghlbmRwb2ludBgFIAEoDjIXLnN3aXRjaHlhcmQudjEuRW5kcG9pbnQSFAoMc2Vzc2lvbl9oYXNoGAYgASgJEhwKFHByZXZpb3VzX3Jlc3BvbnNlX2lkGAcgASgJEhEKCWNsaWVudF9pcBgIIAEoCRITCgttYXhfd2FpdF9tcxgJIAEoDRIOCgZyZXNlbmQYCiABKAgiNAoNQWRtaXRSZXNwb25zZRIjCgVsZWFzZRgBIAEoCzIULnN3aXRjaHlhcmQudjEuTGVhc2Ui7AEKBUxlYXNlEhAKCGxlYXNlX2lkGAEgASgJEhUKDWV4cGlyZXNfYXRfbXMYAiABKAMSDgoGdHRsX21zGAMgASgNEisKCXByaW5jaXBhbBgEIAEoCzIYLnN3aXRjaHlhcmQudjEuUHJpbmNpcGFsEi0KBnRhcmdldBgFIAEoCzIdLnN3aXRjaHlhcmQudjEuVXBzdHJlYW1UYXJnZXQSDwoHYXR0ZW1wdBgGIAEoDRIOCgZzdGlja3kYByABKAgSFAoMdXNlcl93YWl0X21zGAggASgNEhcKD2FjY291bnRfd2FpdF9tcxgJIAEoDSKZAQoOVXBzdHJlYW1UYXJnZXQSEgoKYWNjb3VudF9pZBgBIAEoCRIUCgxhY2NvdW50X25hbWUYAiABKAkSDAoEa2luZBgDIAEoCRIQCghiYXNlX3VybBgEIAEoCRISCgpjcmVkZW50aWFsGAUgASgJEhEKCXByb3h5X3VybBgGIAEoCRIWCg51cHN0cmVhbV9tb2RlbBgHIAEoCSKVAQoPVXBzdHJlYW1GYWlsdXJlEjAKBGtpbmQYASABKA4yIi5zd2l0Y2h5YXJkLnYxLlVwc3RyZWFtRmFpbHVyZUtpbmQSDgoGc3RhdHVzGAIgASgNEhYKDnJlc2V0X2FmdGVyX21zGAMgASgNEg8KB21lc3NhZ2UYBCABKAkSFwoPc2tpcF9tb25pdG9yaW5nGAUgASgIInEKDlJlcm91dGVSZXF1ZXN0EhAKCGxlYXNlX2lkGAEgASgJEi8KB2ZhaWx1cmUYAiABKAsyHi5zd2l0Y2h5YXJkLnYxLlVwc3RyZWFtRmFpbHVyZRIcChRleGNsdWRlZF9hY2NvdW50X2lkcxgDIAMoCSI2Cg9SZXJvdXRlUmVzcG9uc2USIwoFbGVhc2UYASABKAsyFC5zd2l0Y2h5YXJkLnYxLkxlYXNlIiAKDFJlbmV3UmVxdWVzdBIQCghsZWFzZV9pZBgBIAEoCSImCg1SZW5ld1Jlc3BvbnNlEhUKDWV4cGlyZXNfYXRfbXMYASABKAMipQEKDlJlbGVhc2VSZXF1ZXN0EhAKCGxlYXNlX2lkGAEgASgJEioKBXNjb3BlGAIgASgOMhsuc3dpdGNoeWFyZC52MS5SZWxlYXNlU2NvcGUSJwoHb3V0Y29tZRgDIAEoDjIWLnN3aXRjaHlhcmQudjEuT3V0Y29tZRIXCg91cHN0cmVhbV9zdGF0dXMYBCABKA0SEwoLcmVzcG9uc2VfaWQYBSABKAkiIwoPUmVsZWFzZVJlc3BvbnNlEhAKCHJlbGVhc2VkGAEgASgIIkEKElJlcG9ydFVzYWdlUmVxdWVzdBIrCgdyZWNvcmRzGAEgAygLMhouc3dpdGNoeWFyZC52MS5Vc2FnZVJlcG9ydCLCAwoLVXNhZ2VSZXBvcnQSEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghsZWFzZV9pZBgCIAEoCRIrCglwcmluY2lwYWwYAyABKAsyGC5zd2l0Y2h5YXJkLnYxLlByaW5jaXBhbBISCgphY2NvdW50X2lkGAQgASgJEhcKD3JlcXVlc3RlZF9tb2RlbBgFIAEoCRIWCg51cHN0cmVhbV9tb2RlbBgGIAEoCRIpCghlbmRwb2ludBgHIAEoDjIXLnN3aXRjaHlhcmQudjEuRW5kcG9pbnQSDgoGc3RyZWFtGAggASgIEikKBnRva2VucxgJIAEoCzIZLnN3aXRjaHlhcmQudjEuVG9rZW5Vc2FnZRInCgdvdXRjb21lGAogASgOMhYuc3dpdGNoeWFyZC52MS5PdXRjb21lEhMKC3N0YXR1c19jb2RlGAsgASgNEhYKDmZpcnN0X3Rva2VuX21zGAwgASgNEhMKC2R1cmF0aW9uX21zGA0gASgNEhYKDmZhaWxvdmVyX2NvdW50GA4gASgNEhsKE3Vwc3RyZWFtX3JlcXVlc3RfaWQYDyABKAkSFQoNc3RhcnRlZF9hdF9tcxgQIAEoAyI7ChNSZXBvcnRVc2FnZVJlc3BvbnNlEhAKCHJlY29yZGVkGAEgASgNEhIKCmR1cGxpY2F0ZXMYAiABKA0iQwoUV2F0Y2hTbmFwc2hvdFJlcXVlc3QSEwoLaW5zdGFuY2VfaWQYASABKAkSFgoOa25vd25fcmV2aXNpb24YAiABKAQiQgoVV2F0Y2hTbmFwc2hvdFJlc3BvbnNlEikKCHNuYXBzaG90GAEgASgLMhcuc3dpdGNoeWFyZC52MS5TbmFwc2hvdCLUAQoIU25hcHNob3QSDwoHdmVyc2lvbhgBIAEoDRIQCghyZXZpc2lvbhgCIAEoBBJBChFwYXNzdGhyb3VnaF9ydWxlcxgDIAMoCzImLnN3aXRjaHlhcmQudjEuU25hcHNob3RQYXNzdGhyb3VnaFJ1bGUSMAoMZ3JvdXBfbW9kZWxzGAQgAygLMhouc3dpdGNoeWFyZC52MS5Hcm91cE1vZGVscxIwCghzZXR0aW5ncxgFIAEoCzIeLnN3aXRjaHlhcmQudjEuR2F0ZXdheVNldHRpbmdzIu4BChdTbmFwc2hvdFBhc3N0aHJvdWdoUnVsZRIKCgJpZBgBIAEoCRITCgtlcnJvcl9jb2RlcxgCIAMoDRIQCghrZXl3b3JkcxgDIAMoCRIRCgltYXRjaF9hbGwYBCABKAgSEQoJcGxhdGZvcm1zGAUgAygJEhgKEHBhc3N0aHJvdWdoX2NvZGUYBiABKAgSFQoNcmVzcG9uc2VfY29kZRgHIAEoDRIYChBwYXNzdGhyb3VnaF9ib2R5GAggASgIEhYKDmN1c3RvbV9tZXNzYWdlGAkgASgJEhcKD3NraXBfbW9uaXRvcmluZxgKIAEoCCIvCgtHcm91cE1vZGVscxIQCghncm91cF9pZBgBIAEoCRIOCgZtb2RlbHMYAiADKAkq2wEKE1Vwc3RyZWFtRmFpbHVyZUtpbmQSJQohVVBTVFJFQU1fRkFJTFVSRV9LSU5EX1VOU1BFQ0lGSUVEEAASJQohVVBTVFJFQU1fRkFJTFVSRV9LSU5EX0hUVFBfU1RBVFVTEAESIwofVVBTVFJFQU1fRkFJTFVSRV9LSU5EX1RSQU5TUE9SVBACEikKJVVQU1RSRUFNX0ZBSUxVUkVfS0lORF9IRUFERVJTX1RJTUVPVVQQAxImCiJVUFNUUkVBTV9GQUlMVVJFX0tJTkRfRU1QVFlfU1RSRUFNEAQqYQoMUmVsZWFzZVNjb3BlEh0KGVJFTEVBU0VfU0NPUEVfVU5TUEVDSUZJRUQQABIVChFSRUxFQVNFX1NDT1BFX0FMTBABEhsKF1JFTEVBU0VfU0NPUEVfVVNFUl9TTE9UEAIyhwUKDkdhdGV3YXlTZXJ2aWNlEkwKB0NoYW5uZWwSHS5zd2l0Y2h5YXJkLnYxLkNoYW5uZWxSZXF1ZXN0Gh4uc3dpdGNoeWFyZC52MS5DaGFubmVsUmVzcG9uc2UoATABElcKDEF1dGhlbnRpY2F0ZRIiLnN3aXRjaHlhcmQudjEuQXV0aGVudGljYXRlUmVxdWVzdBojLnN3aXRjaHlhcmQudjEuQXV0aGVudGljYXRlUmVzcG9uc2USQgoFQWRtaXQSGy5zd2l0Y2h5YXJkLnYxLkFkbWl0UmVxdWVzdBocLnN3aXRjaHlhcmQudjEuQWRtaXRSZXNwb25zZRJICgdSZXJvdXRlEh0uc3dpdGNoeWFyZC52MS5SZXJvdXRlUmVxdWVzdBoeLnN3aXRjaHlhcmQudjEuUmVyb3V0ZVJlc3BvbnNlEkIKBVJlbmV3Ehsuc3dpdGNoeWFyZC52MS5SZW5ld1JlcXVlc3QaHC5zd2l0Y2h5YXJkLnYxLlJlbmV3UmVzcG9uc2USSAoHUmVsZWFzZRIdLnN3aXRjaHlhcmQudjEuUmVsZWFzZVJlcXVlc3QaHi5zd2l0Y2h5YXJkLnYxLlJlbGVhc2VSZXNwb25zZRJUCgtSZXBvcnRVc2FnZRIhLnN3aXRjaHlhcmQudjEuUmVwb3J0VXNhZ2VSZXF1ZXN0GiIuc3dpdGNoeWFyZC52MS5SZXBvcnRVc2FnZVJlc3BvbnNlElwKDVdhdGNoU25hcHNob3QSIy5zd2l0Y2h5YXJkLnYxLldhdGNoU25hcHNob3RSZXF1ZXN0GiQuc3dpdGNoeWFyZC52MS5XYXRjaFNuYXBzaG90UmVzcG9uc2UwAWIGcHJvdG8z", [file_switchyard_v1_types]);
+  fileDesc("Chtzd2l0Y2h5YXJkL3YxL2dhdGV3YXkucHJvdG8SDXN3aXRjaHlhcmQudjEimQEKDkNoYW5uZWxSZXF1ZXN0EigKBG9wZW4YASABKAsyGi5zd2l0Y2h5YXJkLnYxLkNoYW5uZWxPcGVuEiwKCm9wZXJhdGlvbnMYAiADKAsyGC5zd2l0Y2h5YXJkLnYxLk9wZXJhdGlvbhIvCghyZWFzc2VydBgDIAEoCzIdLnN3aXRjaHlhcmQudjEuUmVhc3NlcnRMZWFzZXMiPQoOUmVhc3NlcnRMZWFzZXMSKwoGbGVhc2VzGAEgAygLMhsuc3dpdGNoeWFyZC52MS5SZW5ld1JlcXVlc3QiMwoLQ2hhbm5lbE9wZW4SEwoLaW5zdGFuY2VfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCSKWAwoJT3BlcmF0aW9uEhYKDmNvcnJlbGF0aW9uX2lkGAEgASgNEjoKDGF1dGhlbnRpY2F0ZRgCIAEoCzIiLnN3aXRjaHlhcmQudjEuQXV0aGVudGljYXRlUmVxdWVzdEgAEiwKBWFkbWl0GAMgASgLMhsuc3dpdGNoeWFyZC52MS5BZG1pdFJlcXVlc3RIABIyCgxjYW5jZWxfYWRtaXQYBCABKAsyGi5zd2l0Y2h5YXJkLnYxLkFkbWl0Q2FuY2VsSAASMAoHcmVyb3V0ZRgFIAEoCzIdLnN3aXRjaHlhcmQudjEuUmVyb3V0ZVJlcXVlc3RIABIsCgVyZW5ldxgGIAEoCzIbLnN3aXRjaHlhcmQudjEuUmVuZXdSZXF1ZXN0SAASMAoHcmVsZWFzZRgHIAEoCzIdLnN3aXRjaHlhcmQudjEuUmVsZWFzZVJlcXVlc3RIABI5CgxyZXBvcnRfdXNhZ2UYCCABKAsyIS5zd2l0Y2h5YXJkLnYxLlJlcG9ydFVzYWdlUmVxdWVzdEgAQgYKBGtpbmQiIQoLQWRtaXRDYW5jZWwSEgoKcmVxdWVzdF9pZBgBIAEoCSKCAQoPQ2hhbm5lbFJlc3BvbnNlEiwKBm9wZW5lZBgBIAEoCzIcLnN3aXRjaHlhcmQudjEuQ2hhbm5lbE9wZW5lZBIvCgdyZXN1bHRzGAIgAygLMh4uc3dpdGNoeWFyZC52MS5PcGVyYXRpb25SZXN1bHQSEAoIcmVhc3NlcnQYAyABKAgiUQoNQ2hhbm5lbE9wZW5lZBIRCglzZXJ2ZXJfaWQYASABKAkSFAoMbGVhc2VfdHRsX21zGAIgASgNEhcKD21heF9vdXRzdGFuZGluZxgDIAEoDSLTAwoPT3BlcmF0aW9uUmVzdWx0EhYKDmNvcnJlbGF0aW9uX2lkGAEgASgNEjsKDGF1dGhlbnRpY2F0ZRgCIAEoCzIjLnN3aXRjaHlhcmQudjEuQXV0aGVudGljYXRlUmVzcG9uc2VIABItCgVhZG1pdBgDIAEoCzIcLnN3aXRjaHlhcmQudjEuQWRtaXRSZXNwb25zZUgAEjgKDGNhbmNlbF9hZG1pdBgEIAEoCzIgLnN3aXRjaHlhcmQudjEuQWRtaXRDYW5jZWxSZXN1bHRIABIxCgdyZXJvdXRlGAUgASgLMh4uc3dpdGNoeWFyZC52MS5SZXJvdXRlUmVzcG9uc2VIABItCgVyZW5ldxgGIAEoCzIcLnN3aXRjaHlhcmQudjEuUmVuZXdSZXNwb25zZUgAEjEKB3JlbGVhc2UYByABKAsyHi5zd2l0Y2h5YXJkLnYxLlJlbGVhc2VSZXNwb25zZUgAEjoKDHJlcG9ydF91c2FnZRgIIAEoCzIiLnN3aXRjaHlhcmQudjEuUmVwb3J0VXNhZ2VSZXNwb25zZUgAEikKB2ZhaWx1cmUYCSABKAsyFi5zd2l0Y2h5YXJkLnYxLkZhaWx1cmVIAEIGCgRraW5kIiYKEUFkbWl0Q2FuY2VsUmVzdWx0EhEKCXdpdGhkcmF3bhgBIAEoCCIpChNBdXRoZW50aWNhdGVSZXF1ZXN0EhIKCmtleV9zaGEyNTYYASABKAwiQwoUQXV0aGVudGljYXRlUmVzcG9uc2USKwoJcHJpbmNpcGFsGAEgASgLMhguc3dpdGNoeWFyZC52MS5QcmluY2lwYWwiPgoJUHJpbmNpcGFsEg8KB3VzZXJfaWQYASABKAkSDgoGa2V5X2lkGAIgASgJEhAKCGdyb3VwX2lkGAMgASgJIuwBCgxBZG1pdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRISCgprZXlfc2hhMjU2GAIgASgMEg0KBW1vZGVsGAMgASgJEg4KBnN0cmVhbRgEIAEoCBIpCghlbmRwb2ludBgFIAEoDjIXLnN3aXRjaHlhcmQudjEuRW5kcG9pbnQSFAoMc2Vzc2lvbl9oYXNoGAYgASgJEhwKFHByZXZpb3VzX3Jlc3BvbnNlX2lkGAcgASgJEhEKCWNsaWVudF9pcBgIIAEoCRITCgttYXhfd2FpdF9tcxgJIAEoDRIOCgZyZXNlbmQYCiABKAgiNAoNQWRtaXRSZXNwb25zZRIjCgVsZWFzZRgBIAEoCzIULnN3aXRjaHlhcmQudjEuTGVhc2Ui/AEKBUxlYXNlEhAKCGxlYXNlX2lkGAEgASgJEhUKDWV4cGlyZXNfYXRfbXMYAiABKAMSDgoGdHRsX21zGAMgASgNEisKCXByaW5jaXBhbBgEIAEoCzIYLnN3aXRjaHlhcmQudjEuUHJpbmNpcGFsEi0KBnRhcmdldBgFIAEoCzIdLnN3aXRjaHlhcmQudjEuVXBzdHJlYW1UYXJnZXQSDwoHYXR0ZW1wdBgGIAEoDRIOCgZzdGlja3kYByABKAgSFAoMdXNlcl93YWl0X21zGAggASgNEhcKD2FjY291bnRfd2FpdF9tcxgJIAEoDRIOCgZ0aWNrZXQYCiABKAwimQEKDlVwc3RyZWFtVGFyZ2V0EhIKCmFjY291bnRfaWQYASABKAkSFAoMYWNjb3VudF9uYW1lGAIgASgJEgwKBGtpbmQYAyABKAkSEAoIYmFzZV91cmwYBCABKAkSEgoKY3JlZGVudGlhbBgFIAEoCRIRCglwcm94eV91cmwYBiABKAkSFgoOdXBzdHJlYW1fbW9kZWwYByABKAkilQEKD1Vwc3RyZWFtRmFpbHVyZRIwCgRraW5kGAEgASgOMiIuc3dpdGNoeWFyZC52MS5VcHN0cmVhbUZhaWx1cmVLaW5kEg4KBnN0YXR1cxgCIAEoDRIWCg5yZXNldF9hZnRlcl9tcxgDIAEoDRIPCgdtZXNzYWdlGAQgASgJEhcKD3NraXBfbW9uaXRvcmluZxgFIAEoCCJxCg5SZXJvdXRlUmVxdWVzdBIQCghsZWFzZV9pZBgBIAEoCRIvCgdmYWlsdXJlGAIgASgLMh4uc3dpdGNoeWFyZC52MS5VcHN0cmVhbUZhaWx1cmUSHAoUZXhjbHVkZWRfYWNjb3VudF9pZHMYAyADKAkiNgoPUmVyb3V0ZVJlc3BvbnNlEiMKBWxlYXNlGAEgASgLMhQuc3dpdGNoeWFyZC52MS5MZWFzZSJMCgxSZW5ld1JlcXVlc3QSEAoIbGVhc2VfaWQYASABKAkSDgoGdGlja2V0GAIgASgMEhoKEnVzZXJfc2xvdF9yZWxlYXNlZBgDIAEoCCI6Cg1SZW5ld1Jlc3BvbnNlEhUKDWV4cGlyZXNfYXRfbXMYASABKAMSEgoKcmVhc3NlcnRlZBgCIAEoCCKlAQoOUmVsZWFzZVJlcXVlc3QSEAoIbGVhc2VfaWQYASABKAkSKgoFc2NvcGUYAiABKA4yGy5zd2l0Y2h5YXJkLnYxLlJlbGVhc2VTY29wZRInCgdvdXRjb21lGAMgASgOMhYuc3dpdGNoeWFyZC52MS5PdXRjb21lEhcKD3Vwc3RyZWFtX3N0YXR1cxgEIAEoDRITCgtyZXNwb25zZV9pZBgFIAEoCSIjCg9SZWxlYXNlUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgiQQoSUmVwb3J0VXNhZ2VSZXF1ZXN0EisKB3JlY29yZHMYASADKAsyGi5zd2l0Y2h5YXJkLnYxLlVzYWdlUmVwb3J0It4DCgtVc2FnZVJlcG9ydBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCGxlYXNlX2lkGAIgASgJEisKCXByaW5jaXBhbBgDIAEoCzIYLnN3aXRjaHlhcmQudjEuUHJpbmNpcGFsEhIKCmFjY291bnRfaWQYBCABKAkSFwoPcmVxdWVzdGVkX21vZGVsGAUgASgJEhYKDnVwc3RyZWFtX21vZGVsGAYgASgJEikKCGVuZHBvaW50GAcgASgOMhcuc3dpdGNoeWFyZC52MS5FbmRwb2ludBIOCgZzdHJlYW0YCCABKAgSKQoGdG9rZW5zGAkgASgLMhkuc3dpdGNoeWFyZC52MS5Ub2tlblVzYWdlEicKB291dGNvbWUYCiABKA4yFi5zd2l0Y2h5YXJkLnYxLk91dGNvbWUSEwoLc3RhdHVzX2NvZGUYCyABKA0SFgoOZmlyc3RfdG9rZW5fbXMYDCABKA0SEwoLZHVyYXRpb25fbXMYDSABKA0SFgoOZmFpbG92ZXJfY291bnQYDiABKA0SGwoTdXBzdHJlYW1fcmVxdWVzdF9pZBgPIAEoCRIVCg1zdGFydGVkX2F0X21zGBAgASgDEhoKEnVzYWdlX291dF9vZl9yYW5nZRgRIAEoCCI7ChNSZXBvcnRVc2FnZVJlc3BvbnNlEhAKCHJlY29yZGVkGAEgASgNEhIKCmR1cGxpY2F0ZXMYAiABKA0iQwoUV2F0Y2hTbmFwc2hvdFJlcXVlc3QSEwoLaW5zdGFuY2VfaWQYASABKAkSFgoOa25vd25fcmV2aXNpb24YAiABKAQiQgoVV2F0Y2hTbmFwc2hvdFJlc3BvbnNlEikKCHNuYXBzaG90GAEgASgLMhcuc3dpdGNoeWFyZC52MS5TbmFwc2hvdCLUAQoIU25hcHNob3QSDwoHdmVyc2lvbhgBIAEoDRIQCghyZXZpc2lvbhgCIAEoBBJBChFwYXNzdGhyb3VnaF9ydWxlcxgDIAMoCzImLnN3aXRjaHlhcmQudjEuU25hcHNob3RQYXNzdGhyb3VnaFJ1bGUSMAoMZ3JvdXBfbW9kZWxzGAQgAygLMhouc3dpdGNoeWFyZC52MS5Hcm91cE1vZGVscxIwCghzZXR0aW5ncxgFIAEoCzIeLnN3aXRjaHlhcmQudjEuR2F0ZXdheVNldHRpbmdzIu4BChdTbmFwc2hvdFBhc3N0aHJvdWdoUnVsZRIKCgJpZBgBIAEoCRITCgtlcnJvcl9jb2RlcxgCIAMoDRIQCghrZXl3b3JkcxgDIAMoCRIRCgltYXRjaF9hbGwYBCABKAgSEQoJcGxhdGZvcm1zGAUgAygJEhgKEHBhc3N0aHJvdWdoX2NvZGUYBiABKAgSFQoNcmVzcG9uc2VfY29kZRgHIAEoDRIYChBwYXNzdGhyb3VnaF9ib2R5GAggASgIEhYKDmN1c3RvbV9tZXNzYWdlGAkgASgJEhcKD3NraXBfbW9uaXRvcmluZxgKIAEoCCIvCgtHcm91cE1vZGVscxIQCghncm91cF9pZBgBIAEoCRIOCgZtb2RlbHMYAiADKAkq2wEKE1Vwc3RyZWFtRmFpbHVyZUtpbmQSJQohVVBTVFJFQU1fRkFJTFVSRV9LSU5EX1VOU1BFQ0lGSUVEEAASJQohVVBTVFJFQU1fRkFJTFVSRV9LSU5EX0hUVFBfU1RBVFVTEAESIwofVVBTVFJFQU1fRkFJTFVSRV9LSU5EX1RSQU5TUE9SVBACEikKJVVQU1RSRUFNX0ZBSUxVUkVfS0lORF9IRUFERVJTX1RJTUVPVVQQAxImCiJVUFNUUkVBTV9GQUlMVVJFX0tJTkRfRU1QVFlfU1RSRUFNEAQqYQoMUmVsZWFzZVNjb3BlEh0KGVJFTEVBU0VfU0NPUEVfVU5TUEVDSUZJRUQQABIVChFSRUxFQVNFX1NDT1BFX0FMTBABEhsKF1JFTEVBU0VfU0NPUEVfVVNFUl9TTE9UEAIyhwUKDkdhdGV3YXlTZXJ2aWNlEkwKB0NoYW5uZWwSHS5zd2l0Y2h5YXJkLnYxLkNoYW5uZWxSZXF1ZXN0Gh4uc3dpdGNoeWFyZC52MS5DaGFubmVsUmVzcG9uc2UoATABElcKDEF1dGhlbnRpY2F0ZRIiLnN3aXRjaHlhcmQudjEuQXV0aGVudGljYXRlUmVxdWVzdBojLnN3aXRjaHlhcmQudjEuQXV0aGVudGljYXRlUmVzcG9uc2USQgoFQWRtaXQSGy5zd2l0Y2h5YXJkLnYxLkFkbWl0UmVxdWVzdBocLnN3aXRjaHlhcmQudjEuQWRtaXRSZXNwb25zZRJICgdSZXJvdXRlEh0uc3dpdGNoeWFyZC52MS5SZXJvdXRlUmVxdWVzdBoeLnN3aXRjaHlhcmQudjEuUmVyb3V0ZVJlc3BvbnNlEkIKBVJlbmV3Ehsuc3dpdGNoeWFyZC52MS5SZW5ld1JlcXVlc3QaHC5zd2l0Y2h5YXJkLnYxLlJlbmV3UmVzcG9uc2USSAoHUmVsZWFzZRIdLnN3aXRjaHlhcmQudjEuUmVsZWFzZVJlcXVlc3QaHi5zd2l0Y2h5YXJkLnYxLlJlbGVhc2VSZXNwb25zZRJUCgtSZXBvcnRVc2FnZRIhLnN3aXRjaHlhcmQudjEuUmVwb3J0VXNhZ2VSZXF1ZXN0GiIuc3dpdGNoeWFyZC52MS5SZXBvcnRVc2FnZVJlc3BvbnNlElwKDVdhdGNoU25hcHNob3QSIy5zd2l0Y2h5YXJkLnYxLldhdGNoU25hcHNob3RSZXF1ZXN0GiQuc3dpdGNoeWFyZC52MS5XYXRjaFNuYXBzaG90UmVzcG9uc2UwAWIGcHJvdG8z", [file_switchyard_v1_types]);
 
 /**
  * One message from a data plane on the lease channel.
@@ -36,6 +36,15 @@ export type ChannelRequest = Message<"switchyard.v1.ChannelRequest"> & {
    * @generated from field: repeated switchyard.v1.Operation operations = 2;
    */
   operations: Operation[];
+
+  /**
+   * Every live lease of this data plane, re-asserted before the message's operations run: sent with `open` (so a
+   * reconnecting data plane's running requests count again before it is admitted anything new) and in answer to
+   * `ChannelResponse.reassert`. Not answered by results; a lease that cannot be re-asserted is simply gone.
+   *
+   * @generated from field: switchyard.v1.ReassertLeases reassert = 3;
+   */
+  reassert?: ReassertLeases | undefined;
 };
 
 /**
@@ -44,6 +53,27 @@ export type ChannelRequest = Message<"switchyard.v1.ChannelRequest"> & {
  */
 export const ChannelRequestSchema: GenMessage<ChannelRequest> = /*@__PURE__*/
   messageDesc(file_switchyard_v1_gateway, 0);
+
+/**
+ * The live leases of a data plane, to be counted again (docs/adr/0004-lease-reassertion.md).
+ *
+ * @generated from message switchyard.v1.ReassertLeases
+ */
+export type ReassertLeases = Message<"switchyard.v1.ReassertLeases"> & {
+  /**
+   * One renew per live lease, each carrying its ticket.
+   *
+   * @generated from field: repeated switchyard.v1.RenewRequest leases = 1;
+   */
+  leases: RenewRequest[];
+};
+
+/**
+ * Describes the message switchyard.v1.ReassertLeases.
+ * Use `create(ReassertLeasesSchema)` to create a new message.
+ */
+export const ReassertLeasesSchema: GenMessage<ReassertLeases> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_gateway, 1);
 
 /**
  * Identifies the data plane opening a channel.
@@ -71,7 +101,7 @@ export type ChannelOpen = Message<"switchyard.v1.ChannelOpen"> & {
  * Use `create(ChannelOpenSchema)` to create a new message.
  */
 export const ChannelOpenSchema: GenMessage<ChannelOpen> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 1);
+  messageDesc(file_switchyard_v1_gateway, 2);
 
 /**
  * One lease operation in a batch.
@@ -157,7 +187,7 @@ export type Operation = Message<"switchyard.v1.Operation"> & {
  * Use `create(OperationSchema)` to create a new message.
  */
 export const OperationSchema: GenMessage<Operation> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 2);
+  messageDesc(file_switchyard_v1_gateway, 3);
 
 /**
  * Withdraws a waiting admit.
@@ -178,7 +208,7 @@ export type AdmitCancel = Message<"switchyard.v1.AdmitCancel"> & {
  * Use `create(AdmitCancelSchema)` to create a new message.
  */
 export const AdmitCancelSchema: GenMessage<AdmitCancel> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 3);
+  messageDesc(file_switchyard_v1_gateway, 4);
 
 /**
  * One message from the control plane on the lease channel.
@@ -199,6 +229,14 @@ export type ChannelResponse = Message<"switchyard.v1.ChannelResponse"> & {
    * @generated from field: repeated switchyard.v1.OperationResult results = 2;
    */
   results: OperationResult[];
+
+  /**
+   * The control plane asks for every live lease to be re-asserted now (`ChannelRequest.reassert`): its lease store
+   * came back after an outage and may have lost them. It holds new admits until the answer arrives (bounded).
+   *
+   * @generated from field: bool reassert = 3;
+   */
+  reassert: boolean;
 };
 
 /**
@@ -206,7 +244,7 @@ export type ChannelResponse = Message<"switchyard.v1.ChannelResponse"> & {
  * Use `create(ChannelResponseSchema)` to create a new message.
  */
 export const ChannelResponseSchema: GenMessage<ChannelResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 4);
+  messageDesc(file_switchyard_v1_gateway, 5);
 
 /**
  * The control plane's answer to `ChannelOpen`.
@@ -241,7 +279,7 @@ export type ChannelOpened = Message<"switchyard.v1.ChannelOpened"> & {
  * Use `create(ChannelOpenedSchema)` to create a new message.
  */
 export const ChannelOpenedSchema: GenMessage<ChannelOpened> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 5);
+  messageDesc(file_switchyard_v1_gateway, 6);
 
 /**
  * The result of one operation.
@@ -333,7 +371,7 @@ export type OperationResult = Message<"switchyard.v1.OperationResult"> & {
  * Use `create(OperationResultSchema)` to create a new message.
  */
 export const OperationResultSchema: GenMessage<OperationResult> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 6);
+  messageDesc(file_switchyard_v1_gateway, 7);
 
 /**
  * Result of withdrawing a waiting admit.
@@ -354,7 +392,7 @@ export type AdmitCancelResult = Message<"switchyard.v1.AdmitCancelResult"> & {
  * Use `create(AdmitCancelResultSchema)` to create a new message.
  */
 export const AdmitCancelResultSchema: GenMessage<AdmitCancelResult> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 7);
+  messageDesc(file_switchyard_v1_gateway, 8);
 
 /**
  * Resolves an API key.
@@ -375,7 +413,7 @@ export type AuthenticateRequest = Message<"switchyard.v1.AuthenticateRequest"> &
  * Use `create(AuthenticateRequestSchema)` to create a new message.
  */
 export const AuthenticateRequestSchema: GenMessage<AuthenticateRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 8);
+  messageDesc(file_switchyard_v1_gateway, 9);
 
 /**
  * Who an API key belongs to.
@@ -396,7 +434,7 @@ export type AuthenticateResponse = Message<"switchyard.v1.AuthenticateResponse">
  * Use `create(AuthenticateResponseSchema)` to create a new message.
  */
 export const AuthenticateResponseSchema: GenMessage<AuthenticateResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 9);
+  messageDesc(file_switchyard_v1_gateway, 10);
 
 /**
  * The owner of an API key, as the hot path needs it.
@@ -431,7 +469,7 @@ export type Principal = Message<"switchyard.v1.Principal"> & {
  * Use `create(PrincipalSchema)` to create a new message.
  */
 export const PrincipalSchema: GenMessage<Principal> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 10);
+  messageDesc(file_switchyard_v1_gateway, 11);
 
 /**
  * Asks for the right to send one client request upstream.
@@ -518,7 +556,7 @@ export type AdmitRequest = Message<"switchyard.v1.AdmitRequest"> & {
  * Use `create(AdmitRequestSchema)` to create a new message.
  */
 export const AdmitRequestSchema: GenMessage<AdmitRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 11);
+  messageDesc(file_switchyard_v1_gateway, 12);
 
 /**
  * A granted admit.
@@ -539,7 +577,7 @@ export type AdmitResponse = Message<"switchyard.v1.AdmitResponse"> & {
  * Use `create(AdmitResponseSchema)` to create a new message.
  */
 export const AdmitResponseSchema: GenMessage<AdmitResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 12);
+  messageDesc(file_switchyard_v1_gateway, 13);
 
 /**
  * The right to use one user slot and one account slot until `expires_at_ms`.
@@ -609,6 +647,14 @@ export type Lease = Message<"switchyard.v1.Lease"> & {
    * @generated from field: uint32 account_wait_ms = 9;
    */
   accountWaitMs: number;
+
+  /**
+   * Opaque, sealed by the control plane: what it needs to count this lease again after its record and slots were
+   * lost (a lease-store restart, an outage longer than the TTL). Sent back on renew; a reroute issues a new one.
+   *
+   * @generated from field: bytes ticket = 10;
+   */
+  ticket: Uint8Array;
 };
 
 /**
@@ -616,7 +662,7 @@ export type Lease = Message<"switchyard.v1.Lease"> & {
  * Use `create(LeaseSchema)` to create a new message.
  */
 export const LeaseSchema: GenMessage<Lease> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 13);
+  messageDesc(file_switchyard_v1_gateway, 14);
 
 /**
  * The upstream account chosen for an attempt, with everything needed to call it.
@@ -679,7 +725,7 @@ export type UpstreamTarget = Message<"switchyard.v1.UpstreamTarget"> & {
  * Use `create(UpstreamTargetSchema)` to create a new message.
  */
 export const UpstreamTargetSchema: GenMessage<UpstreamTarget> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 14);
+  messageDesc(file_switchyard_v1_gateway, 15);
 
 /**
  * How an upstream attempt failed, as the data plane observed it.
@@ -729,7 +775,7 @@ export type UpstreamFailure = Message<"switchyard.v1.UpstreamFailure"> & {
  * Use `create(UpstreamFailureSchema)` to create a new message.
  */
 export const UpstreamFailureSchema: GenMessage<UpstreamFailure> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 15);
+  messageDesc(file_switchyard_v1_gateway, 16);
 
 /**
  * Moves a lease to another account after a refusal.
@@ -764,7 +810,7 @@ export type RerouteRequest = Message<"switchyard.v1.RerouteRequest"> & {
  * Use `create(RerouteRequestSchema)` to create a new message.
  */
 export const RerouteRequestSchema: GenMessage<RerouteRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 16);
+  messageDesc(file_switchyard_v1_gateway, 17);
 
 /**
  * The lease on its new account.
@@ -785,7 +831,7 @@ export type RerouteResponse = Message<"switchyard.v1.RerouteResponse"> & {
  * Use `create(RerouteResponseSchema)` to create a new message.
  */
 export const RerouteResponseSchema: GenMessage<RerouteResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 17);
+  messageDesc(file_switchyard_v1_gateway, 18);
 
 /**
  * Extends a lease.
@@ -799,6 +845,21 @@ export type RenewRequest = Message<"switchyard.v1.RenewRequest"> & {
    * @generated from field: string lease_id = 1;
    */
   leaseId: string;
+
+  /**
+   * The lease's latest ticket (`Lease.ticket`). With it, a renew of a lease that expired or vanished re-asserts it:
+   * the lease is recreated and its slots counted again, even above their limits (new admits then wait).
+   *
+   * @generated from field: bytes ticket = 2;
+   */
+  ticket: Uint8Array;
+
+  /**
+   * True once the user slot was given back (the client left; the upstream drains): only the account slot counts.
+   *
+   * @generated from field: bool user_slot_released = 3;
+   */
+  userSlotReleased: boolean;
 };
 
 /**
@@ -806,7 +867,7 @@ export type RenewRequest = Message<"switchyard.v1.RenewRequest"> & {
  * Use `create(RenewRequestSchema)` to create a new message.
  */
 export const RenewRequestSchema: GenMessage<RenewRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 18);
+  messageDesc(file_switchyard_v1_gateway, 19);
 
 /**
  * A renewed lease.
@@ -820,6 +881,13 @@ export type RenewResponse = Message<"switchyard.v1.RenewResponse"> & {
    * @generated from field: int64 expires_at_ms = 1;
    */
   expiresAtMs: bigint;
+
+  /**
+   * True when the lease or one of its slots had been lost and was recreated from the ticket.
+   *
+   * @generated from field: bool reasserted = 2;
+   */
+  reasserted: boolean;
 };
 
 /**
@@ -827,7 +895,7 @@ export type RenewResponse = Message<"switchyard.v1.RenewResponse"> & {
  * Use `create(RenewResponseSchema)` to create a new message.
  */
 export const RenewResponseSchema: GenMessage<RenewResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 19);
+  messageDesc(file_switchyard_v1_gateway, 20);
 
 /**
  * Ends (part of) a lease.
@@ -877,7 +945,7 @@ export type ReleaseRequest = Message<"switchyard.v1.ReleaseRequest"> & {
  * Use `create(ReleaseRequestSchema)` to create a new message.
  */
 export const ReleaseRequestSchema: GenMessage<ReleaseRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 20);
+  messageDesc(file_switchyard_v1_gateway, 21);
 
 /**
  * A release acknowledged.
@@ -898,7 +966,7 @@ export type ReleaseResponse = Message<"switchyard.v1.ReleaseResponse"> & {
  * Use `create(ReleaseResponseSchema)` to create a new message.
  */
 export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 21);
+  messageDesc(file_switchyard_v1_gateway, 22);
 
 /**
  * A batch of usage records.
@@ -919,7 +987,7 @@ export type ReportUsageRequest = Message<"switchyard.v1.ReportUsageRequest"> & {
  * Use `create(ReportUsageRequestSchema)` to create a new message.
  */
 export const ReportUsageRequestSchema: GenMessage<ReportUsageRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 22);
+  messageDesc(file_switchyard_v1_gateway, 23);
 
 /**
  * One admitted request's usage, as the data plane measured it.
@@ -1038,6 +1106,14 @@ export type UsageReport = Message<"switchyard.v1.UsageReport"> & {
    * @generated from field: int64 started_at_ms = 16;
    */
   startedAtMs: bigint;
+
+  /**
+   * True when the upstream reported a token count that cannot be trusted (negative, fractional, or beyond a sane
+   * bound); such counts are sent as 0 and the record is kept, flagged.
+   *
+   * @generated from field: bool usage_out_of_range = 17;
+   */
+  usageOutOfRange: boolean;
 };
 
 /**
@@ -1045,7 +1121,7 @@ export type UsageReport = Message<"switchyard.v1.UsageReport"> & {
  * Use `create(UsageReportSchema)` to create a new message.
  */
 export const UsageReportSchema: GenMessage<UsageReport> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 23);
+  messageDesc(file_switchyard_v1_gateway, 24);
 
 /**
  * What a usage batch did.
@@ -1073,7 +1149,7 @@ export type ReportUsageResponse = Message<"switchyard.v1.ReportUsageResponse"> &
  * Use `create(ReportUsageResponseSchema)` to create a new message.
  */
 export const ReportUsageResponseSchema: GenMessage<ReportUsageResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 24);
+  messageDesc(file_switchyard_v1_gateway, 25);
 
 /**
  * Subscribes to config snapshots.
@@ -1101,7 +1177,7 @@ export type WatchSnapshotRequest = Message<"switchyard.v1.WatchSnapshotRequest">
  * Use `create(WatchSnapshotRequestSchema)` to create a new message.
  */
 export const WatchSnapshotRequestSchema: GenMessage<WatchSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 25);
+  messageDesc(file_switchyard_v1_gateway, 26);
 
 /**
  * One snapshot on the watch stream.
@@ -1122,7 +1198,7 @@ export type WatchSnapshotResponse = Message<"switchyard.v1.WatchSnapshotResponse
  * Use `create(WatchSnapshotResponseSchema)` to create a new message.
  */
 export const WatchSnapshotResponseSchema: GenMessage<WatchSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 26);
+  messageDesc(file_switchyard_v1_gateway, 27);
 
 /**
  * Everything a data plane needs on every request besides a lease.
@@ -1172,7 +1248,7 @@ export type Snapshot = Message<"switchyard.v1.Snapshot"> & {
  * Use `create(SnapshotSchema)` to create a new message.
  */
 export const SnapshotSchema: GenMessage<Snapshot> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 27);
+  messageDesc(file_switchyard_v1_gateway, 28);
 
 /**
  * An error-passthrough rule as data planes apply it. First matching rule wins.
@@ -1256,7 +1332,7 @@ export type SnapshotPassthroughRule = Message<"switchyard.v1.SnapshotPassthrough
  * Use `create(SnapshotPassthroughRuleSchema)` to create a new message.
  */
 export const SnapshotPassthroughRuleSchema: GenMessage<SnapshotPassthroughRule> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 28);
+  messageDesc(file_switchyard_v1_gateway, 29);
 
 /**
  * The models a group can serve.
@@ -1284,7 +1360,7 @@ export type GroupModels = Message<"switchyard.v1.GroupModels"> & {
  * Use `create(GroupModelsSchema)` to create a new message.
  */
 export const GroupModelsSchema: GenMessage<GroupModels> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_gateway, 29);
+  messageDesc(file_switchyard_v1_gateway, 30);
 
 /**
  * Ways an upstream attempt can fail before the first byte reached the client.

@@ -1,0 +1,51 @@
+import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import type { LeaseRecord } from "./lease-book.js";
+
+const VERSION = 1;
+const MAC_BYTES = 32;
+
+/** What a ticket carries: the lease record without its expiry (a re-assert starts a fresh TTL). */
+type TicketFields = Omit<LeaseRecord, "expiresAt">;
+
+/**
+ * Seals lease records into tickets the data plane keeps and sends back when it renews, so any replica can count a
+ * lease again after its record and slots were lost (docs/adr/0004-lease-reassertion.md). A ticket is the record as
+ * JSON with an HMAC-SHA256 under a key derived from the control plane's secret: data planes hold it but cannot
+ * forge or alter one, so identity still flows one way — from the control plane.
+ */
+export class LeaseTickets {
+  readonly #key: Buffer;
+
+  /** `secret` is the control plane's credential key (SWITCHYARD_SECRET_KEY); a dedicated key is derived from it. */
+  constructor(secret: Uint8Array) {
+    this.#key = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), "switchyard lease ticket v1", 32));
+  }
+
+  /** The ticket for a record's current state. */
+  seal(record: LeaseRecord): Uint8Array {
+    const { expiresAt: _expiresAt, ...fields } = record;
+    const payload = Buffer.from(JSON.stringify(fields), "utf8");
+    const body = Buffer.concat([Buffer.of(VERSION), payload]);
+    return Buffer.concat([body, this.#mac(body)]);
+  }
+
+  /** The record a ticket carries, if it is authentic and names `leaseId`; null otherwise. */
+  open(ticket: Uint8Array, leaseId: string, expiresAt: number): LeaseRecord | null {
+    if (ticket.length <= 1 + MAC_BYTES || ticket[0] !== VERSION) return null;
+    const bytes = Buffer.from(ticket.buffer, ticket.byteOffset, ticket.byteLength);
+    const body = bytes.subarray(0, bytes.length - MAC_BYTES);
+    if (!timingSafeEqual(bytes.subarray(bytes.length - MAC_BYTES), this.#mac(body))) return null;
+    let fields: TicketFields;
+    try {
+      fields = JSON.parse(body.subarray(1).toString("utf8")) as TicketFields;
+    } catch {
+      return null;
+    }
+    if (fields.leaseId !== leaseId) return null;
+    return { ...fields, expiresAt };
+  }
+
+  #mac(body: Buffer): Buffer {
+    return createHmac("sha256", this.#key).update(body).digest();
+  }
+}
