@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import type { LeaseChannel } from "../../src/data-plane/control/lease-channel.js";
 import { LeaseKeeper } from "../../src/data-plane/control/lease-keeper.js";
 import type { Lease } from "../../src/gen/switchyard/v1/gateway_pb.js";
 import { Endpoint, Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
