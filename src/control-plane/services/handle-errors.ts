@@ -1,6 +1,7 @@
 import { ConnectError } from "@connectrpc/connect";
 import { ErrorCode, SwitchyardError, toConnectError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
+import { databaseUnavailable, isDatabaseUnavailable } from "../store/db/database-errors.js";
 
 /**
  * The one error boundary of an RPC implementation: a SwitchyardError keeps its code (and message, which is written
@@ -10,6 +11,8 @@ import type { Logger } from "../../shared/logger.js";
  */
 export function translateRpcError(err: unknown, method: string, log: Logger): ConnectError {
   if (err instanceof SwitchyardError || err instanceof ConnectError) return toConnectError(err);
+  // An outage, not a bug: UNAVAILABLE (the caller retries), logged once per outage by the stores, not per call.
+  if (isDatabaseUnavailable(err)) return toConnectError(databaseUnavailable(err));
   log.error({ rpc: method, err }, "rpc failed unexpectedly");
   return toConnectError(new SwitchyardError(ErrorCode.INTERNAL));
 }
