@@ -1,0 +1,149 @@
+import { execFile } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePort, waitFor } from "./conditions.js";
+import { ManagedProcess } from "./managed-process.js";
+
+const run = promisify(execFile);
+
+/** A private PostgreSQL server: its own data folder and port, stopped and started at will, same data each time. */
+export interface PostgresInstance {
+  readonly port: number;
+  /** `postgres://postgres@127.0.0.1:<port>/switchyard` (trust auth; the database exists and starts empty). */
+  readonly url: string;
+  readonly dataDir: string;
+  readonly process: ManagedProcess;
+  /** Starts the server again on the same port and data; resolves once it answers queries. */
+  start(): Promise<void>;
+  /** `fast`: a fast shutdown (SIGINT, as `pg_ctl stop -m fast`); `kill`: kill -9 of the postmaster (a crash). */
+  stop(mode?: "fast" | "kill"): Promise<void>;
+  /** Stops the server and deletes its data folder; safe to call twice. */
+  destroy(): Promise<void>;
+}
+
+/** The server binaries: SWITCHYARD_FAULTS_PG_BIN, else the newest /usr/lib/postgresql/<version>/bin. */
+function binDir(): string {
+  const configured = process.env.SWITCHYARD_FAULTS_PG_BIN;
+  if (configured) return configured;
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (newest === undefined)
+    throw new Error("no PostgreSQL under /usr/lib/postgresql; set SWITCHYARD_FAULTS_PG_BIN");
+  return join(root, newest, "bin");
+}
+
+/** initdb and postgres refuse to run as root: as root, run them as the `postgres` user. */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const line = readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("postgres:"));
+  const [, , uid, gid] = line?.split(":") ?? [];
+  if (uid === undefined || gid === undefined) throw new Error("running as root needs a `postgres` user");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Pids of processes whose working directory is `dir`: PostgreSQL's postmaster and backends sit in their data dir. */
+function processesIn(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) === dir) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+const SERVER_SETTINGS = [
+  "listen_addresses=127.0.0.1",
+  "unix_socket_directories=",
+  // Durability against a host crash is not under test (only process crashes are): keep the disk out of the way.
+  "fsync=off",
+  "synchronous_commit=off",
+  "full_page_writes=off",
+  "max_connections=200",
+  "shared_buffers=64MB",
+];
+
+/**
+ * Creates a PostgreSQL cluster in a fresh temporary folder (initdb, trust auth), starts it on a free port of
+ * 127.0.0.1 and creates the `switchyard` database. Call `destroy()` when done (afterAll).
+ */
+export async function startPostgres(name = "postgres"): Promise<PostgresInstance> {
+  const bin = binDir();
+  const user = serverUser();
+  const root = mkdtempSync(join(tmpdir(), "switchyard-faults-pg-"));
+  if (user) chownSync(root, user.uid, user.gid);
+  const dataDir = join(root, "data");
+  const cleanup = () => rmSync(root, { recursive: true, force: true });
+  process.once("exit", cleanup);
+  await run(
+    join(bin, "initdb"),
+    ["-D", dataDir, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+    {
+      ...(user ?? {}),
+      env: { PATH: process.env.PATH ?? "", LANG: "C.UTF-8" },
+    },
+  );
+  const port = await freePort();
+  const settings = SERVER_SETTINGS.flatMap((s) => ["-c", s]);
+  const server = new ManagedProcess({
+    name,
+    command: join(bin, "postgres"),
+    args: ["-D", dataDir, "-p", String(port), ...settings],
+    env: { PATH: process.env.PATH ?? "", LANG: "C.UTF-8" },
+    ...(user ?? {}),
+  });
+  const psql = (database: string, sql: string) =>
+    run(
+      join(bin, "psql"),
+      ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-Atc", sql],
+      {
+        env: { PATH: process.env.PATH ?? "" },
+        timeout: 5_000,
+      },
+    );
+  const start = async (): Promise<void> => {
+    // After a kill -9 the old backends notice the postmaster's death and leave; until then the data is in use.
+    await waitFor(() => processesIn(dataDir).length === 0, { what: `old ${name} backends to exit` });
+    server.start();
+    await waitFor(() => psql("postgres", "select 1").then(() => true), {
+      what: `${name} to accept connections`,
+      detail: () => server.output(),
+    });
+  };
+  const stop = async (mode: "fast" | "kill" = "fast"): Promise<void> => {
+    await (mode === "kill" ? server.kill("SIGKILL") : server.stop("SIGINT"));
+  };
+  let destroyed = false;
+  const instance: PostgresInstance = {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/switchyard`,
+    dataDir,
+    process: server,
+    start,
+    stop,
+    async destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      await server.stop("SIGQUIT", 5_000);
+      for (const pid of processesIn(dataDir)) process.kill(pid, "SIGKILL");
+      cleanup();
+      process.off("exit", cleanup);
+    },
+  };
+  try {
+    await start();
+    await psql("postgres", "create database switchyard");
+  } catch (err) {
+    await instance.destroy();
+    throw err;
+  }
+  return instance;
+}
