@@ -51,6 +51,7 @@ export async function openStream(dataPlaneUrl: string, key: string): Promise<Ope
 /** A whole answer as the client saw it. */
 export interface Answer {
   status: number;
+  headers: Headers;
   requestId: string;
   text: string;
   frames: SseFrame[];
@@ -68,6 +69,7 @@ export async function complete(
   const sse = (res.headers.get("content-type") ?? "").startsWith("text/event-stream");
   return {
     status: res.status,
+    headers: res.headers,
     requestId: res.headers.get("x-request-id") ?? "",
     text,
     frames: sse ? parseSseFrames(text) : [],
