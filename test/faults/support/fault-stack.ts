@@ -9,13 +9,16 @@ import { type RedisInstance, startRedis } from "./redis-instance.js";
 import { registerSecrets } from "./run-folder.js";
 import { SwitchyardProcess } from "./switchyard-process.js";
 
+/** SWITCHYARD_LEASE_TTL_MS of a fault stack's control planes unless a scenario says otherwise. */
+export const DEFAULT_LEASE_TTL_MS = 6_000;
+
 /** What a fault scenario runs against. */
 export interface FaultStackOptions {
   /** Names the processes' log files, e.g. "dp-crash". */
   label: string;
   /** Control-plane replicas sharing the PostgreSQL and Redis (default 1). */
   controlPlanes?: number;
-  /** SWITCHYARD_LEASE_TTL_MS of the control planes (default 6000: expiries within a test's patience). */
+  /** SWITCHYARD_LEASE_TTL_MS of the control planes (default 6 s: expiries within a test's patience). */
   leaseTtlMs?: number;
   /** Extra environment of every control plane. */
   controlPlaneEnv?: Record<string, string>;
@@ -142,7 +145,7 @@ export class FaultStack {
         SWITCHYARD_SECRET_KEY: this.#secretKey,
         SWITCHYARD_ADMIN_TOKEN: this.tokens.admin,
         SWITCHYARD_DATA_PLANE_TOKEN: this.tokens.dataPlane,
-        SWITCHYARD_LEASE_TTL_MS: String(options.leaseTtlMs ?? 6_000),
+        SWITCHYARD_LEASE_TTL_MS: String(options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS),
         ...options.controlPlaneEnv,
       },
     });

@@ -75,7 +75,13 @@ export class UpstreamLab {
       ...tenant,
       fake,
       sdk: (dp = this.dataPlane) =>
-        new OpenAI({ apiKey: tenant.key, baseURL: `${dp.url}/v1`, maxRetries: 0, timeout: 120_000 }),
+        new OpenAI({
+          apiKey: tenant.key,
+          baseURL: `${dp.url}/v1`,
+          maxRetries: 0,
+          timeout: 120_000,
+          logLevel: "off",
+        }),
       served: (since = 0) => fake.requests.slice(since).map((r) => indexOf(r.apiKey)),
     };
   }
