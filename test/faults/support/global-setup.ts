@@ -37,9 +37,17 @@ function finishRun(dir: string): void {
     `faults: ${scan.lines} log lines of ${scan.files} processes scanned for ${scan.secrets} secrets, ` +
       `${scan.findings.length} found; ${killed} leftover processes killed; run folder ${dir}\n`,
   );
-  if (scan.findings.length > 0)
-    throw new Error(`secrets in the fault run's logs:\n${describeFindings(scan.findings)}`);
-  if (killed > 0) throw new Error(`${killed} processes outlived their test files (see ${join(dir, "pids")})`);
+  const problems = [
+    ...(scan.findings.length > 0
+      ? [`secrets in the fault run's logs:\n${describeFindings(scan.findings)}`]
+      : []),
+    ...(killed > 0 ? [`${killed} processes outlived their test files (see ${join(dir, "pids")})`] : []),
+  ];
+  if (problems.length > 0) {
+    // Vitest reports an error thrown here but still exits 0: set the exit code as well.
+    process.exitCode = 1;
+    throw new Error(problems.join("\n"));
+  }
 }
 
 /** Kills processes whose pid file is still there (their test worker died first), by pid, if still the same. */
