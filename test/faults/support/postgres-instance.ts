@@ -63,9 +63,10 @@ function processesIn(dir: string): number[] {
 const SERVER_SETTINGS = [
   "listen_addresses=127.0.0.1",
   "unix_socket_directories=",
-  // Durability against a host crash is not under test (only process crashes are): keep the disk out of the way.
+  // Durability against a host crash is not under test, only process crashes are: the disk can stay out of the
+  // way (no fsync), but a commit must still reach the OS before it is acknowledged (synchronous_commit stays on),
+  // or a kill -9 of the postmaster loses the last transactions the control plane was told were committed.
   "fsync=off",
-  "synchronous_commit=off",
   "full_page_writes=off",
   "max_connections=200",
   "shared_buffers=64MB",
