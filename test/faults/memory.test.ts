@@ -23,6 +23,8 @@ const HEAP_BUDGET_BYTES = 10 * 2 ** 20;
 const GROWTH_PER_10K_BUDGET_BYTES = 5 * 2 ** 20;
 
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
+const withinBudget = (growth: number) =>
+  growth < HEAP_BUDGET_BYTES && (growth / REQUESTS) * 10_000 < GROWTH_PER_10K_BUDGET_BYTES ? "yes" : "no";
 
 /** Heap after GC of both planes, once the control plane has billed every request sent so far. */
 async function settledHeaps(admin: Admin, tenant: Tenant, sent: number, planes: SwitchyardProcess[]) {
@@ -77,6 +79,8 @@ describe("memory under sustained load", () => {
       "control plane heap growth per 10k requests (KiB)": kib(per10k(cpEnd - cpStart)),
       "data plane heap after GC, start → end (MiB)": `${mib(dpStart)} → ${mib(dpEnd)}`,
       "data plane heap growth per 10k requests (KiB)": kib(per10k(dpEnd - dpStart)),
+      "control plane within budget": withinBudget(cpEnd - cpStart),
+      "data plane within budget": withinBudget(dpEnd - dpStart),
     });
 
     expect(warmUp.statuses).toEqual({ 200: WARM_UP });
