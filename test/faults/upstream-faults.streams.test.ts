@@ -18,7 +18,7 @@ const CUT_MESSAGE = "Upstream stream ended unexpectedly";
 /** Responses frames: created, in_progress, output_item.added, content_part.added, then one per delta. */
 const FIRST_DELTA_FRAME = 4;
 const SIZE = sized({
-  reduced: { cuts: [6], hugeJsonBytes: 4 * 2 ** 20, longStreamEvents: 5_000, trickleChunks: 9 },
+  reduced: { cuts: [6], hugeJsonBytes: 4 * 2 ** 20, longStreamEvents: 5_000, trickleChunks: 10 },
   full: { cuts: [5, 6, 12, 30], hugeJsonBytes: 32 * 2 ** 20, longStreamEvents: 100_000, trickleChunks: 20 },
 });
 
@@ -146,7 +146,8 @@ describe("upstream faults after output began", () => {
       body: JSON.stringify(requestBody("responses", true)),
     }).then((r) => r.text());
     const everyMs = 1_500;
-    const trickle = { bytes: Math.ceil(Buffer.byteLength(plain) / SIZE.trickleChunks), everyMs };
+    // At least `trickleChunks` chunks, so at least (chunks - 1) × 1.5 s: past 2×TTL.
+    const trickle = { bytes: Math.floor(Buffer.byteLength(plain) / SIZE.trickleChunks), everyMs };
     t.fake.script({ text, usage, trickle, match: { path: "/v1/responses" } });
     t.fake.script({ trickle: { bytes: 100, everyMs }, match: { path: "/v1/chat/completions" } });
 
