@@ -21,6 +21,8 @@ export interface PostgresInstance {
   stop(mode?: "fast" | "kill"): Promise<void>;
   /** Stops the server and deletes its data folder; safe to call twice. */
   destroy(): Promise<void>;
+  /** Runs one SQL statement with psql as `postgres`; resolves with its unaligned output. */
+  psql(database: string, sql: string): Promise<string>;
 }
 
 /** The server binaries: SWITCHYARD_FAULTS_PG_BIN, else the newest /usr/lib/postgresql/<version>/bin. */
@@ -72,6 +74,85 @@ const SERVER_SETTINGS = [
   "shared_buffers=64MB",
 ];
 
+type ServerUser = { uid: number; gid: number } | undefined;
+
+const ENV = { PATH: process.env.PATH ?? "", LANG: "C.UTF-8" };
+
+/** initdb into `<root>/data` (trust auth, no fsync). */
+async function initCluster(bin: string, user: ServerUser, root: string): Promise<string> {
+  if (user) chownSync(root, user.uid, user.gid);
+  const dataDir = join(root, "data");
+  const args = ["-D", dataDir, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"];
+  await run(join(bin, "initdb"), args, { ...(user ?? {}), env: ENV });
+  return dataDir;
+}
+
+/** One server process over a data folder; see {@link PostgresInstance}. */
+class LocalPostgres implements PostgresInstance {
+  readonly port: number;
+  readonly url: string;
+  readonly dataDir: string;
+  readonly process: ManagedProcess;
+  readonly #bin: string;
+  readonly #removeFolder: () => void;
+  #destroyed = false;
+
+  constructor(options: {
+    name: string;
+    bin: string;
+    user: ServerUser;
+    port: number;
+    root: string;
+    dataDir: string;
+  }) {
+    const { name, bin, user, port, root, dataDir } = options;
+    this.port = port;
+    this.url = `postgres://postgres@127.0.0.1:${port}/switchyard`;
+    this.dataDir = dataDir;
+    this.#bin = bin;
+    this.#removeFolder = () => rmSync(root, { recursive: true, force: true });
+    process.once("exit", this.#removeFolder);
+    this.process = new ManagedProcess({
+      name,
+      command: join(bin, "postgres"),
+      args: ["-D", dataDir, "-p", String(port), ...SERVER_SETTINGS.flatMap((s) => ["-c", s])],
+      env: ENV,
+      ...(user ?? {}),
+    });
+  }
+
+  async start(): Promise<void> {
+    const name = this.process.spec.name;
+    // After a kill -9 the old backends notice the postmaster's death and leave; until then the data is in use.
+    await waitFor(() => processesIn(this.dataDir).length === 0, { what: `old ${name} backends to exit` });
+    this.process.start();
+    await waitFor(() => this.psql("postgres", "select 1").then(() => true), {
+      what: `${name} to accept connections`,
+      detail: () => this.process.output(),
+    });
+  }
+
+  async stop(mode: "fast" | "kill" = "fast"): Promise<void> {
+    await (mode === "kill" ? this.process.kill("SIGKILL") : this.process.stop("SIGINT"));
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    await this.process.stop("SIGQUIT", 5_000);
+    for (const pid of processesIn(this.dataDir)) process.kill(pid, "SIGKILL");
+    this.#removeFolder();
+    process.off("exit", this.#removeFolder);
+  }
+
+  /** Runs one SQL statement with psql; resolves with its unaligned output. */
+  async psql(database: string, sql: string): Promise<string> {
+    const args = ["-h", "127.0.0.1", "-p", String(this.port), "-U", "postgres", "-d", database, "-Atc", sql];
+    const { stdout } = await run(join(this.#bin, "psql"), args, { env: ENV, timeout: 5_000 });
+    return stdout;
+  }
+}
+
 /**
  * Creates a PostgreSQL cluster in a fresh temporary folder (initdb, trust auth), starts it on a free port of
  * 127.0.0.1 and creates the `switchyard` database. Call `destroy()` when done (afterAll).
@@ -80,71 +161,16 @@ export async function startPostgres(name = "postgres"): Promise<PostgresInstance
   const bin = binDir();
   const user = serverUser();
   const root = mkdtempSync(join(tmpdir(), "switchyard-faults-pg-"));
-  if (user) chownSync(root, user.uid, user.gid);
-  const dataDir = join(root, "data");
-  const cleanup = () => rmSync(root, { recursive: true, force: true });
-  process.once("exit", cleanup);
-  await run(
-    join(bin, "initdb"),
-    ["-D", dataDir, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
-    {
-      ...(user ?? {}),
-      env: { PATH: process.env.PATH ?? "", LANG: "C.UTF-8" },
-    },
-  );
-  const port = await freePort();
-  const settings = SERVER_SETTINGS.flatMap((s) => ["-c", s]);
-  const server = new ManagedProcess({
-    name,
-    command: join(bin, "postgres"),
-    args: ["-D", dataDir, "-p", String(port), ...settings],
-    env: { PATH: process.env.PATH ?? "", LANG: "C.UTF-8" },
-    ...(user ?? {}),
-  });
-  const psql = (database: string, sql: string) =>
-    run(
-      join(bin, "psql"),
-      ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-Atc", sql],
-      {
-        env: { PATH: process.env.PATH ?? "" },
-        timeout: 5_000,
-      },
-    );
-  const start = async (): Promise<void> => {
-    // After a kill -9 the old backends notice the postmaster's death and leave; until then the data is in use.
-    await waitFor(() => processesIn(dataDir).length === 0, { what: `old ${name} backends to exit` });
-    server.start();
-    await waitFor(() => psql("postgres", "select 1").then(() => true), {
-      what: `${name} to accept connections`,
-      detail: () => server.output(),
-    });
-  };
-  const stop = async (mode: "fast" | "kill" = "fast"): Promise<void> => {
-    await (mode === "kill" ? server.kill("SIGKILL") : server.stop("SIGINT"));
-  };
-  let destroyed = false;
-  const instance: PostgresInstance = {
-    port,
-    url: `postgres://postgres@127.0.0.1:${port}/switchyard`,
-    dataDir,
-    process: server,
-    start,
-    stop,
-    async destroy() {
-      if (destroyed) return;
-      destroyed = true;
-      await server.stop("SIGQUIT", 5_000);
-      for (const pid of processesIn(dataDir)) process.kill(pid, "SIGKILL");
-      cleanup();
-      process.off("exit", cleanup);
-    },
-  };
+  let instance: LocalPostgres | undefined;
   try {
-    await start();
-    await psql("postgres", "create database switchyard");
+    const dataDir = await initCluster(bin, user, root);
+    instance = new LocalPostgres({ name, bin, user, port: await freePort(), root, dataDir });
+    await instance.start();
+    await instance.psql("postgres", "create database switchyard");
+    return instance;
   } catch (err) {
-    await instance.destroy();
+    await instance?.destroy();
+    rmSync(root, { recursive: true, force: true });
     throw err;
   }
-  return instance;
 }
