@@ -33,6 +33,7 @@ export default defineConfig({
           // `npm run test:faults` (SWITCHYARD_FAULTS=full) the whole one.
           name: "faults",
           include: ["test/faults/**/*.test.ts"],
+          globalSetup: ["test/faults/support/global-setup.ts"],
           testTimeout: 300_000,
           hookTimeout: 120_000,
           fileParallelism: false,

@@ -8,6 +8,7 @@ import {
   resetConnection,
   sendBody,
   sendJson,
+  trickleBody,
 } from "./http-reply.js";
 import { openAIErrorBody } from "./openai-error.js";
 import { responseBody, responseStream } from "./responses-wire.js";
@@ -48,8 +49,15 @@ export function takesJsonBody(endpoint: Endpoint): boolean {
   return endpoint.kind === "responses" || endpoint.kind === "chat-completions";
 }
 
-/** Sends a non-stream success body, unless the script stalls or resets the connection after the headers. */
-function sendSuccess(exchange: Exchange, body: Json, behaviour: Behaviour | undefined): void {
+/**
+ * Sends a non-stream success body (trickled when scripted), unless the script stalls or resets the connection
+ * after the headers.
+ */
+function sendSuccess(exchange: Exchange, body: Json, behaviour: Behaviour | undefined): Promise<void> | void {
+  if (behaviour?.trickle !== undefined && !exchange.closed) {
+    exchange.res.writeHead(200, replyHeaders(exchange, JSON_TYPE, behaviour.headers)).flushHeaders();
+    return trickleBody(exchange, JSON.stringify(body), behaviour.trickle);
+  }
   const stall = behaviour?.stall;
   const resetAfterHeaders = typeof behaviour?.reset === "object";
   if (stall === undefined && !resetAfterHeaders) {
@@ -83,7 +91,7 @@ function answerResponses(
   const model = typeof body.model === "string" ? body.model : "gpt-4o-mini";
   const plan = planCompletion(behaviour);
   if (body.stream === true) return playStream(exchange, responseStream(model, plan, behaviour), behaviour);
-  sendSuccess(exchange, responseBody(model, plan, behaviour), behaviour);
+  return sendSuccess(exchange, responseBody(model, plan, behaviour), behaviour);
 }
 
 function answerChat(exchange: Exchange, body: Json, behaviour: Behaviour | undefined): Promise<void> | void {
@@ -97,7 +105,7 @@ function answerChat(exchange: Exchange, body: Json, behaviour: Behaviour | undef
     const error = { type: "server_error", code: behaviour.failed.code, message: behaviour.failed.message };
     return sendJson(exchange, 500, openAIErrorBody(500, error), behaviour.headers);
   }
-  sendSuccess(exchange, chatCompletionBody(model, plan), behaviour);
+  return sendSuccess(exchange, chatCompletionBody(model, plan), behaviour);
 }
 
 function answerModels(exchange: Exchange, endpoint: Endpoint, behaviour: Behaviour | undefined): void {

@@ -93,3 +93,20 @@ export function resetConnection(exchange: Exchange): void {
     socket.resetAndDestroy();
   }
 }
+
+/**
+ * Writes `body` `bytes` at a time, `everyMs` apart (a slow-loris upstream), then ends the response; stops early
+ * when the client goes away. Headers must already be sent.
+ */
+export async function trickleBody(
+  exchange: Exchange,
+  body: string,
+  trickle: { bytes: number; everyMs: number },
+): Promise<void> {
+  const bytes = Buffer.from(body, "utf8");
+  for (let at = 0; at < bytes.length; at += trickle.bytes) {
+    if (at > 0 && !(await pause(exchange, trickle.everyMs))) return;
+    exchange.res.write(bytes.subarray(at, at + trickle.bytes));
+  }
+  exchange.res.end();
+}

@@ -15,6 +15,7 @@ export type {
   ScriptRule,
   StallMode,
   TrafficStats,
+  Trickle,
 } from "./types.js";
 
 function urlHost(host: string): string {

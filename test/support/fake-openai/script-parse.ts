@@ -58,6 +58,16 @@ function parseHeaders(value: unknown): Record<string, string> | undefined {
   return value as Record<string, string>;
 }
 
+function parseTrickle(value: unknown): Behaviour["trickle"] {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) return fail("trickle", "an object");
+  const bytes = optionalCount(value, "bytes");
+  const everyMs = optionalCount(value, "everyMs");
+  if (bytes === undefined || bytes < 1 || everyMs === undefined)
+    return fail("trickle", "{ bytes >= 1, everyMs }");
+  return { bytes, everyMs };
+}
+
 function parseFailed(value: unknown): Behaviour["failed"] {
   if (value === undefined) return undefined;
   if (!isObject(value)) return fail("failed", "an object");
@@ -122,6 +132,7 @@ export function parseBehaviour(value: unknown): Behaviour {
     stall: parseStall(value.stall),
     malformed: optionalBoolean(value, "malformed"),
     reset: parseReset(value.reset),
+    trickle: parseTrickle(value.trickle),
     failed: parseFailed(value.failed),
     responseId: optionalString(value, "responseId"),
   };

@@ -1,4 +1,4 @@
-import { type Exchange, pause, replyHeaders, resetConnection, SSE_TYPE } from "./http-reply.js";
+import { type Exchange, pause, replyHeaders, resetConnection, SSE_TYPE, trickleBody } from "./http-reply.js";
 import type { Behaviour } from "./types.js";
 
 /** The frames of one SSE answer, ready to write, and where a `malformed` frame would go. */
@@ -31,7 +31,8 @@ function streamFaults(behaviour: Behaviour | undefined, frameCount: number): Str
 
 /**
  * Writes an SSE answer: status and headers, then the frames with `eventDelayMs` between them, interrupted by
- * the scripted cut (clean end without the remaining frames), stall (nothing more, socket left open) or reset.
+ * the scripted cut (clean end without the remaining frames), stall (nothing more, socket left open) or reset;
+ * or, with `trickle`, the whole stream a few bytes at a time.
  * Before-headers faults and `headersDelayMs` are the caller's business.
  */
 export async function playStream(
@@ -43,6 +44,10 @@ export async function playStream(
   if (exchange.closed) return;
   res.writeHead(200, replyHeaders(exchange, SSE_TYPE, behaviour?.headers));
   const { frames } = script;
+  if (behaviour?.trickle !== undefined) {
+    res.flushHeaders();
+    return trickleBody(exchange, frames.join(""), behaviour.trickle);
+  }
   const delay = behaviour?.eventDelayMs ?? 0;
   const faults = streamFaults(behaviour, frames.length);
   const malformed = behaviour?.malformed === true;

@@ -9,6 +9,12 @@ export type StallMode = "before-headers" | "after-headers" | { afterEvents: numb
 /** `before-headers` resets the connection instead of answering; `afterEvents` resets it mid-stream. */
 export type ResetMode = "before-headers" | { afterEvents: number };
 
+/** How a slow-loris upstream dribbles its body out. */
+export interface Trickle {
+  bytes: number;
+  everyMs: number;
+}
+
 /** Fields of an OpenAI error body; anything left out gets the value OpenAI uses for the status. */
 export interface ScriptedError {
   type?: string;
@@ -49,6 +55,11 @@ export interface Behaviour {
   stall?: StallMode;
   malformed?: boolean;
   reset?: ResetMode;
+  /**
+   * A slow-loris upstream: after the headers the normal body (SSE frames or JSON, unchanged) goes out `bytes` at a
+   * time, `everyMs` apart, so frames arrive split anywhere. Wins over the event-level faults and delays.
+   */
+  trickle?: Trickle;
   /** Responses streams end with `response.failed`; chat streams with an in-band `error` frame. */
   failed?: { code: string; message: string };
   responseId?: string;

@@ -1,0 +1,135 @@
+import { Health, HealthCheckResponse_ServingStatus } from "../../../src/gen/grpc/health/v1/health_pb.js";
+import { connectClient } from "../../support/grpc-clients.js";
+import { REPO_ROOT } from "../../support/repo-copy.js";
+import { waitFor } from "./conditions.js";
+import { HeapInspector, INSPECTOR_URL } from "./heap-inspector.js";
+import { ManagedProcess, type ProcessExit } from "./managed-process.js";
+
+/** Which plane a process serves. */
+export type Plane = "control-plane" | "data-plane";
+
+/** How to launch one plane. */
+export interface SwitchyardProcessOptions {
+  plane: Plane;
+  /** Name in logs and messages, e.g. "cp-a" or "dp-1". */
+  name: string;
+  /** The port it listens on (127.0.0.1); kept across restarts. */
+  port: number;
+  /** Its whole SWITCHYARD_* environment (PATH is added); the listen address is set from `port`. */
+  env: Readonly<Record<string, string>>;
+  /** Start with `--inspect=127.0.0.1:0`, so {@link SwitchyardProcess.heapUsedAfterGc} can read its heap. */
+  inspect?: boolean;
+  /** How long `start()` waits for readiness (default 60 s: a control plane migrates first). */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * One plane as a real process (`node --import tsx src/cli/main.ts serve <plane>`), as production runs it: crash
+ * it (`kill()`), stop it (`terminate()`), start it again on the same port (`start()`), read its heap after GC.
+ * Ready means `/readyz` answers 200 (data plane) or grpc.health.v1 says SERVING (control plane).
+ */
+export class SwitchyardProcess {
+  readonly plane: Plane;
+  readonly port: number;
+  readonly url: string;
+  readonly process: ManagedProcess;
+  readonly #readyTimeoutMs: number;
+  #inspector: HeapInspector | undefined;
+
+  constructor(options: SwitchyardProcessOptions) {
+    this.plane = options.plane;
+    this.port = options.port;
+    this.url = `http://127.0.0.1:${options.port}`;
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+    const listen =
+      options.plane === "control-plane" ? "SWITCHYARD_CONTROL_PLANE_LISTEN" : "SWITCHYARD_DATA_PLANE_LISTEN";
+    const args = ["--import", "tsx", "src/cli/main.ts", "serve", options.plane];
+    this.process = new ManagedProcess({
+      name: options.name,
+      command: process.execPath,
+      args: options.inspect ? ["--inspect=127.0.0.1:0", ...args] : args,
+      env: {
+        PATH: process.env.PATH ?? "",
+        SWITCHYARD_LOG_LEVEL: "info",
+        ...options.env,
+        [listen]: `127.0.0.1:${options.port}`,
+      },
+      cwd: REPO_ROOT,
+    });
+  }
+
+  /** Whether the process is running. */
+  get running(): boolean {
+    return this.process.running;
+  }
+
+  /** Starts the process (again, on the same port) and waits until it is ready. */
+  async start(): Promise<void> {
+    this.#inspector?.close();
+    this.#inspector = undefined;
+    this.process.start();
+    await this.waitReady();
+  }
+
+  /** Waits until the process is ready (see the class doc); fails at once if it exits. */
+  async waitReady(timeoutMs = this.#readyTimeoutMs): Promise<void> {
+    const probe =
+      this.plane === "data-plane" ? () => this.#dataPlaneReady() : () => this.#controlPlaneServing();
+    await waitFor(
+      async () => {
+        if (!this.running) throw new Error(`${this.process.spec.name} exited`);
+        return await probe();
+      },
+      {
+        timeoutMs,
+        what: `${this.process.spec.name} to be ready`,
+        detail: () => this.process.output(),
+      },
+    ).catch((err: unknown) => {
+      if (!this.running) throw new Error(`${this.process.spec.name} exited:\n${this.process.output()}`);
+      throw err;
+    });
+  }
+
+  /** kill -9: the process vanishes as a crashed host would, without any shutdown. */
+  kill(): Promise<ProcessExit> {
+    this.#closeInspector();
+    return this.process.kill("SIGKILL");
+  }
+
+  /** SIGTERM (graceful shutdown), then the exit; SIGKILL after `graceMs`. */
+  terminate(graceMs = 30_000): Promise<ProcessExit> {
+    this.#closeInspector();
+    return this.process.stop("SIGTERM", graceMs);
+  }
+
+  /** `process.memoryUsage().heapUsed` after full GCs, read over the inspector (needs `inspect: true`). */
+  async heapUsedAfterGc(): Promise<number> {
+    if (this.#inspector === undefined) {
+      const [, url] = await this.process.waitForOutput(INSPECTOR_URL, 10_000);
+      this.#inspector = await HeapInspector.connect(url ?? "");
+    }
+    return await this.#inspector.heapUsedAfterGc();
+  }
+
+  #closeInspector(): void {
+    this.#inspector?.close();
+    this.#inspector = undefined;
+  }
+
+  async #dataPlaneReady(): Promise<boolean> {
+    const res = await fetch(`${this.url}/readyz`);
+    await res.arrayBuffer();
+    return res.ok;
+  }
+
+  async #controlPlaneServing(): Promise<boolean> {
+    const health = connectClient(Health, this.url, { protocol: "grpc" });
+    try {
+      const res = await health.client.check({ service: "" }, { timeoutMs: 2_000 });
+      return res.status === HealthCheckResponse_ServingStatus.SERVING;
+    } finally {
+      health.close();
+    }
+  }
+}
