@@ -58,6 +58,11 @@ interface LiveState {
   leases: LeaseStore;
   kv: ExpiringMap;
   feed: ChangeFeed;
+  /**
+   * Called when the live state came back after being lost (every connection it needs is ready again): holders must
+   * re-assert their leases. Returns a function that removes the listener.
+   */
+  onRestored(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -202,7 +207,7 @@ function services(deps: {
   });
   const registry = new ChannelRegistry();
   // A lease store back from an outage may have lost every lease: data planes re-assert theirs before new admits.
-  const stopReasserting = live.leases.onReconnected(() =>
+  const stopReasserting = live.onRestored(() =>
     admission.holdAdmits(registry.requestReassert(REASSERT_HOLD_MS)),
   );
   const snapshots = new SnapshotSource({ load: snapshotPartsLoader(orm), feed: live.feed, clock, log });
@@ -243,6 +248,7 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
       leases,
       kv: new MemoryExpiringMap(systemClock),
       feed: new LocalChangeFeed(),
+      onRestored: (listener) => leases.onReconnected(listener),
       close: () => leases.close(),
     };
   }
@@ -257,8 +263,9 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
     maxRetriesPerRequest: 1,
     lazyConnect: true,
     enableAutoPipelining: true,
+    retryStrategy: reconnectSoon,
   });
-  const subscriber = new Redis(url, { lazyConnect: true });
+  const subscriber = new Redis(url, { lazyConnect: true, retryStrategy: reconnectSoon });
   await Promise.all([commands.connect(), subscriber.connect()]);
   const feed = new RedisChangeFeed({ publisher: commands, subscriber, prefix, log });
   await feed.start();
@@ -266,12 +273,33 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
     leases,
     kv: new RedisExpiringMap(commands, prefix),
     feed,
+    // Lease records live on the command connection: re-assertion waits until it is back too.
+    onRestored: (listener) => leases.onReconnected(() => void whenReady(commands, 2_000).then(listener)),
     async close() {
       await leases.close();
       commands.disconnect();
       subscriber.disconnect();
     },
   };
+}
+
+/** Redis reconnect backoff of the control plane's connections: Redis back means served again within half a second. */
+function reconnectSoon(attempt: number): number {
+  return Math.min(attempt * 100, 500);
+}
+
+/** Resolves when the connection is ready, or after `timeoutMs` (the caller then goes on and may fail fast). */
+function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === "ready") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off("ready", done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    redis.on("ready", done);
+  });
 }
 
 function redisOptions(url: string) {

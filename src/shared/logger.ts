@@ -69,11 +69,19 @@ export function serializeError(err: unknown, depth = 0): Record<string, unknown>
   const e = err as Partial<Error> & Record<string, unknown>;
   const type = typeof e.name === "string" ? e.name : (e.constructor?.name ?? "Error");
   if (isDatabaseError(e)) return { type, sqlState: e.sqlState ?? e.code ?? null };
-  const out: Record<string, unknown> = { type, message: e.message };
+  const out: Record<string, unknown> = { type, message: withoutStatement(e.message) };
   if (typeof e.code === "string" || typeof e.code === "number") out.code = e.code;
-  if (typeof e.stack === "string") out.stack = e.stack;
+  if (typeof e.stack === "string") out.stack = withoutStatement(e.stack);
   if (e.cause !== undefined && depth < 4) out.cause = serializeError(e.cause, depth + 1);
   return out;
+}
+
+/** The query builder prefixes a failed query's error with the statement ("<sql> - <message>"): keep the message. */
+const STATEMENT_PREFIX =
+  /^(\w*Error: )?\s*(select|insert|update|delete|with|alter|create|drop|truncate|begin|commit)\b[^\n]* - /i;
+
+function withoutStatement(text: unknown): unknown {
+  return typeof text === "string" ? text.replace(STATEMENT_PREFIX, "$1[statement] - ") : text;
 }
 
 /** MikroORM's DriverException (sqlState), node-postgres' DatabaseError (severity + code), errors carrying SQL. */

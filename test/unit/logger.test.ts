@@ -83,4 +83,19 @@ describe("the logger", () => {
     });
     expect(lines[2]?.err).toMatchObject({ message: "plain failure", cause: { sqlState: "22003" } });
   });
+
+  it("drops the statement a query builder puts in front of a failed query's message and stack", () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ destination });
+    const err = new Error(
+      "update users set balance_usd = balance_usd - '0.00007'::numeric where id = 'user-secret-id' - Client has encountered a connection error and is not queryable",
+    );
+    log.warn({ err }, "database unavailable");
+    const text = JSON.stringify(lines[0]);
+    expect(text).not.toContain("user-secret-id");
+    expect(text).not.toContain("0.00007");
+    expect(lines[0]?.err).toMatchObject({
+      message: "[statement] - Client has encountered a connection error and is not queryable",
+    });
+  });
 });

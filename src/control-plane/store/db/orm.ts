@@ -32,7 +32,8 @@ export function databaseOptions(url: string, options: DatabaseOptions = {}): Opt
     logger: options.logger ?? (() => {}),
     // The query builder's own console lines (one per failed connection while the database is away) go to the same
     // quiet logger: callers report an outage once (OutageLog), not a line per attempt.
-    driverOptions: { log: knexLog(options.logger ?? (() => {})) },
+    // Failed queries' messages would otherwise quote the statement with its parameters inlined.
+    driverOptions: { log: knexLog(options.logger ?? (() => {})), compileSqlOnError: false },
     allowGlobalContext: false,
     forceUtcTimezone: true,
     migrations: {

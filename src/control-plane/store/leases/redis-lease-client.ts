@@ -56,7 +56,7 @@ function failClosed(base: RedisOptions, tuning: LeaseConnectionTuning): RedisOpt
     maxRetriesPerRequest: 0,
     commandTimeout: tuning.commandTimeoutMs,
     connectTimeout: tuning.connectTimeoutMs,
-    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 500),
   };
 }
 
