@@ -130,4 +130,38 @@ describe("failover between upstream accounts", () => {
       error: { type: "rate_limit_error", message: "Upstream rate limit exceeded, please retry later" },
     });
   });
+
+  it("never shows a client or an operator the upstream credential an upstream echoes back, whatever its form", async () => {
+    const { tenant } = await twoAccounts();
+    const credential = `acct-key-${Date.now().toString(36)}-not-prefixed`;
+    const { account } = await stack.admin.createAccount({
+      name: `echoing-${Date.now()}`,
+      baseUrl: stack.fake.url,
+      credential,
+      priority: 1,
+      groupIds: [tenant.groupId],
+    });
+    const echo = `Incorrect API key provided: ${credential}.`;
+    stack.fake.script({ match: { apiKey: credential }, status: 400, error: { message: echo }, times: 1 });
+    const res = await fetch(`${stack.dataPlane.url}/v1/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tenant.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o", input: "hi" }),
+    });
+    expect(res.status).toBe(400);
+    const passed = await res.text();
+    expect(passed).toContain("Incorrect API key provided");
+    expect(passed).not.toContain(credential);
+
+    stack.fake.script({ match: { apiKey: credential }, status: 401, error: { message: echo }, times: 1 });
+    await fetch(`${stack.dataPlane.url}/v1/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tenant.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o", input: "hi" }),
+    });
+    const { account: after } = await stack.admin.getAccount({ id: account?.id ?? "" });
+    expect(after?.statusReason).toContain("Incorrect API key provided");
+    expect(after?.statusReason).not.toContain(credential);
+    expect(stack.controlPlane.output()).not.toContain(credential);
+  });
 });

@@ -119,7 +119,9 @@ export async function runAttempt(
   if (!h || !sink) return refused(classifyTransportError(new Error("no response")), null, Buffer.alloc(0));
   if (sink instanceof StreamRelay) return finishStream(ctx, sink, h, request);
   if (h.status >= 400) {
-    return refused(adapter.classifyErrorResponse(h.status, h.headers, sink.body, Date.now()), h, sink.body);
+    // Some upstreams echo the key they refused: it must reach neither the client nor the account's status reason.
+    const body = withoutSecret(sink.body, target.credential);
+    return refused(adapter.classifyErrorResponse(h.status, h.headers, body, Date.now()), h, body);
   }
   return finishJson(ctx, adapter, h, sink.body, request, target.upstreamModel);
 }
@@ -230,6 +232,12 @@ function endInBand(ctx: RequestContext, code: ErrorCode, message: string, reques
   if (ctx.res.writableEnded || ctx.clientGone.aborted) return;
   const err = new SwitchyardError(code, { message });
   ctx.res.end(inBandError(ctx.api, toOpenAIError(err).body, request.model));
+}
+
+/** `body` with every occurrence of `secret` replaced (a credential shorter than 8 characters is left alone). */
+function withoutSecret(body: Buffer, secret: string): Buffer {
+  if (secret.length < 8 || body.indexOf(secret) < 0) return body;
+  return Buffer.from(body.toString("utf8").replaceAll(secret, "[redacted]"));
 }
 
 function refused(failure: UpstreamAttemptFailure, head: Head | null, body: Buffer): Refusal {
