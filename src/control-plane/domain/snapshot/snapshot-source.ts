@@ -24,6 +24,9 @@ export interface SnapshotParts {
   settings: GatewaySettings;
 }
 
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 10_000;
+
 /**
  * Holds the current config snapshot and rebuilds it shortly after any relevant change, so a new snapshot reaches
  * every watching data plane well within a second. Revisions are build times in epoch ms: increasing on a replica,
@@ -37,6 +40,8 @@ export class SnapshotSource {
   #current: Snapshot | null = null;
   #building: Promise<Snapshot> | null = null;
   #timer: NodeJS.Timeout | null = null;
+  /** The current retry delay after failed rebuilds; 0 while they succeed. */
+  #retryMs = 0;
   readonly #watchers = new Set<() => void>();
   readonly #unsubscribe: () => void;
 
@@ -81,12 +86,27 @@ export class SnapshotSource {
     for (const w of [...this.#watchers]) w();
   }
 
-  #scheduleRebuild(): void {
+  /**
+   * Rebuilds after the debounce; a failed rebuild (the database is away) is tried again with backoff up to
+   * RETRY_MAX_MS, so the change that asked for it is not lost — logged once per run of failures.
+   */
+  #scheduleRebuild(delayMs = this.#debounceMs): void {
     if (this.#timer) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      this.#rebuild().catch((err: unknown) => this.#log.error({ err }, "snapshot rebuild failed"));
-    }, this.#debounceMs);
+      this.#rebuild().then(
+        () => {
+          if (this.#retryMs > 0) this.#log.info("snapshot rebuilt after failures");
+          this.#retryMs = 0;
+        },
+        (err: unknown) => {
+          if (this.#retryMs === 0) this.#log.warn({ err }, "snapshot rebuild failed; retrying");
+          this.#retryMs = Math.min(Math.max(this.#retryMs * 2, RETRY_MIN_MS), RETRY_MAX_MS);
+          this.#scheduleRebuild(this.#retryMs);
+        },
+      );
+    }, delayMs);
+    this.#timer.unref();
   }
 
   async #rebuild(): Promise<Snapshot> {
