@@ -71,6 +71,8 @@ export async function startDataPlane(
     log,
     limiter: new AuthFailureLimiter({ clock: systemClock }),
     bodyLimitBytes: dp.requestBodyLimitBytes,
+    clientHeadersTimeoutMs: dp.clientHeadersTimeoutMs,
+    clientBodyTimeoutMs: dp.clientBodyTimeoutMs,
     controlTimeoutMs: CONTROL_TIMEOUT_MS,
     attempt: {
       pool,

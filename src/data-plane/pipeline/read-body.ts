@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
+import { ExchangeError } from "./client-response.js";
 
 const MIB = 1024 * 1024;
 
@@ -23,9 +24,16 @@ function unreadable(cause?: unknown): SwitchyardError {
  * 413 must go out on), so at most the limit is buffered and one chunk more is seen; the caller should answer
  * with `connection: close` so the unread rest is never drained. Rejects REQUEST_TOO_LARGE (413), or
  * INVALID_REQUEST "Failed to read request body" when the stream errors, closes before its end (client abort) or
- * was already consumed.
+ * was already consumed. With `idleTimeoutMs`, a body that stays silent that long (before its first chunk or
+ * between two) is given up: the stream is paused and the promise rejects with the `body_timeout`
+ * {@link ExchangeError} (408, connection closed). Only silence counts, so a slow but steady upload is read whole.
  */
-export function readBody(stream: Readable, limitBytes: number, declaredLength?: number): Promise<Buffer> {
+export function readBody(
+  stream: Readable,
+  limitBytes: number,
+  declaredLength?: number,
+  idleTimeoutMs?: number,
+): Promise<Buffer> {
   if (declaredLength !== undefined && declaredLength > limitBytes) {
     return Promise.reject(requestTooLarge(limitBytes));
   }
@@ -34,8 +42,17 @@ export function readBody(stream: Readable, limitBytes: number, declaredLength?: 
     const chunks: Buffer[] = [];
     let total = 0;
     let settled = false;
+    const idle =
+      idleTimeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            stream.pause();
+            chunks.length = 0;
+            finish(new ExchangeError("body_timeout"));
+          }, idleTimeoutMs);
     const finish = (error: SwitchyardError | null): void => {
       settled = true;
+      clearTimeout(idle);
       stream.off("data", onData);
       stream.off("end", onEnd);
       stream.off("close", onClose);
@@ -44,6 +61,7 @@ export function readBody(stream: Readable, limitBytes: number, declaredLength?: 
     };
     const onData = (chunk: Buffer | string): void => {
       const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      idle?.refresh();
       total += buf.length;
       if (total <= limitBytes) {
         chunks.push(buf);
