@@ -63,12 +63,14 @@ export class RawConnection {
   /** Resolves when the socket closed (whoever closed it). */
   readonly closed: Promise<void>;
   #buf = Buffer.alloc(0);
+  #received: Buffer[] = [];
   #isClosed = false;
   #ended = false;
   #waiters: Array<() => void> = [];
 
   private constructor(readonly socket: Socket) {
     socket.on("data", (chunk: Buffer) => {
+      this.#received.push(chunk);
       this.#buf = Buffer.concat([this.#buf, chunk]);
       this.#parse(false);
     });
@@ -142,6 +144,17 @@ export class RawConnection {
     const res = this.responses[index];
     if (!res) throw new Error(`connection closed after ${this.responses.length} responses`);
     return res;
+  }
+
+  /** Everything received so far, as latin1 text (answers still arriving included). */
+  get receivedText(): string {
+    return Buffer.concat(this.#received).toString("latin1");
+  }
+
+  /** Resolves once what was received satisfies `done`; rejects when the server ends first or after `timeoutMs`. */
+  async until(done: (received: string) => boolean, timeoutMs: number): Promise<void> {
+    await this.#until(() => done(this.receivedText) || this.#ended || this.#isClosed, timeoutMs);
+    if (!done(this.receivedText)) throw new Error("raw connection: the server ended first");
   }
 
   /** Resolves once the server ended its side (FIN) or the socket closed; rejects after `timeoutMs`. */
