@@ -7,9 +7,9 @@ import { seedStackTenant, startStack } from "../support/stack.js";
 type Stack = Awaited<ReturnType<typeof startStack>>;
 type Tenant = Awaited<ReturnType<typeof seedStackTenant>>;
 
-/** The shortest timeouts the settings accept, so the tests stay short. */
+/** Short timeouts keep the tests short; the body's leaves a loaded machine room between upload pieces. */
 const HEADERS_TIMEOUT_MS = 1_000;
-const BODY_TIMEOUT_MS = 1_000;
+const BODY_TIMEOUT_MS = 2_000;
 /** Node checks the headers deadline once a second; past that, what a loaded machine may add. */
 const CHECK_SLACK_MS = 1_000 + 2_000;
 
@@ -120,10 +120,10 @@ describe("data-plane client timeouts", () => {
       });
       await conn.write(head);
       const started = Date.now();
-      // 12 pieces, one every 300 ms: ~3.3 s in all, never silent for as long as a timeout.
-      const piece = Math.ceil(body.length / 12);
+      // 16 pieces, one every 250 ms: ~4 s in all, never silent for as long as a timeout.
+      const piece = Math.ceil(body.length / 16);
       for (let at = 0; at < body.length; at += piece) {
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await new Promise((resolve) => setTimeout(resolve, 250));
         await conn.write(body.subarray(at, at + piece));
       }
       const res = await conn.response(0, 10_000);
@@ -159,7 +159,7 @@ describe("data-plane client timeouts", () => {
       const credential = tenant.accounts[0]?.credential;
       stack.fake.script({
         match: { apiKey: credential },
-        headersDelayMs: 2_500,
+        headersDelayMs: 3_000,
         eventDelayMs: 300,
         times: 1,
       });
@@ -181,14 +181,14 @@ describe("data-plane client timeouts", () => {
       conn.destroy();
 
       expect(res.status).toBe(200);
-      expect(elapsed).toBeGreaterThan(2_500 + HEADERS_TIMEOUT_MS);
+      expect(elapsed).toBeGreaterThan(3_000 + BODY_TIMEOUT_MS);
       expect(frames.at(-1)?.event).toBe("response.completed");
       expect(next.status).toBe(200);
     });
 
     it("delivers a non-streamed answer that comes after more than both timeouts", async () => {
       const credential = tenant.accounts[0]?.credential;
-      stack.fake.script({ match: { apiKey: credential }, headersDelayMs: 2_500, times: 1 });
+      stack.fake.script({ match: { apiKey: credential }, headersDelayMs: 3_000, times: 1 });
       const conn = await RawConnection.open(url);
       const body = JSON.stringify({ model: "gpt-4o", input: "hello" });
       const head = requestHead("/v1/responses", {

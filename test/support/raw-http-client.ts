@@ -18,6 +18,8 @@ export interface RawResponse {
 export interface RawConnectOptions {
   /** A loopback source address (127.x.y.z), so per-IP limits see distinct clients. */
   localAddress?: string;
+  /** The requests are HEAD requests: their answers have no body, whatever content-length says. */
+  head?: boolean;
 }
 
 interface Head {
@@ -68,7 +70,10 @@ export class RawConnection {
   #ended = false;
   #waiters: Array<() => void> = [];
 
-  private constructor(readonly socket: Socket) {
+  private constructor(
+    readonly socket: Socket,
+    private readonly head = false,
+  ) {
     socket.on("data", (chunk: Buffer) => {
       this.#received.push(chunk);
       this.#buf = Buffer.concat([this.#buf, chunk]);
@@ -100,7 +105,7 @@ export class RawConnection {
         allowHalfOpen: true,
         ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       });
-      socket.once("connect", () => resolve(new RawConnection(socket)));
+      socket.once("connect", () => resolve(new RawConnection(socket, options.head)));
       socket.once("error", reject);
     });
   }
@@ -224,7 +229,8 @@ export class RawConnection {
 
   #take(head: Head, atClose: boolean): { body: Buffer; end: number } | null {
     const { status, headers, bodyStart } = head;
-    if (status < 200 || status === 204 || status === 304) return { body: Buffer.alloc(0), end: bodyStart };
+    if (this.head || status < 200 || status === 204 || status === 304)
+      return { body: Buffer.alloc(0), end: bodyStart };
     if (headers["transfer-encoding"]?.includes("chunked")) return parseChunked(this.#buf, bodyStart);
     const length = headers["content-length"];
     if (length !== undefined) {

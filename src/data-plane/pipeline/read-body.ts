@@ -42,17 +42,14 @@ export function readBody(
     const chunks: Buffer[] = [];
     let total = 0;
     let settled = false;
-    const idle =
-      idleTimeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            stream.pause();
-            chunks.length = 0;
-            finish(new ExchangeError("body_timeout"));
-          }, idleTimeoutMs);
+    const idle = idleWatch(idleTimeoutMs, () => {
+      stream.pause();
+      chunks.length = 0;
+      finish(new ExchangeError("body_timeout"));
+    });
     const finish = (error: SwitchyardError | null): void => {
       settled = true;
-      clearTimeout(idle);
+      idle.stop();
       stream.off("data", onData);
       stream.off("end", onEnd);
       stream.off("close", onClose);
@@ -61,7 +58,7 @@ export function readBody(
     };
     const onData = (chunk: Buffer | string): void => {
       const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-      idle?.refresh();
+      idle.touch();
       total += buf.length;
       if (total <= limitBytes) {
         chunks.push(buf);
@@ -83,4 +80,31 @@ export function readBody(
     stream.on("error", onError);
     stream.resume();
   });
+}
+
+/**
+ * Calls `onIdle` once `ms` pass without a `touch()` (never when `ms` is undefined). A stalled event loop runs due
+ * timers before reading what arrived meanwhile, so the verdict waits one turn, past the poll phase: bytes already
+ * received count as activity instead of being cut off.
+ */
+function idleWatch(ms: number | undefined, onIdle: () => void): { touch(): void; stop(): void } {
+  if (ms === undefined) return { touch() {}, stop() {} };
+  let touches = 0;
+  let stopped = false;
+  const timer = setTimeout(() => {
+    const before = touches;
+    setImmediate(() => {
+      if (!stopped && touches === before) onIdle();
+    });
+  }, ms);
+  return {
+    touch() {
+      touches++;
+      timer.refresh();
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

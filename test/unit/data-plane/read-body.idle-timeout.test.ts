@@ -6,6 +6,11 @@ import { readBody } from "../../../src/data-plane/pipeline/read-body.js";
 const KIB = 1024;
 const IDLE_MS = 1_000;
 
+/** One real turn of the event loop, past its check phase. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** What a pending promise has come to so far, without waiting for it. */
 function outcomeOf<T>(promise: Promise<T>): { value?: T; error?: unknown; settled: boolean } {
   const outcome: { value?: T; error?: unknown; settled: boolean } = { settled: false };
@@ -18,7 +23,8 @@ function outcomeOf<T>(promise: Promise<T>): { value?: T; error?: unknown; settle
 
 describe("readBody with an idle timeout", () => {
   beforeEach(() => {
-    vi.useFakeTimers();
+    // setImmediate stays real: the verdict waits one real turn of the event loop.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -31,6 +37,7 @@ describe("readBody with an idle timeout", () => {
     await vi.advanceTimersByTimeAsync(IDLE_MS - 1);
     expect(outcome.settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
+    await nextTurn();
 
     expect(outcome.error).toBeInstanceOf(ExchangeError);
     expect((outcome.error as ExchangeError).failure).toBe("body_timeout");
@@ -42,7 +49,22 @@ describe("readBody with an idle timeout", () => {
     const stream = new PassThrough();
     const outcome = outcomeOf(readBody(stream, KIB, 10, IDLE_MS));
     await vi.advanceTimersByTimeAsync(IDLE_MS);
+    await nextTurn();
     expect((outcome.error as ExchangeError).failure).toBe("body_timeout");
+  });
+
+  it("counts bytes that arrived while the event loop was stalled past the timeout as activity", async () => {
+    const stream = new PassThrough();
+    const outcome = outcomeOf(readBody(stream, KIB, undefined, IDLE_MS));
+    // The timer comes due, and a chunk is already waiting to be read before the verdict.
+    vi.advanceTimersByTime(IDLE_MS);
+    stream.write("late but there");
+    await nextTurn();
+    expect(outcome.settled).toBe(false);
+
+    stream.end();
+    await nextTurn();
+    expect(outcome.value?.toString()).toBe("late but there");
   });
 
   it("reads a slow but steady body whose whole upload lasts many timeouts", async () => {
