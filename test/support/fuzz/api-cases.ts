@@ -92,7 +92,7 @@ export function nestedJson(ctx: FuzzContext): FuzzCase {
     ["[", "]"],
     ['{"a":', "}"],
   ]);
-  const nest = open.repeat(depth) + "1" + close.repeat(depth);
+  const nest = `${open.repeat(depth)}1${close.repeat(depth)}`;
   const body = rng.pick([
     () => nest,
     () => `{"model":${nest},"input":"hi"}`,
