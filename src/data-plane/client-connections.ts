@@ -55,13 +55,12 @@ export function clientServerOptions(timeouts: ClientTimeouts): ServerOptions {
  */
 export function guardClientConnections(server: Server, timeouts: ClientTimeouts, log: Logger): void {
   allowHalfClose(server);
-  const responses = new WeakMap<Duplex, Set<ServerResponse>>();
+  const inFlight = new WeakMap<Duplex, Map<ServerResponse, IncomingMessage>>();
   const answered = new WeakSet<Duplex>();
   server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
-    const open = responses.get(socket) ?? new Set<ServerResponse>();
-    responses.set(socket, open);
-    open.add(res);
+    const open = inFlight.get(req.socket) ?? new Map<ServerResponse, IncomingMessage>();
+    inFlight.set(req.socket, open);
+    open.set(res, req);
     res.once("close", () => open.delete(res));
     res.once("finish", () => {
       if (!req.complete) limitUnreadBody(req, timeouts.bodyIdleMs);
@@ -73,17 +72,12 @@ export function guardClientConnections(server: Server, timeouts: ClientTimeouts,
       if (answered.has(socket)) return;
       answered.add(socket);
       const failure = exchangeFailureOf(err.code);
-      const open = responses.get(socket) ?? new Set<ServerResponse>();
-      const started = [...open].some((res) => res.headersSent);
-      if (failure === null || !socket.writable || started) {
+      if (failure === null || !socket.writable) {
         socket.destroy();
         return;
       }
       log.debug({ code: err.code }, "client request refused by the http parser");
-      // After a timeout the parser is sound: reading on could still deliver a request to the app.
-      if (failure === "headers_timeout") socket.pause();
-      const linger = failure !== "headers_timeout" && open.size === 0;
-      answerAndClose(socket, failure, linger);
+      answerRefusal(socket, failure, new Map(inFlight.get(socket)));
     } catch {
       socket.destroy();
     }
@@ -96,6 +90,41 @@ export function guardClientConnections(server: Server, timeouts: ClientTimeouts,
     res.setHeader("x-request-id", newRequestId());
     sendFailure(res, "responses", new ExchangeError("expectation_failed"), "");
   });
+}
+
+/**
+ * Answers what the parser refused in its place on the connection. Requests parsed before it (pipelined) are
+ * answered first: reading stops, and the refusal follows their responses. A request whose body the refusal cut
+ * can never complete: the refusal goes out at once if nothing of an answer was written yet (its pipeline then
+ * sees its client gone), else the connection is destroyed. Alone on its connection, the refusal is answered at
+ * once and the rest of what the client sends is read and dropped for a while (a timed-out parser is sound, so
+ * there reading stops instead: it could still deliver a request).
+ */
+function answerRefusal(
+  socket: Duplex,
+  failure: ExchangeFailure,
+  open: ReadonlyMap<ServerResponse, IncomingMessage>,
+): void {
+  if (open.size === 0) {
+    if (failure === "headers_timeout") socket.pause();
+    answerAndClose(socket, failure, failure !== "headers_timeout");
+    return;
+  }
+  const responses = [...open.keys()];
+  if ([...open.values()].some((req) => !req.complete)) {
+    if (responses[0]?.headersSent) socket.destroy();
+    else answerAndClose(socket, failure, false);
+    return;
+  }
+  socket.pause();
+  let left = responses.length;
+  for (const res of responses) {
+    res.once("close", () => {
+      if (--left > 0) return;
+      if (socket.writable) answerAndClose(socket, failure, false);
+      else socket.destroy();
+    });
+  }
 }
 
 /**

@@ -126,6 +126,22 @@ describe("data-plane client connections: refused requests, half-closed and depar
     });
   });
 
+  it("answers the requests pipelined before a refused one first, in order, then the refusal", async () => {
+    const conn = await RawConnection.open(url);
+    const refusedBody = post("/v1/responses", keyed, "");
+    const unknownRoute = "POST /v1/nope HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n";
+    conn.end(`${refusedBody}${unknownRoute}K\xecqtQE`);
+    await conn.waitEnded(10_000);
+    conn.destroy();
+
+    expect(conn.responses.map((r) => r.status)).toEqual([400, 404, 400]);
+    expect(
+      conn.responses.map(
+        (r) => (JSON.parse(r.body.toString("utf8")) as { error: { message: string } }).error.message,
+      ),
+    ).toEqual(["Request body is empty", "Unknown request URL: POST /v1/nope", MALFORMED]);
+  });
+
   describe("a client that half-closes after its request", () => {
     it.each([
       { path: "/v1/responses", body: { model: "gpt-4o", input: "hi" }, object: "response" },

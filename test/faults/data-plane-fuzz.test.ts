@@ -155,6 +155,16 @@ function printFigures(figures: Figures, seconds: number): void {
   console.log(lines.join("\n"));
 }
 
+/** A few exchanges that were closed without any answer, to show what the parser made of them. */
+function printUnanswered(outcomes: FuzzOutcome[]): void {
+  const unanswered = outcomes.filter((o) => o.case.expect !== "none" && o.responses.length === 0);
+  for (const o of unanswered.slice(0, 5)) {
+    console.log(
+      `closed without an answer (${o.case.category}): ${JSON.stringify(o.case.bytes.toString("latin1").slice(0, 300))}`,
+    );
+  }
+}
+
 describe("data-plane fuzz", () => {
   let stack: Awaited<ReturnType<typeof startStack>>;
   let tenant: Awaited<ReturnType<typeof seedStackTenant>>;
@@ -183,6 +193,7 @@ describe("data-plane fuzz", () => {
     const figures = summarize(outcomes);
     printFigures(figures, (performance.now() - started) / 1000);
     console.log(`requests that reached the upstream: ${stack.fake.total}`);
+    printUnanswered(outcomes);
 
     expect(stack.dataPlane.child.exitCode).toBeNull();
     expect(stack.controlPlane.child.exitCode).toBeNull();
