@@ -155,6 +155,17 @@ function printFigures(figures: Figures, seconds: number): void {
   console.log(lines.join("\n"));
 }
 
+/** The data plane's error-level log lines, counted by message. */
+function errorLogCounts(output: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of output.split("\n")) {
+    if (!line.includes('"level":"error"')) continue;
+    const message = /"msg":"([^"]*)"/.exec(line)?.[1] ?? "?";
+    counts[message] = (counts[message] ?? 0) + 1;
+  }
+  return counts;
+}
+
 /** A few exchanges that were closed without any answer, to show what the parser made of them. */
 function printUnanswered(outcomes: FuzzOutcome[]): void {
   const unanswered = outcomes.filter((o) => o.case.expect !== "none" && o.responses.length === 0);
@@ -193,6 +204,7 @@ describe("data-plane fuzz", () => {
     const figures = summarize(outcomes);
     printFigures(figures, (performance.now() - started) / 1000);
     console.log(`requests that reached the upstream: ${stack.fake.total}`);
+    console.log(`data-plane error log lines: ${JSON.stringify(errorLogCounts(stack.dataPlane.output()))}`);
     printUnanswered(outcomes);
 
     expect(stack.dataPlane.child.exitCode).toBeNull();
