@@ -114,16 +114,30 @@ describe("data-plane client connections: refused requests, half-closed and depar
       },
     );
 
-    it("answers a framing error inside a keyed request's chunked body the same way", async () => {
-      const conn = await RawConnection.open(url);
-      const head = `POST /v1/responses HTTP/1.1\r\nhost: x\r\nauthorization: ${keyed.authorization}\r\n`;
-      await conn.write(`${head}transfer-encoding: chunked\r\n\r\n5\r\n{"mod\r\nzz\r\n`);
-      const res = await conn.response(0, 5_000);
-      conn.destroy();
+    it.each([
+      { name: "a bad chunk size", chunk: "zz\r\n", status: 400, message: MALFORMED, code: null },
+      {
+        name: "chunk extensions over node's 16 KiB",
+        chunk: `2;${"e".repeat(20_000)}\r\n{}\r\n`,
+        status: 413,
+        message: "Request chunk extensions too large",
+        code: "request_too_large",
+      },
+    ])(
+      "answers $name inside a keyed request's chunked body the same way",
+      async ({ chunk, status, message, code }) => {
+        const conn = await RawConnection.open(url);
+        const head = `POST /v1/responses HTTP/1.1\r\nhost: x\r\nauthorization: ${keyed.authorization}\r\n`;
+        await conn.write(`${head}transfer-encoding: chunked\r\n\r\n5\r\n{"mod\r\n${chunk}`);
+        const res = await conn.response(0, 5_000);
+        conn.destroy();
 
-      expect(res.status).toBe(400);
-      expect(JSON.parse(res.body.toString("utf8"))).toEqual(openAIError("invalid_request_error", MALFORMED));
-    });
+        expect(res.status).toBe(status);
+        expect(JSON.parse(res.body.toString("utf8"))).toEqual(
+          openAIError("invalid_request_error", message, code),
+        );
+      },
+    );
   });
 
   it("answers the requests pipelined before a refused one first, in order, then the refusal", async () => {
