@@ -78,6 +78,8 @@ export async function startDataPlane(
     log,
     limiter: new AuthFailureLimiter({ clock: systemClock }),
     bodyLimitBytes: dp.requestBodyLimitBytes,
+    clientHeadersTimeoutMs: dp.clientHeadersTimeoutMs,
+    clientBodyTimeoutMs: dp.clientBodyTimeoutMs,
     controlTimeoutMs: dp.admitTimeoutMs,
     attempt: {
       pool,

@@ -4,8 +4,9 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { ErrorCode, SwitchyardError } from "../shared/errors.js";
 import { newRequestId } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
+import { clientServerOptions, guardClientConnections } from "./client-connections.js";
 import type { DataPlaneMetrics } from "./metrics.js";
-import { sendFailure } from "./pipeline/client-response.js";
+import { ExchangeError, sendFailure } from "./pipeline/client-response.js";
 import type { ServeDeps } from "./pipeline/serve-request.js";
 import { healthz, metrics, readyz } from "./routes/health.js";
 import { modelsRoute } from "./routes/models.js";
@@ -17,6 +18,8 @@ export interface DataPlaneServerDeps extends ServeDeps {
   metrics: DataPlaneMetrics;
   /** Ready: connected to the control plane with a snapshot, and not draining. */
   ready: () => boolean;
+  /** Longest time a client may take to send a request's headers. */
+  clientHeadersTimeoutMs: number;
 }
 
 /** A built data-plane server. */
@@ -48,6 +51,14 @@ export function build(deps: DataPlaneServerDeps): DataPlaneServer {
     res.setHeader("x-request-id", newRequestId());
     next();
   });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    // RFC 9112 §3.2, which node enforces with an empty 400 unless the app does it (clientServerOptions).
+    if (req.httpVersion === "1.1" && req.headers.host === undefined) {
+      sendFailure(res, "responses", new ExchangeError("missing_host"), "");
+      return;
+    }
+    next();
+  });
   const responses = proxyRoute("responses", deps);
   const chat = proxyRoute("chat", deps);
   for (const path of ["/v1/responses", "/responses", "/openai/v1/responses"]) app.post(path, responses);
@@ -64,11 +75,17 @@ export function build(deps: DataPlaneServerDeps): DataPlaneServer {
     sendFailure(res, "responses", err, "");
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (isClientFault(err)) {
+      sendFailure(res, "responses", new SwitchyardError(ErrorCode.INVALID_REQUEST), "");
+      return;
+    }
     deps.log.error({ err }, "unhandled request error");
     sendFailure(res, "responses", err, "");
   });
 
-  const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, app);
+  const timeouts = { headersMs: deps.clientHeadersTimeoutMs, bodyIdleMs: deps.clientBodyTimeoutMs };
+  const server: Server = createServer(clientServerOptions(timeouts), app);
+  guardClientConnections(server, timeouts, deps.log);
   const sockets = new Set<Socket>();
   server.on("connection", (socket) => {
     sockets.add(socket);
@@ -96,4 +113,10 @@ export function build(deps: DataPlaneServerDeps): DataPlaneServer {
       for (const socket of sockets) socket.destroy();
     },
   };
+}
+
+/** An error Express or its helpers raise for a request they cannot take (http-errors' 4xx `status`), not a fault. */
+function isClientFault(err: unknown): boolean {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === "number" && status >= 400 && status < 500;
 }

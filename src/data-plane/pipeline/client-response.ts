@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { ServerResponse } from "node:http";
-import { type OpenAIErrorBody, toOpenAIError } from "../../shared/errors.js";
+import { type ServerResponse, STATUS_CODES } from "node:http";
+import { ErrorCode, type OpenAIErrorBody, SwitchyardError, toOpenAIError } from "../../shared/errors.js";
 
 /** Which client-facing API a request uses; decides the shape of in-band errors. */
 export type ClientApi = "responses" | "chat";
@@ -35,7 +35,7 @@ export function writePing(res: ServerResponse): void {
  * an error data event for chat) and the end of the stream — never a clean completion.
  */
 export function sendFailure(res: ServerResponse, api: ClientApi, err: unknown, model: string): void {
-  const answer = toOpenAIError(err);
+  const answer = err instanceof ExchangeError ? exchangeAnswer(err) : toOpenAIError(err);
   if (!res.headersSent) {
     const body = JSON.stringify(answer.body);
     res.writeHead(answer.status, {
@@ -70,4 +70,82 @@ export function inBandError(api: ClientApi, body: OpenAIErrorBody, model: string
   // the event by type find the failed response object as usual.
   const data = { type: "response.failed", response, error: { ...body.error } };
   return `event: response.failed\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * Failures of the HTTP exchange itself, below the OpenAI API: what node's parser refuses and clients too slow to
+ * send their request. They never cross the lease channel, so they are not codes of the shared set; this table is
+ * their one mapping to statuses and OpenAI error bodies.
+ */
+export type ExchangeFailure =
+  | "malformed"
+  | "missing_host"
+  | "unsupported_method"
+  | "expectation_failed"
+  | "headers_timeout"
+  | "body_timeout"
+  | "chunk_extensions_too_large"
+  | "headers_too_large";
+
+const EXCHANGE_FAILURES: Record<ExchangeFailure, { status: number; code: string | null; message: string }> = {
+  malformed: { status: 400, code: null, message: "Malformed HTTP request" },
+  missing_host: { status: 400, code: null, message: "Missing Host header" },
+  unsupported_method: { status: 400, code: null, message: "Unsupported HTTP method" },
+  expectation_failed: { status: 417, code: null, message: "Unsupported Expect header" },
+  headers_timeout: {
+    status: 408,
+    code: "request_timeout",
+    message: "Request headers were not received in time",
+  },
+  body_timeout: {
+    status: 408,
+    code: "request_timeout",
+    message: "Request body was not received in time",
+  },
+  chunk_extensions_too_large: {
+    status: 413,
+    code: "request_too_large",
+    message: "Request chunk extensions too large",
+  },
+  headers_too_large: {
+    status: 431,
+    code: "request_headers_too_large",
+    message: "Request headers too large",
+  },
+};
+
+/**
+ * An {@link ExchangeFailure} raised inside the request pipeline (the body reader's idle timeout). It is an
+ * INVALID_REQUEST for anything that only knows the shared codes; {@link sendFailure} answers it with its own
+ * status, and with `connection: close` since the rest of the request was not read.
+ */
+export class ExchangeError extends SwitchyardError {
+  readonly failure: ExchangeFailure;
+
+  constructor(failure: ExchangeFailure) {
+    super(ErrorCode.INVALID_REQUEST, { message: EXCHANGE_FAILURES[failure].message });
+    this.failure = failure;
+  }
+}
+
+function exchangeAnswer(err: ExchangeError) {
+  const { status, code, message } = EXCHANGE_FAILURES[err.failure];
+  const body: OpenAIErrorBody = { error: { type: "invalid_request_error", message, code, param: null } };
+  return { status, headers: { connection: "close" }, body };
+}
+
+/**
+ * A whole HTTP/1.1 answer to write straight to a socket, for failures seen before (or without) a response
+ * object: the OpenAI error body with a JSON content type, its length, `connection: close` and a request id.
+ */
+export function rawExchangeAnswer(failure: ExchangeFailure, requestId: string): string {
+  const { status, body } = exchangeAnswer(new ExchangeError(failure));
+  const text = JSON.stringify(body);
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
+    "content-type: application/json\r\n" +
+    `content-length: ${Buffer.byteLength(text)}\r\n` +
+    "connection: close\r\n" +
+    `x-request-id: ${requestId}\r\n\r\n${text}`
+  );
 }

@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
+import { ExchangeError } from "./client-response.js";
 
 const MIB = 1024 * 1024;
 
@@ -23,9 +24,16 @@ function unreadable(cause?: unknown): SwitchyardError {
  * 413 must go out on), so at most the limit is buffered and one chunk more is seen; the caller should answer
  * with `connection: close` so the unread rest is never drained. Rejects REQUEST_TOO_LARGE (413), or
  * INVALID_REQUEST "Failed to read request body" when the stream errors, closes before its end (client abort) or
- * was already consumed.
+ * was already consumed. With `idleTimeoutMs`, a body that stays silent that long (before its first chunk or
+ * between two) is given up: the stream is paused and the promise rejects with the `body_timeout`
+ * {@link ExchangeError} (408, connection closed). Only silence counts, so a slow but steady upload is read whole.
  */
-export function readBody(stream: Readable, limitBytes: number, declaredLength?: number): Promise<Buffer> {
+export function readBody(
+  stream: Readable,
+  limitBytes: number,
+  declaredLength?: number,
+  idleTimeoutMs?: number,
+): Promise<Buffer> {
   if (declaredLength !== undefined && declaredLength > limitBytes) {
     return Promise.reject(requestTooLarge(limitBytes));
   }
@@ -34,8 +42,14 @@ export function readBody(stream: Readable, limitBytes: number, declaredLength?: 
     const chunks: Buffer[] = [];
     let total = 0;
     let settled = false;
+    const idle = idleWatch(idleTimeoutMs, () => {
+      stream.pause();
+      chunks.length = 0;
+      finish(new ExchangeError("body_timeout"));
+    });
     const finish = (error: SwitchyardError | null): void => {
       settled = true;
+      idle.stop();
       stream.off("data", onData);
       stream.off("end", onEnd);
       stream.off("close", onClose);
@@ -44,6 +58,7 @@ export function readBody(stream: Readable, limitBytes: number, declaredLength?: 
     };
     const onData = (chunk: Buffer | string): void => {
       const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      idle.touch();
       total += buf.length;
       if (total <= limitBytes) {
         chunks.push(buf);
@@ -65,4 +80,31 @@ export function readBody(stream: Readable, limitBytes: number, declaredLength?: 
     stream.on("error", onError);
     stream.resume();
   });
+}
+
+/**
+ * Calls `onIdle` once `ms` pass without a `touch()` (never when `ms` is undefined). A stalled event loop runs due
+ * timers before reading what arrived meanwhile, so the verdict waits one turn, past the poll phase: bytes already
+ * received count as activity instead of being cut off.
+ */
+function idleWatch(ms: number | undefined, onIdle: () => void): { touch(): void; stop(): void } {
+  if (ms === undefined) return { touch() {}, stop() {} };
+  let touches = 0;
+  let stopped = false;
+  const timer = setTimeout(() => {
+    const before = touches;
+    setImmediate(() => {
+      if (!stopped && touches === before) onIdle();
+    });
+  }, ms);
+  return {
+    touch() {
+      touches++;
+      timer.refresh();
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

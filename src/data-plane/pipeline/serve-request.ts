@@ -15,6 +15,8 @@ import { validateChatCompletionsRequest, validateResponsesRequest } from "./vali
 export interface ServeDeps extends FailoverDeps {
   limiter: AuthFailureLimiter;
   bodyLimitBytes: number;
+  /** Longest silence while the request body arrives (answered 408). */
+  clientBodyTimeoutMs: number;
 }
 
 const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set([
@@ -39,6 +41,7 @@ export async function serveRequest(ctx: RequestContext, deps: ServeDeps): Promis
       ctx.req,
       deps.bodyLimitBytes,
       Number.isFinite(declared) ? declared : undefined,
+      deps.clientBodyTimeoutMs,
     );
     const parsed = ctx.api === "chat" ? validateChatCompletionsRequest(raw) : validateResponsesRequest(raw);
     ctx.model = parsed.model;
