@@ -109,8 +109,9 @@ function startPings(ctx: RequestContext, deps: ServeDeps): { stop: () => void } 
 function answerError(ctx: RequestContext, deps: ServeDeps, err: unknown): void {
   const failure = asSwitchyardError(err);
   if (AUTH_FAILURES.has(failure.code)) deps.limiter.recordFailure(ctx.clientIp());
-  if (failure.code === ErrorCode.INTERNAL) ctx.log.error({ err }, "request failed");
+  // A client that left is no failure of ours (its pending operations are cancelled as it goes).
   if (ctx.clientGone.aborted) return;
+  if (failure.code === ErrorCode.INTERNAL) ctx.log.error({ err }, "request failed");
   if (failure.code === ErrorCode.REQUEST_TOO_LARGE) discardRestOfBody(ctx);
   sendFailure(ctx.res, ctx.api, failure, ctx.model);
 }
