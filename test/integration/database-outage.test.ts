@@ -1,35 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LeaseChannel } from "../../src/data-plane/control/lease-channel.js";
-import type { Lease } from "../../src/gen/switchyard/v1/gateway_pb.js";
-import { Endpoint, Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
-import { hashApiKey } from "../../src/shared/api-key.js";
+import { Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import { ErrorCode, SwitchyardError } from "../../src/shared/errors.js";
-import { newRequestId } from "../../src/shared/ids.js";
 import { dataPlaneChannel, seedTenant, startTestControlPlane } from "../support/control-plane.js";
+import { admitOf, usageReportOf } from "../support/gateway-requests.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
-
-const admitOf = (key: string) => ({
-  requestId: newRequestId(),
-  keySha256: hashApiKey(key),
-  model: "gpt-4o",
-  stream: false,
-  endpoint: Endpoint.RESPONSES,
-});
-
-const usageOf = (requestId: string, lease: Lease, startedAtMs: number) => ({
-  requestId,
-  leaseId: lease.leaseId,
-  ...(lease.principal ? { principal: lease.principal } : {}),
-  accountId: lease.target?.accountId ?? "",
-  requestedModel: "gpt-4o",
-  upstreamModel: "gpt-4o",
-  endpoint: Endpoint.RESPONSES,
-  tokens: { inputTokens: 1_000, outputTokens: 100 },
-  outcome: Outcome.COMPLETED,
-  statusCode: 200,
-  startedAtMs: BigInt(startedAtMs),
-});
 
 const codeOf = (p: Promise<unknown>) =>
   p.then(
@@ -64,11 +40,16 @@ describe("the hot path while PostgreSQL is away", () => {
 
   /** One request's lease: admit, release, and the usage it reports. */
   async function serve(key: string) {
-    const admit = admitOf(key);
+    const admit = admitOf(key, false);
     const { lease } = await dp.call("admit", admit, { timeoutMs: 10_000 });
     if (!lease) throw new Error("no lease");
     await dp.call("release", { leaseId: lease.leaseId, outcome: Outcome.COMPLETED }, { timeoutMs: 10_000 });
-    return usageOf(admit.requestId, lease, clock.now());
+    return usageReportOf(
+      admit.requestId,
+      lease,
+      { inputTokens: 1_000, outputTokens: 100 },
+      { startedAtMs: clock.now() },
+    );
   }
 
   it("keeps admitting known keys, refuses unknown ones with 503, and bills what was served once it is back", async () => {
@@ -77,12 +58,12 @@ describe("the hot path while PostgreSQL is away", () => {
     expect((await dp.call("reportUsage", { records: [billed] }, { timeoutMs: 10_000 })).recorded).toBe(1);
 
     pg.cut();
-    const during: ReturnType<typeof usageOf>[] = [];
+    const during: ReturnType<typeof usageReportOf>[] = [];
     for (let i = 0; i < 5; i++) {
       during.push(await serve(tenant.key));
       clock.advance(20_000); // past any cache age: the record is read again, fails, and the last one is served
     }
-    expect(await codeOf(dp.call("admit", admitOf("sk-sy-never-issued"), { timeoutMs: 10_000 }))).toBe(
+    expect(await codeOf(dp.call("admit", admitOf("sk-sy-never-issued", false), { timeoutMs: 10_000 }))).toBe(
       ErrorCode.STORE_UNAVAILABLE,
     );
     expect(await codeOf(dp.call("reportUsage", { records: during }, { timeoutMs: 10_000 }))).toBe(

@@ -3,21 +3,13 @@ import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { LeaseKeeper } from "../../src/data-plane/control/lease-keeper.js";
 import type { Lease } from "../../src/gen/switchyard/v1/gateway_pb.js";
-import { Endpoint, Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
-import { hashApiKey } from "../../src/shared/api-key.js";
+import { Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
 import { newRequestId } from "../../src/shared/ids.js";
 import { dataPlaneChannel, seedTenant, startTestControlPlane, testLogger } from "../support/control-plane.js";
+import { admitOf } from "../support/gateway-requests.js";
 import { type RedisServer, restartRedisServer, startRedisServer } from "../support/redis-server.js";
 
 type ControlPlane = Awaited<ReturnType<typeof startTestControlPlane>>;
-
-const admitOf = (key: string) => ({
-  requestId: newRequestId(),
-  keySha256: hashApiKey(key),
-  model: "gpt-4o",
-  stream: true,
-  endpoint: Endpoint.RESPONSES,
-});
 
 /** Redis keys of a user's slot (see redis-lease-scripts.ts): holders and queue. */
 const slotKeys = (prefix: string, userId: string) => ({

@@ -1,44 +1,12 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LeaseChannel } from "../../src/data-plane/control/lease-channel.js";
-import type { Lease, UsageReportSchema } from "../../src/gen/switchyard/v1/gateway_pb.js";
-import { Endpoint, Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
-import { hashApiKey } from "../../src/shared/api-key.js";
-import { newRequestId } from "../../src/shared/ids.js";
+import type { Lease } from "../../src/gen/switchyard/v1/gateway_pb.js";
+import { Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
 import { dataPlaneChannel, seedTenant, startTestControlPlane } from "../support/control-plane.js";
+import { admitOf, usageReportOf } from "../support/gateway-requests.js";
 
 type ControlPlane = Awaited<ReturnType<typeof startTestControlPlane>>;
 type Tenant = Awaited<ReturnType<typeof seedTenant>>;
-
-const admitOf = (key: string) => ({
-  requestId: newRequestId(),
-  keySha256: hashApiKey(key),
-  model: "gpt-4o",
-  stream: true,
-  endpoint: Endpoint.RESPONSES,
-});
-
-/** A usage report of what the data plane measured for `lease` (gpt-4o: $2.50 in, $10 out per 1M tokens). */
-const reportOf = (
-  requestId: string,
-  lease: Lease,
-  tokens: { inputTokens?: number; outputTokens?: number },
-  extra: { durationMs?: number } = {},
-): MessageInitShape<typeof UsageReportSchema> => ({
-  requestId,
-  leaseId: lease.leaseId,
-  ...(lease.principal ? { principal: lease.principal } : {}),
-  accountId: lease.target?.accountId ?? "",
-  requestedModel: "gpt-4o",
-  upstreamModel: "gpt-4o",
-  endpoint: Endpoint.RESPONSES,
-  stream: true,
-  tokens,
-  outcome: Outcome.COMPLETED,
-  statusCode: 200,
-  startedAtMs: BigInt(Date.now()),
-  ...extra,
-});
 
 describe("the usage ledger when things go wrong", () => {
   let cp: ControlPlane;
@@ -71,7 +39,7 @@ describe("the usage ledger when things go wrong", () => {
     expect(await balanceOf(tenant)).toBe("10");
 
     // The data plane gets through again with what the upstream really used.
-    const report = reportOf(admit.requestId, lease, { inputTokens: 1_000_000, outputTokens: 100_000 });
+    const report = usageReportOf(admit.requestId, lease, { inputTokens: 1_000_000, outputTokens: 100_000 });
     const first = await dp.call("reportUsage", { records: [report] }, { timeoutMs: 5_000 });
     expect(first.recorded).toBe(1);
     const replaced = await recordOf(tenant, admit.requestId);
@@ -103,9 +71,14 @@ describe("the usage ledger when things go wrong", () => {
       "reportUsage",
       {
         records: [
-          reportOf(a.admit.requestId, a.lease, { inputTokens: 1_000_000 }),
-          reportOf(b.admit.requestId, b.lease, { inputTokens: 1_000, outputTokens: 3_000_000_000 }),
-          reportOf(c.admit.requestId, c.lease, { inputTokens: 1_000_000 }, { durationMs: 4_294_967_295 }),
+          usageReportOf(a.admit.requestId, a.lease, { inputTokens: 1_000_000 }),
+          usageReportOf(b.admit.requestId, b.lease, { inputTokens: 1_000, outputTokens: 3_000_000_000 }),
+          usageReportOf(
+            c.admit.requestId,
+            c.lease,
+            { inputTokens: 1_000_000 },
+            { durationMs: 4_294_967_295 },
+          ),
         ],
       },
       { timeoutMs: 5_000 },

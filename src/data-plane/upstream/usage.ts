@@ -41,32 +41,38 @@ class CountReader {
   }
 }
 
+/** The two namings of a usage object: Responses, then Chat Completions. */
+const NAMINGS = [
+  {
+    input: "input_tokens",
+    output: "output_tokens",
+    inputDetails: "input_tokens_details",
+    outputDetails: "output_tokens_details",
+  },
+  {
+    input: "prompt_tokens",
+    output: "completion_tokens",
+    inputDetails: "prompt_tokens_details",
+    outputDetails: "completion_tokens_details",
+  },
+] as const;
+
 /**
  * Reads a `usage` object in either naming: Responses (`input_tokens`, `output_tokens`, `*_tokens_details`) or Chat
  * Completions (`prompt_tokens`, `completion_tokens`, `*_tokens_details`). Undefined when it is not a usage object.
  */
 export function tokenUsageOf(usage: unknown): TokenUsage | undefined {
   if (!isJsonObject(usage)) return undefined;
+  const naming = NAMINGS.find((n) => n.input in usage || n.output in usage);
+  if (!naming) return undefined;
   const r = new CountReader();
-  if ("input_tokens" in usage || "output_tokens" in usage) {
-    const counts = {
-      input: r.count(usage.input_tokens),
-      cachedInput: r.detail(usage, "input_tokens_details", "cached_tokens"),
-      output: r.count(usage.output_tokens),
-      reasoning: r.detail(usage, "output_tokens_details", "reasoning_tokens"),
-    };
-    return { ...counts, outOfRange: r.outOfRange };
-  }
-  if ("prompt_tokens" in usage || "completion_tokens" in usage) {
-    const counts = {
-      input: r.count(usage.prompt_tokens),
-      cachedInput: r.detail(usage, "prompt_tokens_details", "cached_tokens"),
-      output: r.count(usage.completion_tokens),
-      reasoning: r.detail(usage, "completion_tokens_details", "reasoning_tokens"),
-    };
-    return { ...counts, outOfRange: r.outOfRange };
-  }
-  return undefined;
+  const counts = {
+    input: r.count(usage[naming.input]),
+    cachedInput: r.detail(usage, naming.inputDetails, "cached_tokens"),
+    output: r.count(usage[naming.output]),
+    reasoning: r.detail(usage, naming.outputDetails, "reasoning_tokens"),
+  };
+  return { ...counts, outOfRange: r.outOfRange };
 }
 
 /** A non-stream success body as the relay forwards and settles it. */
