@@ -16,31 +16,50 @@ export function createStreamShutdownInterceptor(shutdown: AbortSignal): Intercep
   };
 }
 
-/** The source's items until `signal` aborts; then an UNAVAILABLE error instead of the next item. */
+/**
+ * The source's items until `signal` aborts; then an UNAVAILABLE error instead of the next item.
+ *
+ * A lease channel lives for hours and sends millions of messages, so nothing per message may stay reachable from
+ * the long-lived signal: its one listener only sees the `next()` currently waiting, and forgets it once settled
+ * (racing every `next()` against one shutdown promise would leave a reaction, and the message, on it forever).
+ */
 function endOnAbort<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<T> {
       const it = source[Symbol.asyncIterator]();
-      let onAbort = (): void => undefined;
-      const stopped = new Promise<never>((_, reject) => {
-        onAbort = () => reject(toConnectError(new SwitchyardError(ErrorCode.SHUTTING_DOWN)));
-      });
-      stopped.catch(() => undefined);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener("abort", onAbort, { once: true });
+      let waiting: ((err: unknown) => void) | undefined;
+      const stop = (): SwitchyardError => {
+        release();
+        // Let the implementation unwind in the background; it may be blocked on the client's next message.
+        void it.return?.().catch(() => undefined);
+        return new SwitchyardError(ErrorCode.SHUTTING_DOWN);
+      };
+      const onAbort = (): void => {
+        if (waiting !== undefined) waiting(toConnectError(stop()));
+      };
       const release = (): void => signal.removeEventListener("abort", onAbort);
+      signal.addEventListener("abort", onAbort, { once: true });
       return {
-        next: async () => {
-          try {
-            const result = await Promise.race([it.next(), stopped]);
-            if (result.done === true) release();
-            return result;
-          } catch (err) {
-            release();
-            // Let the implementation unwind in the background; it may be blocked on the client's next message.
-            void it.return?.().catch(() => undefined);
-            throw err;
-          }
+        next: () => {
+          if (signal.aborted) return Promise.reject(toConnectError(stop()));
+          return new Promise<IteratorResult<T>>((resolve, reject) => {
+            waiting = reject;
+            const settled = (): void => {
+              if (waiting === reject) waiting = undefined;
+            };
+            it.next().then(
+              (result) => {
+                settled();
+                if (result.done === true) release();
+                resolve(result);
+              },
+              (err: unknown) => {
+                settled();
+                release();
+                reject(err);
+              },
+            );
+          });
         },
         return: async (value?: unknown) => {
           release();
