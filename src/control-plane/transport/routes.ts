@@ -4,6 +4,11 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { AdminService } from "../../gen/switchyard/v1/admin_pb.js";
 import { GatewayService } from "../../gen/switchyard/v1/gateway_pb.js";
+import {
+  ADMIN_READ_MAX_BYTES,
+  GATEWAY_READ_MAX_BYTES,
+  OPEN_READ_MAX_BYTES,
+} from "../../shared/rpc-limits.js";
 import type { Audience } from "./auth.js";
 
 /**
@@ -40,12 +45,15 @@ export const SERVICE_AUDIENCES: ReadonlyMap<string, Audience> = new Map<string, 
 /** The services whose health a probe may ask about by name. */
 export const HEALTH_CHECKED_SERVICES: readonly string[] = [AdminService.typeName, GatewayService.typeName];
 
-/** The one routes function: every service the control plane serves, registered on one router. */
+/**
+ * The one routes function: every service the control plane serves, registered on one router, each with the
+ * largest request message it reads (src/shared/rpc-limits.ts); a larger one is refused with RESOURCE_EXHAUSTED.
+ */
 export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
   return (router) => {
-    router.service(AdminService, deps.admin ?? {});
-    router.service(GatewayService, deps.gateway ?? {});
-    router.service(Health, deps.health);
-    router.service(ServerReflection, deps.reflection);
+    router.service(AdminService, deps.admin ?? {}, { readMaxBytes: ADMIN_READ_MAX_BYTES });
+    router.service(GatewayService, deps.gateway ?? {}, { readMaxBytes: GATEWAY_READ_MAX_BYTES });
+    router.service(Health, deps.health, { readMaxBytes: OPEN_READ_MAX_BYTES });
+    router.service(ServerReflection, deps.reflection, { readMaxBytes: OPEN_READ_MAX_BYTES });
   };
 }
