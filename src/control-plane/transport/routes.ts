@@ -1,4 +1,4 @@
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
@@ -41,6 +41,11 @@ export const SERVICE_AUDIENCES: ReadonlyMap<string, Audience> = new Map<string, 
   [Health.typeName, "open"],
   [ServerReflection.typeName, "open"],
 ]);
+
+/** Every RPC on the port by its request path ("/switchyard.v1.AdminService/GetUser"). */
+export const PROCEDURES: ReadonlyMap<string, DescMethod> = new Map(
+  SERVED_SERVICES.flatMap((s) => s.methods.map((m) => [`/${s.typeName}/${m.name}`, m] as const)),
+);
 
 /** The services whose health a probe may ask about by name. */
 export const HEALTH_CHECKED_SERVICES: readonly string[] = [AdminService.typeName, GatewayService.typeName];
