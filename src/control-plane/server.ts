@@ -1,7 +1,7 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import type { Logger } from "../shared/logger.js";
 import { type ControlPlaneTokens, createAuthInterceptor, createTokenCheck } from "./transport/auth.js";
+import { createDecodeFailureInterceptor } from "./transport/decode-failures.js";
 import { createHealthService, type Readiness } from "./transport/health.js";
 import { createHttpEndpoints } from "./transport/http-endpoints.js";
 import { createPlaintextListener } from "./transport/plaintext-listener.js";
@@ -14,6 +14,7 @@ import {
   SERVICE_AUDIENCES,
   type ServiceImplementations,
 } from "./transport/routes.js";
+import { createRpcAdapter } from "./transport/rpc-adapter.js";
 import { createRpcTelemetry } from "./transport/rpc-telemetry.js";
 import { createStreamShutdownInterceptor } from "./transport/stream-shutdown.js";
 import { createTokenGate } from "./transport/token-gate.js";
@@ -83,7 +84,7 @@ export function build(deps: ControlPlaneDeps): ControlPlaneServer {
   const shutdown = new AbortController();
   const checkToken = createTokenCheck(deps.tokens);
   const telemetry = createRpcTelemetry({ log, registry: deps.registry });
-  const rpc = connectNodeAdapter({
+  const rpc = createRpcAdapter({
     routes: createRoutes({
       ...(deps.admin === undefined ? {} : { admin: deps.admin }),
       ...(deps.gateway === undefined ? {} : { gateway: deps.gateway }),
@@ -95,13 +96,15 @@ export function build(deps: ControlPlaneDeps): ControlPlaneServer {
       }),
       reflection: createReflectionService(SERVED_SERVICES),
     }),
-    // Outermost first: telemetry sees auth failures and shutdown endings too.
+    // Outermost first: telemetry sees auth failures, shutdown endings and undecodable messages too.
     interceptors: [
       telemetry.interceptor,
       createAuthInterceptor({ check: checkToken, audiences: SERVICE_AUDIENCES }),
       createStreamShutdownInterceptor(shutdown.signal),
+      createDecodeFailureInterceptor(),
     ],
     fallback: createHttpEndpoints(deps.registry, log),
+    log,
   });
   // The token is checked from the headers before the router reads a body.
   const handler = createTokenGate(rpc, {
