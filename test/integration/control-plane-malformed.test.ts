@@ -274,16 +274,18 @@ describe("requests no client library sends", () => {
   });
 
   it("counts an undecodable stream message as INVALID_ARGUMENT in the RPC metrics", async () => {
-    await client.send(
-      call(
-        "h2c",
-        WATCH_SNAPSHOT,
-        { "content-type": "application/grpc" },
-        envelope(BAD_PROTOBUF["wire type 7"]),
-      ),
-    );
-    expect(await registry.metrics()).toMatch(
-      /switchyard_control_plane_rpcs_total\{procedure="\/switchyard.v1.GatewayService\/WatchSnapshot",code="InvalidArgument"\} [1-9]/,
-    );
+    const counted = async (code: string) => {
+      const line = (await registry.metrics())
+        .split("\n")
+        .find((l) =>
+          l.startsWith(`switchyard_control_plane_rpcs_total{procedure="${WATCH_SNAPSHOT}",code="${code}"}`),
+        );
+      return Number(line?.split(" ").at(-1) ?? 0);
+    };
+    const [invalid, internal] = [await counted("InvalidArgument"), await counted("Internal")];
+    const bad = envelope(BAD_PROTOBUF["wire type 7"]);
+    await client.send(call("h2c", WATCH_SNAPSHOT, { "content-type": "application/grpc" }, bad));
+    expect(await counted("InvalidArgument")).toBe(invalid + 1);
+    expect(await counted("Internal")).toBe(internal);
   });
 });
