@@ -259,6 +259,25 @@ describe("requests no client library sends", () => {
     expect(next.status).toBe(200);
   });
 
+  it("ends HEAD answers over HTTP/2 when the request has a body, on RPC and other paths", async () => {
+    for (const [path, status] of [
+      ["/metrics", 200],
+      ["/no/such/path", 404],
+      [CREATE_USER, 405],
+    ] as const) {
+      const head: RawCall = {
+        ...call("h2c", path, { "content-type": "application/json" }, new Uint8Array(200_000)),
+        method: "HEAD",
+      };
+      const answer = await client.send(head);
+      expect({ path, status: answer.status, error: answer.error }).toEqual({
+        path,
+        status,
+        error: undefined,
+      });
+    }
+  });
+
   it("answers a bidirectional stream over HTTP/1.1 with UNIMPLEMENTED in its protocol, not HTTP 505", async () => {
     const reflection = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
     const answer = await client.send(

@@ -44,7 +44,10 @@ export function protocolOf(contentType: string | undefined): RpcProtocol {
  */
 export function answerWithError(req: NodeRequest, res: NodeResponse, error: ConnectError): void {
   const contentType = req.headers["content-type"] ?? "";
-  const { status, headers, body } = errorAnswer(protocolOf(contentType), contentType, error);
+  const answer = errorAnswer(protocolOf(contentType), contentType, error);
+  const { status, headers } = answer;
+  // An answer to HEAD has no body, whatever its length says.
+  const body = req.method === "HEAD" ? new Uint8Array(0) : answer.body;
   if ("stream" in req) {
     // The client may have reset the stream already; answering it then would throw out of the request listener.
     if (req.stream.destroyed || req.stream.closed || req.stream.headersSent) return;
@@ -57,7 +60,11 @@ export function answerWithError(req: NodeRequest, res: NodeResponse, error: Conn
   }
   // node's server ends and destroys a `Connection: close` connection once the answer is written, discarding
   // whatever of the body it reads meanwhile.
-  res.writeHead(status, { ...headers, "content-length": String(body.byteLength), connection: "close" });
+  res.writeHead(status, {
+    ...headers,
+    "content-length": String(answer.body.byteLength),
+    connection: "close",
+  });
   res.end(body);
 }
 

@@ -22,17 +22,15 @@ export const UNREAD_BODY_MAX_BYTES = 1024 * 1024;
 export function dropRequestBody(req: http2.Http2ServerRequest, maxBytes = UNREAD_BODY_MAX_BYTES): void {
   const stream = req.stream;
   if (req.readableEnded || stream.destroyed || stream.readableEnded) return;
-  // The compatibility request re-emits the stream's data: flowing with no listener, it keeps none of it. Once
-  // Connect has stopped reading it is destroyed instead, and pauses the stream at each chunk, hence the resume.
-  req.resume();
+  // Nothing else is to read this body any more. The compatibility request (node's http2 compat layer) listens
+  // too, and would pause the stream whenever its own buffer is full or it has been destroyed.
+  stream.removeAllListeners("data");
   let dropped = 0;
   const onData = (chunk: Buffer): void => {
     dropped += chunk.length;
-    if (dropped <= maxBytes) {
-      stream.resume();
-      return;
-    }
+    if (dropped <= maxBytes) return;
     stream.off("data", onData);
+    stream.pause();
     // Not before the answer is written: the client is to see why.
     const close = (): void => void stream.session?.destroy();
     if (stream.writableFinished || stream.destroyed) close();
