@@ -7,6 +7,8 @@ import {
   OPEN_READ_MAX_BYTES,
 } from "../../src/shared/rpc-limits.js";
 import type { RawCall, RawTransport } from "../support/raw-rpc-client.js";
+import { bytes, pick, type Rng, seededRandom } from "./seeded-random.js";
+import { socketCase } from "./socket-cases.js";
 
 /** The tokens a fuzzed call may present, named by whom they belong to. */
 export interface FuzzTokens {
@@ -21,23 +23,6 @@ export interface FuzzCase {
   token: string;
   shape: string;
 }
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same calls, so a failure can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Rng = () => number;
-const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)] as T;
-const bytes = (rng: Rng, n: number): Uint8Array =>
-  Uint8Array.from({ length: n }, () => Math.floor(rng() * 256));
 
 const METHODS: readonly DescMethod[] = SERVED_SERVICES.flatMap((s) => s.methods);
 const limitOf = (m: DescMethod): number =>
@@ -112,10 +97,13 @@ const BAD_HEADERS: readonly (readonly [string, string])[] = [
   ["te", "gzip"],
 ];
 
-/** The calls of one fuzz run: `count` of them from `seed`, spread over every protocol, token and shape. */
-export function fuzzCases(seed: number, count: number, tokens: FuzzTokens): FuzzCase[] {
+/**
+ * The calls of one fuzz run: `count` of them from `seed`, spread over every protocol, token and shape. Made one at
+ * a time, as they are sent: bodies of up to 17 MB each would not all fit in memory at once.
+ */
+export function* fuzzCases(seed: number, count: number, tokens: FuzzTokens): Generator<FuzzCase> {
   const rng = seededRandom(seed);
-  return Array.from({ length: count }, () => fuzzCase(rng, tokens));
+  for (let i = 0; i < count; i++) yield fuzzCase(rng, tokens);
 }
 
 function fuzzCase(rng: Rng, tokens: FuzzTokens): FuzzCase {
@@ -268,48 +256,4 @@ function wrongTypePayload(rng: Rng, input: DescMessage, json: boolean, wrong: bo
       ? Buffer.concat([Buffer.from([8]), Buffer.from(bytes(rng, 8))])
       : Buffer.from(bytes(rng, 9));
   return Buffer.concat([tag, value]);
-}
-
-/** HTTP/1.x requests no library would send: no Host, broken framing, conflicting lengths. */
-function socketCase(rng: Rng, method: DescMethod, tokens: FuzzTokens): FuzzCase {
-  const path = `/${method.parent.typeName}/${method.name}`;
-  const auth = `authorization: Bearer ${rng() < 0.5 ? tokens.admin : tokens.dataPlane}\r\n`;
-  const variants: readonly [string, string][] = [
-    [
-      "http/1.0-no-host",
-      `POST ${path} HTTP/1.0\r\ncontent-type: application/json\r\n${auth}content-length: 2\r\n\r\n{}`,
-    ],
-    [
-      "no-host",
-      `POST ${path} HTTP/1.1\r\ncontent-type: application/proto\r\n${auth}content-length: 0\r\n\r\n`,
-    ],
-    [
-      "bad-chunk",
-      `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${auth}transfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
-    ],
-    [
-      "short-body",
-      `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${auth}content-length: 100\r\n\r\n{"a":`,
-    ],
-    [
-      "both-lengths",
-      `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n`,
-    ],
-    ["garbage-line", `\u0000\u0001 GARBAGE\r\n\r\n`],
-    [
-      "expect-continue",
-      `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\r\n{}`,
-    ],
-    ["h2-preface-then-junk", `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n${"\u00ff".repeat(64)}`],
-  ];
-  const [shape, text] = pick(rng, variants);
-  const call: RawCall = {
-    transport: "socket",
-    method: "",
-    path: "",
-    headers: {},
-    body: new Uint8Array(),
-    raw: Buffer.from(text, "latin1"),
-  };
-  return { call, protocol: "raw/socket", token: "n/a", shape };
 }

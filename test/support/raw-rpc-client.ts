@@ -15,6 +15,11 @@ export interface RawCall {
   /** For "socket": the whole request, verbatim (method, path, headers and body are then ignored). */
   raw?: Uint8Array;
   /**
+   * For "socket": leave our side open after the request (it says `Connection: close`, so the server closes when
+   * done). By default our side is ended, which node's HTTP server takes as an abandoned request.
+   */
+  keepOpen?: boolean;
+  /**
    * For calls that may rightly stay open (server and bidirectional streams): how long after the answer started to
    * wait before cancelling; the call then ends with `error` "open stream".
    */
@@ -32,6 +37,7 @@ export interface RawAnswer {
 }
 
 const CALL_TIMEOUT_MS = 15_000;
+const REFUSED = "refused stream";
 
 /**
  * Sends raw calls to one server, one at a time, over one HTTP/2 session (reopened when the server closes it) or
@@ -47,11 +53,11 @@ export class RawRpcClient {
   send(call: RawCall): Promise<RawAnswer> {
     switch (call.transport) {
       case "h2c":
-        return this.sendH2(call);
+        return this.sendH2WithRetry(call);
       case "http/1.1":
         return sendH1(this.url, call);
       case "socket":
-        return sendSocket(this.url, call.raw ?? new Uint8Array());
+        return sendSocket(this.url, call.raw ?? new Uint8Array(), call.keepOpen === true);
     }
   }
 
@@ -74,13 +80,26 @@ export class RawRpcClient {
     return this.session;
   }
 
+  /**
+   * A stream refused before the server looked at it (REFUSED_STREAM: the session was going away) is sent again
+   * on a new session, once, as HTTP/2 allows and gRPC clients do.
+   */
+  private async sendH2WithRetry(call: RawCall): Promise<RawAnswer> {
+    const answer = await this.sendH2(call);
+    if (answer.status !== 0 || answer.error !== REFUSED) return answer;
+    this.close();
+    return await this.sendH2(call);
+  }
+
   private sendH2(call: RawCall): Promise<RawAnswer> {
     return new Promise((resolve) => {
       const answer = emptyAnswer();
       const chunks: Buffer[] = [];
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = this.h2Session().request({ ":method": call.method, ":path": call.path, ...call.headers });
+        // endStream false: node would end a GET or HEAD at its headers, and the fuzzer sends bodies with them too.
+        const headers = { ":method": call.method, ":path": call.path, ...call.headers };
+        stream = this.h2Session().request(headers, { endStream: false });
       } catch (err) {
         resolve({ ...answer, error: `request refused: ${(err as Error).message}` });
         return;
@@ -109,7 +128,9 @@ export class RawRpcClient {
       });
       stream.on("close", () => {
         clearTimeout(timer);
-        if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR && answer.error === undefined)
+        if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM && answer.status === 0)
+          answer.error = REFUSED;
+        else if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR && answer.error === undefined)
           answer.error = `reset ${stream.rstCode}`;
         resolve({ ...answer, body: Buffer.concat(chunks) });
       });
@@ -191,7 +212,7 @@ function writeUntilAnswered(req: http.ClientRequest, body: Uint8Array, answered:
 }
 
 /** Writes bytes on a fresh connection and reads until the server closes it (or the timeout); parses the head. */
-function sendSocket(url: string, raw: Uint8Array): Promise<RawAnswer> {
+function sendSocket(url: string, raw: Uint8Array, keepOpen: boolean): Promise<RawAnswer> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -215,7 +236,8 @@ function sendSocket(url: string, raw: Uint8Array): Promise<RawAnswer> {
         ...(status === null && error !== undefined ? { error } : {}),
       });
     });
-    socket.end(raw);
+    if (keepOpen) socket.write(raw);
+    else socket.end(raw);
   });
 }
 
