@@ -1,7 +1,7 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import type { Logger } from "../shared/logger.js";
-import { type ControlPlaneTokens, createAuthInterceptor } from "./transport/auth.js";
+import { type ControlPlaneTokens, createAuthInterceptor, createTokenCheck } from "./transport/auth.js";
+import { createDecodeFailureInterceptor } from "./transport/decode-failures.js";
 import { createHealthService, type Readiness } from "./transport/health.js";
 import { createHttpEndpoints } from "./transport/http-endpoints.js";
 import { createPlaintextListener } from "./transport/plaintext-listener.js";
@@ -9,12 +9,15 @@ import { createReflectionService } from "./transport/reflection.js";
 import {
   createRoutes,
   HEALTH_CHECKED_SERVICES,
+  PROCEDURES,
   SERVED_SERVICES,
   SERVICE_AUDIENCES,
   type ServiceImplementations,
 } from "./transport/routes.js";
-import { createRpcTelemetryInterceptor } from "./transport/rpc-telemetry.js";
+import { createRpcAdapter } from "./transport/rpc-adapter.js";
+import { createRpcTelemetry } from "./transport/rpc-telemetry.js";
 import { createStreamShutdownInterceptor } from "./transport/stream-shutdown.js";
+import { createTokenGate } from "./transport/token-gate.js";
 
 export type { ControlPlaneTokens } from "./transport/auth.js";
 export type { Readiness } from "./transport/health.js";
@@ -79,7 +82,9 @@ export function build(deps: ControlPlaneDeps): ControlPlaneServer {
   if (deps.tokens.dataPlane === "")
     log.warn("no data-plane token configured; every GatewayService call is refused");
   const shutdown = new AbortController();
-  const handler = connectNodeAdapter({
+  const checkToken = createTokenCheck(deps.tokens);
+  const telemetry = createRpcTelemetry({ log, registry: deps.registry });
+  const rpc = createRpcAdapter({
     routes: createRoutes({
       ...(deps.admin === undefined ? {} : { admin: deps.admin }),
       ...(deps.gateway === undefined ? {} : { gateway: deps.gateway }),
@@ -91,13 +96,22 @@ export function build(deps: ControlPlaneDeps): ControlPlaneServer {
       }),
       reflection: createReflectionService(SERVED_SERVICES),
     }),
-    // Outermost first: telemetry sees auth failures and shutdown endings too.
+    // Outermost first: telemetry sees auth failures, shutdown endings and undecodable messages too.
     interceptors: [
-      createRpcTelemetryInterceptor({ log, registry: deps.registry }),
-      createAuthInterceptor({ tokens: deps.tokens, audiences: SERVICE_AUDIENCES }),
+      telemetry.interceptor,
+      createAuthInterceptor({ check: checkToken, audiences: SERVICE_AUDIENCES }),
       createStreamShutdownInterceptor(shutdown.signal),
+      createDecodeFailureInterceptor(),
     ],
     fallback: createHttpEndpoints(deps.registry, log),
+    log,
+  });
+  // The token is checked from the headers before the router reads a body.
+  const handler = createTokenGate(rpc, {
+    check: checkToken,
+    audiences: SERVICE_AUDIENCES,
+    procedures: PROCEDURES,
+    onRefused: telemetry.recordRefused,
   });
   const listener = createPlaintextListener({
     handler,

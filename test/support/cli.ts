@@ -45,6 +45,12 @@ export async function runCli(
 export interface ControlPlaneProcess {
   url: string;
   adminToken: string;
+  dataPlaneToken: string;
+  pid: number;
+  /** Whether the process is still running. */
+  running(): boolean;
+  /** What it has written to stdout and stderr so far (its JSON log lines). */
+  output(): string;
   /** SIGTERM, then the exit code (after dropping its database and its Redis keys). */
   stop(): Promise<number | null>;
 }
@@ -58,6 +64,7 @@ export async function startControlPlaneProcess(label: string): Promise<ControlPl
   const redis = redisNamespace(label);
   const port = await freePort();
   const adminToken = `admin-${randomBytes(12).toString("hex")}`;
+  const dataPlaneToken = `dp-${randomBytes(12).toString("hex")}`;
   let output = "";
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "control-plane"], {
     cwd: REPO_ROOT,
@@ -68,7 +75,7 @@ export async function startControlPlaneProcess(label: string): Promise<ControlPl
       SWITCHYARD_REDIS_PREFIX: redis.prefix,
       SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
       SWITCHYARD_ADMIN_TOKEN: adminToken,
-      SWITCHYARD_DATA_PLANE_TOKEN: `dp-${randomBytes(12).toString("hex")}`,
+      SWITCHYARD_DATA_PLANE_TOKEN: dataPlaneToken,
       SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${port}`,
       SWITCHYARD_LOG_LEVEL: "warn",
     },
@@ -94,6 +101,10 @@ export async function startControlPlaneProcess(label: string): Promise<ControlPl
   return {
     url: `http://127.0.0.1:${port}`,
     adminToken,
+    dataPlaneToken,
+    pid: child.pid ?? 0,
+    running: () => child.exitCode === null && child.signalCode === null,
+    output: () => output,
     async stop() {
       const exited = child.exitCode === null ? once(child, "exit") : Promise.resolve([child.exitCode]);
       child.kill("SIGTERM");

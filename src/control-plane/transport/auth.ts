@@ -13,47 +13,72 @@ export interface ControlPlaneTokens {
   dataPlane: string;
 }
 
+/** Why a call is refused: no or an unknown token, or a valid token of the other audience. */
+export type TokenRefusal = ErrorCode.UNAUTHENTICATED | ErrorCode.PERMISSION_DENIED;
+
+/**
+ * Decides whether an `authorization` header value may call a service of `audience`: null when it may, else the
+ * refusal. No token or an unknown one is UNAUTHENTICATED; a valid token for the other audience is PERMISSION_DENIED.
+ */
+export type TokenCheck = (
+  audience: Audience,
+  authorization: string | null | undefined,
+) => TokenRefusal | null;
+
+/**
+ * The one token check, shared by the header gate (before any body is read) and the auth interceptor. Tokens are
+ * compared as SHA-256 digests with `timingSafeEqual`, so neither content nor length leaks through timing.
+ */
+export function createTokenCheck(tokens: ControlPlaneTokens): TokenCheck {
+  const admin = tokenDigest(tokens.admin);
+  const dataPlane = tokenDigest(tokens.dataPlane);
+  return (audience, authorization) => {
+    if (audience === "open") return null;
+    const presented = presentedToken(authorization);
+    const isAdmin = matches(presented, admin);
+    const isDataPlane = matches(presented, dataPlane);
+    if (audience === "admin" ? isAdmin : isDataPlane) return null;
+    return isAdmin || isDataPlane ? ErrorCode.PERMISSION_DENIED : ErrorCode.UNAUTHENTICATED;
+  };
+}
+
+/** The audience of a service by fully-qualified name; a service not listed needs the admin token. */
+export function audienceOf(audiences: ReadonlyMap<string, Audience>, service: string): Audience {
+  return audiences.get(service) ?? "admin";
+}
+
 /** Options for {@link createAuthInterceptor}. */
 export interface AuthOptions {
-  tokens: ControlPlaneTokens;
-  /** Audience per fully-qualified service name; services not listed need the admin token. */
+  check: TokenCheck;
+  /** Audience per fully-qualified service name. */
   audiences: ReadonlyMap<string, Audience>;
 }
 
-const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
-
 /**
- * The token check for every RPC, unary and streaming alike (it runs before the implementation is invoked).
- * No token or an unknown one answers UNAUTHENTICATED; a valid token for the other audience answers
- * PERMISSION_DENIED. Tokens are compared as SHA-256 digests with `timingSafeEqual`, so neither content nor length
- * leaks through timing.
+ * The token check for every RPC, unary and streaming alike (it runs before the implementation is invoked). The
+ * header gate refuses most calls earlier, before their body is read; this stays as defense in depth, for calls
+ * that reach the router some other way.
  */
 export function createAuthInterceptor(options: AuthOptions): Interceptor {
-  const admin = tokenDigest(options.tokens.admin);
-  const dataPlane = tokenDigest(options.tokens.dataPlane);
   return (next) => async (req) => {
-    const audience = options.audiences.get(req.service.typeName) ?? "admin";
-    if (audience !== "open") {
-      const presented = presentedToken(req.header.get("authorization"));
-      const isAdmin = matches(presented, admin);
-      const isDataPlane = matches(presented, dataPlane);
-      const allowed = audience === "admin" ? isAdmin : isDataPlane;
-      if (!allowed) {
-        const code = isAdmin || isDataPlane ? ErrorCode.PERMISSION_DENIED : ErrorCode.UNAUTHENTICATED;
-        throw toConnectError(new SwitchyardError(code));
-      }
-    }
+    const refusal = options.check(
+      audienceOf(options.audiences, req.service.typeName),
+      req.header.get("authorization"),
+    );
+    if (refusal !== null) throw toConnectError(new SwitchyardError(refusal));
     return await next(req);
   };
 }
+
+const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
 
 /** The digest of a configured token; null for an empty one, which must never match. */
 function tokenDigest(token: string): Buffer | null {
   return token === "" ? null : createHash("sha256").update(token, "utf8").digest();
 }
 
-function presentedToken(header: string | null): Buffer | null {
-  const token = header === null ? undefined : BEARER.exec(header)?.[1];
+function presentedToken(header: string | null | undefined): Buffer | null {
+  const token = header == null ? undefined : BEARER.exec(header)?.[1];
   return token === undefined ? null : createHash("sha256").update(token, "utf8").digest();
 }
 

@@ -45,7 +45,9 @@ export function createHealthService(options: HealthOptions): ServiceImpl<typeof 
       const current = await status(req.service);
       if (current === SERVICE_UNKNOWN) {
         throw toConnectError(
-          new SwitchyardError(ErrorCode.NOT_FOUND, { message: `unknown service "${req.service}"` }),
+          new SwitchyardError(ErrorCode.NOT_FOUND, {
+            message: `unknown service "${shortened(req.service)}"`,
+          }),
         );
       }
       return create(HealthCheckResponseSchema, { status: current });
@@ -63,4 +65,12 @@ export function createHealthService(options: HealthOptions): ServiceImpl<typeof 
       }
     },
   };
+}
+
+/**
+ * A name as quoted back in an error: the message travels in a header (grpc-message), and a client may send a name
+ * up to the read limit (1 MiB), which no client accepts as a header.
+ */
+function shortened(name: string): string {
+  return name.length <= 200 ? name : `${name.slice(0, 200)}…`;
 }

@@ -16,7 +16,7 @@ export function createHttpEndpoints(registry: Registry, log: Logger): NodeHandle
         (text) => {
           res.statusCode = 200;
           res.setHeader("content-type", registry.contentType);
-          res.end(req.method === "HEAD" ? "" : text);
+          endUnlessHead(req.method, res, text);
         },
         (err: unknown) => {
           log.error({ err: err instanceof Error ? err.message : String(err) }, "collecting metrics failed");
@@ -28,7 +28,7 @@ export function createHttpEndpoints(registry: Registry, log: Logger): NodeHandle
     }
     res.statusCode = 404;
     res.setHeader("content-type", "text/plain; charset=utf-8");
-    res.end("not found\n");
+    endUnlessHead(req.method, res, "not found\n");
   };
 }
 
@@ -36,4 +36,14 @@ interface PlainResponse {
   statusCode: number;
   setHeader(name: string, value: string): unknown;
   end(body: string): unknown;
+  end(): unknown;
+}
+
+/**
+ * Ends the answer with `body`, or with none for HEAD: node's HTTP/2 compatibility layer, handed even an empty
+ * body for a HEAD request, never finishes the stream, and the client waits for it forever.
+ */
+function endUnlessHead(method: string | undefined, res: PlainResponse, body: string): void {
+  if (method === "HEAD") res.end();
+  else res.end(body);
 }

@@ -1,9 +1,14 @@
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { AdminService } from "../../gen/switchyard/v1/admin_pb.js";
 import { GatewayService } from "../../gen/switchyard/v1/gateway_pb.js";
+import {
+  ADMIN_READ_MAX_BYTES,
+  GATEWAY_READ_MAX_BYTES,
+  OPEN_READ_MAX_BYTES,
+} from "../../shared/rpc-limits.js";
 import type { Audience } from "./auth.js";
 
 /**
@@ -37,15 +42,23 @@ export const SERVICE_AUDIENCES: ReadonlyMap<string, Audience> = new Map<string, 
   [ServerReflection.typeName, "open"],
 ]);
 
+/** Every RPC on the port by its request path ("/switchyard.v1.AdminService/GetUser"). */
+export const PROCEDURES: ReadonlyMap<string, DescMethod> = new Map(
+  SERVED_SERVICES.flatMap((s) => s.methods.map((m) => [`/${s.typeName}/${m.name}`, m] as const)),
+);
+
 /** The services whose health a probe may ask about by name. */
 export const HEALTH_CHECKED_SERVICES: readonly string[] = [AdminService.typeName, GatewayService.typeName];
 
-/** The one routes function: every service the control plane serves, registered on one router. */
+/**
+ * The one routes function: every service the control plane serves, registered on one router, each with the
+ * largest request message it reads (src/shared/rpc-limits.ts); a larger one is refused with RESOURCE_EXHAUSTED.
+ */
 export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
   return (router) => {
-    router.service(AdminService, deps.admin ?? {});
-    router.service(GatewayService, deps.gateway ?? {});
-    router.service(Health, deps.health);
-    router.service(ServerReflection, deps.reflection);
+    router.service(AdminService, deps.admin ?? {}, { readMaxBytes: ADMIN_READ_MAX_BYTES });
+    router.service(GatewayService, deps.gateway ?? {}, { readMaxBytes: GATEWAY_READ_MAX_BYTES });
+    router.service(Health, deps.health, { readMaxBytes: OPEN_READ_MAX_BYTES });
+    router.service(ServerReflection, deps.reflection, { readMaxBytes: OPEN_READ_MAX_BYTES });
   };
 }

@@ -1,12 +1,20 @@
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, type ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { toConnectError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 
-/** Options for {@link createRpcTelemetryInterceptor}. */
+/** Options for {@link createRpcTelemetry}. */
 export interface RpcTelemetryOptions {
   log: Logger;
   registry: Registry;
+}
+
+/** Where RPC outcomes are recorded: the router's calls through the interceptor, the gate's refusals directly. */
+export interface RpcTelemetry {
+  interceptor: Interceptor;
+  /** Records a call refused before it reached the router (by the token gate), as the interceptor would have. */
+  recordRefused(method: DescMethod, error: ConnectError): void;
 }
 
 /**
@@ -15,25 +23,31 @@ export interface RpcTelemetryOptions {
  * a stream is not a failure worth a warning and is logged at debug. Errors leave as ConnectErrors with the Failure
  * detail (`toConnectError`), so an implementation may simply throw a SwitchyardError.
  */
-export function createRpcTelemetryInterceptor(options: RpcTelemetryOptions): Interceptor {
+export function createRpcTelemetry(options: RpcTelemetryOptions): RpcTelemetry {
   const { calls, latency } = rpcMetrics(options.registry);
-  return (next) => async (req) => {
+  const record = (
+    procedure: string,
+    stream: boolean,
+    started: number,
+    err: unknown,
+  ): ConnectError | undefined => {
+    const wire = err === undefined ? undefined : toConnectError(err);
+    const code = wire === undefined ? "OK" : Code[wire.code];
+    const durationMs = Math.round((performance.now() - started) * 100) / 100;
+    calls.inc({ procedure, code });
+    if (!stream) latency.observe({ procedure, code }, durationMs / 1000);
+    if (wire !== undefined) {
+      const level = wire.code === Code.Canceled ? "debug" : "warn";
+      // The original message, not the client-facing one: an INTERNAL error's cause is what an operator needs.
+      const error = err instanceof Error ? err.message : String(err);
+      options.log[level]({ procedure, code, durationMs, error }, "rpc failed");
+    }
+    return wire;
+  };
+  const interceptor: Interceptor = (next) => async (req) => {
     const started = performance.now();
     const procedure = `/${req.service.typeName}/${req.method.name}`;
-    const finish = (err: unknown): ConnectError | undefined => {
-      const wire = err === undefined ? undefined : toConnectError(err);
-      const code = wire === undefined ? "OK" : Code[wire.code];
-      const durationMs = Math.round((performance.now() - started) * 100) / 100;
-      calls.inc({ procedure, code });
-      if (!req.stream) latency.observe({ procedure, code }, durationMs / 1000);
-      if (wire !== undefined) {
-        const level = wire.code === Code.Canceled ? "debug" : "warn";
-        // The original message, not the client-facing one: an INTERNAL error's cause is what an operator needs.
-        const error = err instanceof Error ? err.message : String(err);
-        options.log[level]({ procedure, code, durationMs, error }, "rpc failed");
-      }
-      return wire;
-    };
+    const finish = (err: unknown) => record(procedure, req.stream, started, err);
     let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await next(req);
@@ -45,6 +59,17 @@ export function createRpcTelemetryInterceptor(options: RpcTelemetryOptions): Int
       return res;
     }
     return { ...res, message: observeStream(res.message, finish) };
+  };
+  return {
+    interceptor,
+    recordRefused(method, error) {
+      record(
+        `/${method.parent.typeName}/${method.name}`,
+        method.methodKind !== "unary",
+        performance.now(),
+        error,
+      );
+    },
   };
 }
 
