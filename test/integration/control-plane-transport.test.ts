@@ -267,7 +267,7 @@ describe("errors from implementations", () => {
 });
 
 describe("logging", () => {
-  it("writes one warn line per failed RPC with procedure, code and duration, and never the token", async () => {
+  it("writes one line per failed RPC with procedure, code and duration (a caller's fault at debug), never the token", async () => {
     const client = grpcJsClient("switchyard.v1.AdminService", address);
     const before = logs.lines.length;
     try {
@@ -279,7 +279,7 @@ describe("logging", () => {
     const failed = logs.lines.slice(before).filter((l) => l.msg === "rpc failed");
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({
-      level: "warn",
+      level: "debug",
       procedure: "/switchyard.v1.AdminService/GetSettings",
       code: "Unauthenticated",
     });

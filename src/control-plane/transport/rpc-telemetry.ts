@@ -17,11 +17,19 @@ export interface RpcTelemetry {
   recordRefused(method: DescMethod, error: ConnectError): void;
 }
 
+/** Codes that say the server failed, not the caller: worth a warning line each. */
+const SERVER_FAULTS: ReadonlySet<Code> = new Set([
+  Code.Internal,
+  Code.Unknown,
+  Code.DataLoss,
+  Code.Unimplemented,
+]);
+
 /**
- * Records every RPC: a counter by procedure and status code, a latency histogram for unary calls, and one warn
- * line per failed call (procedure, code, duration, message; never headers, so never tokens). A client cancelling
- * a stream is not a failure worth a warning and is logged at debug. Errors leave as ConnectErrors with the Failure
- * detail (`toConnectError`), so an implementation may simply throw a SwitchyardError.
+ * Records every RPC: a counter by procedure and status code, a latency histogram for unary calls, and one line per
+ * failed call (procedure, code, duration, message; never headers, so never tokens) — at warn for the server's own
+ * faults, at debug for the caller's (a bad token, a bad request, a cancelled stream). Errors leave as ConnectErrors
+ * with the Failure detail (`toConnectError`), so an implementation may simply throw a SwitchyardError.
  */
 export function createRpcTelemetry(options: RpcTelemetryOptions): RpcTelemetry {
   const { calls, latency } = rpcMetrics(options.registry);
@@ -37,7 +45,9 @@ export function createRpcTelemetry(options: RpcTelemetryOptions): RpcTelemetry {
     calls.inc({ procedure, code });
     if (!stream) latency.observe({ procedure, code }, durationMs / 1000);
     if (wire !== undefined) {
-      const level = wire.code === Code.Canceled ? "debug" : "warn";
+      // The caller's own faults (bad token, bad request, not found, shutting down…) are counted, not logged at warn:
+      // a flood of unauthenticated calls must not flood the log.
+      const level = SERVER_FAULTS.has(wire.code) ? "warn" : "debug";
       // The original message, not the client-facing one: an INTERNAL error's cause is what an operator needs.
       const error = err instanceof Error ? err.message : String(err);
       options.log[level]({ procedure, code, durationMs, error }, "rpc failed");
