@@ -5,6 +5,7 @@ import { connectClient } from "../support/grpc-clients.js";
 import { RawRpcClient } from "../support/raw-rpc-client.js";
 import { isServerFailure, type RpcVerdict, readVerdict } from "../support/rpc-verdict.js";
 import { type FuzzCase, fuzzCases } from "./control-plane-fuzz-cases.js";
+import { recordFigures } from "./support/figures.js";
 
 /**
  * Malformed calls against a real control-plane process (docs/reliability.md): random and truncated bodies, wrong
@@ -145,6 +146,20 @@ describe("the control plane under malformed calls", () => {
         `  health afterwards: ${status === undefined ? "no answer" : HealthCheckResponse_ServingStatus[status]} (in ${Math.round(performance.now() - healthStarted)} ms)`,
       ].join("\n"),
     );
+    recordFigures("control-plane fuzz", {
+      "malformed calls (seed)": `${tally.calls} (${SEED})`,
+      "duration (s)": Math.round(seconds),
+      "calls by protocol and transport": [...tally.byProtocol]
+        .sort()
+        .map(([p, n]) => `${p} ${n}`)
+        .join(", "),
+      "HTTP 5xx, gRPC UNKNOWN/INTERNAL, Connect unknown/internal": tally.serverFailures.length,
+      "no HTTP answer (body still being sent at close, junk after the HTTP/2 preface, headers past limits)":
+        tally.noAnswer,
+      timeouts: tally.timeouts.length,
+      crashes: crashed,
+      "health afterwards": status === undefined ? "no answer" : HealthCheckResponse_ServingStatus[status],
+    });
     expect(tally.calls).toBe(CALLS);
     expect(tally.serverFailures.slice(0, 20)).toEqual([]);
     expect(tally.timeouts).toEqual([]);

@@ -26,6 +26,7 @@ import {
 import { type FuzzCase, Rng } from "../support/fuzz/requests.js";
 import { type FuzzOutcome, isOpenAIError, runAll } from "../support/fuzz/runner.js";
 import { seedStackTenant, startStack } from "../support/stack.js";
+import { recordFigures } from "./support/figures.js";
 
 /**
  * Malformed traffic against a real stack (docs/reliability.md): every request is refused, or abandoned by its
@@ -202,15 +203,25 @@ describe("data-plane fuzz", () => {
     const started = performance.now();
     const outcomes = await runAll(stack.dataPlane.url, cases, CONCURRENCY, PATIENCE_MS);
     const figures = summarize(outcomes);
-    printFigures(figures, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    printFigures(figures, seconds);
     console.log(`requests that reached the upstream: ${stack.fake.total}`);
     console.log(`data-plane error log lines: ${JSON.stringify(errorLogCounts(stack.dataPlane.output()))}`);
     printUnanswered(outcomes);
 
-    expect(stack.dataPlane.child.exitCode).toBeNull();
-    expect(stack.controlPlane.child.exitCode).toBeNull();
+    const crashes = [stack.dataPlane, stack.controlPlane].filter((p) => p.child.exitCode !== null).length;
     const health = await fetch(`${stack.dataPlane.url}/healthz`);
     const ready = await fetch(`${stack.dataPlane.url}/readyz`);
+    recordFigures("data-plane fuzz", {
+      "malformed requests (seed)": `${figures.requests} (${SEED})`,
+      "duration (s)": Math.round(seconds),
+      "statuses (status: count)": JSON.stringify(figures.statuses),
+      "5xx answers": figures.serverErrors,
+      "answers not in the OpenAI error shape, and other failed checks": figures.failures.length,
+      crashes,
+      "health and readiness afterwards": `${health.status}, ${ready.status}`,
+    });
+    expect(crashes).toBe(0);
     expect([health.status, ready.status]).toEqual([200, 200]);
     expect(figures.serverErrors).toBe(0);
     expect(figures.failures.slice(0, 20)).toEqual([]);
