@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseControlPlaneTarget } from "./control-plane-target.js";
 
 const MiB = 1024 * 1024;
 
@@ -14,7 +15,17 @@ const hostPort = z
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: "expected host:port, e.g. 127.0.0.1:8080" })
   .refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65535, { error: "port must be at most 65535" });
 
-const httpUrl = z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" });
+const controlPlaneTarget = z.string().superRefine((value, ctx) => {
+  try {
+    parseControlPlaneTarget(value);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : "invalid value" });
+  }
+});
+
+const filePath = z.string().default("");
+
+const optionalHostPort = z.union([z.literal(""), z.string()]).default("");
 
 const optionalUrl = (protocols: RegExp, hint: string) =>
   z.union([z.literal(""), z.url({ protocol: protocols, error: `expected ${hint}` })]).default("");
@@ -47,36 +58,78 @@ const secretKey = z.union([
  * Every environment variable Switchyard reads, with its default. README.md's table is this list; keep them equal.
  * Names are `SWITCHYARD_` + the key.
  */
-const schema = z.object({
-  SWITCHYARD_LOG_LEVEL: z
-    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
-    .default("info"),
-  SWITCHYARD_DATA_DIR: z.string().min(1).default(".switchyard"),
-  SWITCHYARD_CONTROL_PLANE_LISTEN: hostPort.default("127.0.0.1:50051"),
-  SWITCHYARD_DATA_PLANE_LISTEN: hostPort.default("127.0.0.1:8080"),
-  SWITCHYARD_CONTROL_PLANE_URL: httpUrl.default("http://127.0.0.1:50051"),
-  SWITCHYARD_ADMIN_TOKEN: z.string().default(""),
-  SWITCHYARD_DATA_PLANE_TOKEN: z.string().default(""),
-  SWITCHYARD_DATABASE_URL: optionalUrl(/^postgres(ql)?$/, "a postgres:// URL, or empty for embedded storage"),
-  SWITCHYARD_MIGRATE_ON_START: bool.default(true),
-  SWITCHYARD_REDIS_URL: optionalUrl(/^rediss?$/, "a redis:// URL, or empty for in-memory leases"),
-  SWITCHYARD_REDIS_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9:_.-]{1,64}$/, { error: "expected 1–64 characters of A-Z a-z 0-9 : _ . -" })
-    .default("sy:"),
-  SWITCHYARD_SECRET_KEY: secretKey.default(""),
-  SWITCHYARD_LEASE_TTL_MS: integer(3_000, 600_000).default(30_000),
-  SWITCHYARD_CONTROL_PLANE_WAIT_MS: integer(0, 60_000).default(2_000),
-  SWITCHYARD_ADMIT_TIMEOUT_MS: integer(1_000, 3_600_000).default(180_000),
-  SWITCHYARD_UPSTREAM_CONNECT_TIMEOUT_MS: integer(100, 120_000).default(10_000),
-  SWITCHYARD_UPSTREAM_HEADERS_TIMEOUT_MS: integer(1_000, 3_600_000).default(600_000),
-  SWITCHYARD_REQUEST_BODY_LIMIT_BYTES: integer(1_024, 1_024 * MiB).default(32 * MiB),
-  SWITCHYARD_CLIENT_HEADERS_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
-  SWITCHYARD_CLIENT_BODY_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
-  SWITCHYARD_SHUTDOWN_DELAY_MS: integer(0, 120_000).default(0),
-  SWITCHYARD_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(30_000),
-  SWITCHYARD_BILLING_TIMEZONE: timezone.default("UTC"),
-});
+const schema = z
+  .object({
+    SWITCHYARD_LOG_LEVEL: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("info"),
+    SWITCHYARD_DATA_DIR: z.string().min(1).default(".switchyard"),
+    SWITCHYARD_CONTROL_PLANE_LISTEN: hostPort.default("127.0.0.1:50051"),
+    SWITCHYARD_DATA_PLANE_LISTEN: hostPort.default("127.0.0.1:8080"),
+    SWITCHYARD_CONTROL_PLANE_URL: controlPlaneTarget.default("http://127.0.0.1:50051"),
+    SWITCHYARD_CONTROL_PLANE_RESOLVE_INTERVAL_MS: integer(1_000, 3_600_000).default(30_000),
+    SWITCHYARD_CONTROL_PLANE_TLS: bool.default(false),
+    SWITCHYARD_CONTROL_PLANE_CA_FILE: filePath,
+    SWITCHYARD_CONTROL_PLANE_SERVERNAME: z.string().default(""),
+    SWITCHYARD_CONTROL_PLANE_CLIENT_CERT_FILE: filePath,
+    SWITCHYARD_CONTROL_PLANE_CLIENT_KEY_FILE: filePath,
+    SWITCHYARD_TLS_CERT_FILE: filePath,
+    SWITCHYARD_TLS_KEY_FILE: filePath,
+    SWITCHYARD_TLS_CLIENT_CA_FILE: filePath,
+    SWITCHYARD_CONTROL_PLANE_HEALTH_LISTEN: optionalHostPort.refine(
+      (v) => v === "" || hostPort.safeParse(v).success,
+      {
+        error: "expected host:port, e.g. 0.0.0.0:50052, or empty",
+      },
+    ),
+    SWITCHYARD_ADMIN_TOKEN: z.string().default(""),
+    SWITCHYARD_DATA_PLANE_TOKEN: z.string().default(""),
+    SWITCHYARD_DATABASE_URL: optionalUrl(
+      /^postgres(ql)?$/,
+      "a postgres:// URL, or empty for embedded storage",
+    ),
+    SWITCHYARD_MIGRATE_ON_START: bool.default(true),
+    SWITCHYARD_REDIS_URL: optionalUrl(/^rediss?$/, "a redis:// URL, or empty for in-memory leases"),
+    SWITCHYARD_REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_.-]{1,64}$/, { error: "expected 1–64 characters of A-Z a-z 0-9 : _ . -" })
+      .default("sy:"),
+    SWITCHYARD_SECRET_KEY: secretKey.default(""),
+    SWITCHYARD_LEASE_TTL_MS: integer(3_000, 600_000).default(30_000),
+    SWITCHYARD_CONTROL_PLANE_WAIT_MS: integer(0, 60_000).default(2_000),
+    SWITCHYARD_ADMIT_TIMEOUT_MS: integer(1_000, 3_600_000).default(180_000),
+    SWITCHYARD_UPSTREAM_CONNECT_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+    SWITCHYARD_UPSTREAM_HEADERS_TIMEOUT_MS: integer(1_000, 3_600_000).default(600_000),
+    SWITCHYARD_REQUEST_BODY_LIMIT_BYTES: integer(1_024, 1_024 * MiB).default(32 * MiB),
+    SWITCHYARD_CLIENT_HEADERS_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
+    SWITCHYARD_CLIENT_BODY_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
+    SWITCHYARD_SHUTDOWN_DELAY_MS: integer(0, 120_000).default(0),
+    SWITCHYARD_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(30_000),
+    SWITCHYARD_BILLING_TIMEZONE: timezone.default("UTC"),
+  })
+  .superRefine((e, ctx) => {
+    // A certificate needs its key (and the reverse): a half-configured TLS would fail at the first connection.
+    const pairs = [
+      ["SWITCHYARD_TLS_CERT_FILE", "SWITCHYARD_TLS_KEY_FILE"],
+      ["SWITCHYARD_CONTROL_PLANE_CLIENT_CERT_FILE", "SWITCHYARD_CONTROL_PLANE_CLIENT_KEY_FILE"],
+    ] as const;
+    for (const [cert, key] of pairs) {
+      if ((e[cert] === "") !== (e[key] === "")) {
+        const missing = e[cert] === "" ? cert : key;
+        ctx.addIssue({
+          code: "custom",
+          path: [missing],
+          message: `required with ${missing === cert ? key : cert}`,
+        });
+      }
+    }
+    if (e.SWITCHYARD_TLS_CLIENT_CA_FILE !== "" && e.SWITCHYARD_TLS_CERT_FILE === "")
+      ctx.addIssue({
+        code: "custom",
+        path: ["SWITCHYARD_TLS_CERT_FILE"],
+        message: "required with SWITCHYARD_TLS_CLIENT_CA_FILE",
+      });
+  });
 
 /** Raw parsed environment. */
 type Env = z.output<typeof schema>;
@@ -88,8 +141,17 @@ export interface Config {
   dataDir: string;
   controlPlane: {
     listen: { host: string; port: number };
-    /** Where data planes and the CLI reach the control plane. */
+    /** Where data planes and the CLI reach the control plane: a URL, a list, or a dns: name (parse with
+     * parseControlPlaneTarget). */
     url: string;
+    /** How often a dns: target is resolved again (also at once after a failure). */
+    resolveIntervalMs: number;
+    /** How clients (data planes, the CLI) verify and present TLS to the control plane. */
+    clientTls: ControlPlaneClientTls;
+    /** TLS of the control plane's port; null: plaintext (h2c and HTTP/1.1). */
+    serverTls: ControlPlaneServerTls | null;
+    /** A plaintext port serving only grpc.health.v1 and /metrics (for kubelet probes when the main port is TLS). */
+    healthListen: { host: string; port: number } | null;
     /** Empty in embedded mode until generated and stored in dataDir. */
     adminToken: string;
     dataPlaneToken: string;
@@ -121,6 +183,27 @@ export interface Config {
     shutdownDelayMs: number;
     shutdownGraceMs: number;
   };
+}
+
+/** Client-side TLS towards the control plane. */
+export interface ControlPlaneClientTls {
+  /** TLS for dns: targets (https:// URLs always use it). */
+  enabled: boolean;
+  /** PEM CA bundle the server certificate is verified against; empty: the system's CAs. */
+  caFile: string;
+  /** Name the server certificate must carry (a Service DNS name, not pod IPs); empty: the target's host or name. */
+  servername: string;
+  /** Client certificate and key (mTLS); empty: none. */
+  certFile: string;
+  keyFile: string;
+}
+
+/** Server-side TLS of the control plane's port. */
+export interface ControlPlaneServerTls {
+  certFile: string;
+  keyFile: string;
+  /** PEM CA bundle client certificates must chain to; empty: no client certificates asked for. */
+  clientCaFile: string;
 }
 
 /** A configuration value was rejected; `message` is one line naming the variable. */
@@ -166,7 +249,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.SWITCHYARD_DATA_DIR,
     controlPlane: {
       listen: splitHostPort(e.SWITCHYARD_CONTROL_PLANE_LISTEN),
-      url: e.SWITCHYARD_CONTROL_PLANE_URL.replace(/\/+$/, ""),
+      url: e.SWITCHYARD_CONTROL_PLANE_URL.trim().replace(/\/+$/, ""),
+      resolveIntervalMs: e.SWITCHYARD_CONTROL_PLANE_RESOLVE_INTERVAL_MS,
+      clientTls: {
+        enabled: e.SWITCHYARD_CONTROL_PLANE_TLS,
+        caFile: e.SWITCHYARD_CONTROL_PLANE_CA_FILE,
+        servername: e.SWITCHYARD_CONTROL_PLANE_SERVERNAME,
+        certFile: e.SWITCHYARD_CONTROL_PLANE_CLIENT_CERT_FILE,
+        keyFile: e.SWITCHYARD_CONTROL_PLANE_CLIENT_KEY_FILE,
+      },
+      serverTls:
+        e.SWITCHYARD_TLS_CERT_FILE === ""
+          ? null
+          : {
+              certFile: e.SWITCHYARD_TLS_CERT_FILE,
+              keyFile: e.SWITCHYARD_TLS_KEY_FILE,
+              clientCaFile: e.SWITCHYARD_TLS_CLIENT_CA_FILE,
+            },
+      healthListen:
+        e.SWITCHYARD_CONTROL_PLANE_HEALTH_LISTEN === ""
+          ? null
+          : splitHostPort(e.SWITCHYARD_CONTROL_PLANE_HEALTH_LISTEN),
       adminToken: e.SWITCHYARD_ADMIN_TOKEN,
       dataPlaneToken: e.SWITCHYARD_DATA_PLANE_TOKEN,
       databaseUrl: e.SWITCHYARD_DATABASE_URL,

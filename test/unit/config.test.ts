@@ -54,6 +54,16 @@ describe("config from the environment", () => {
       /^invalid SWITCHYARD_DATA_PLANE_LISTEN: port must be/,
     ],
     ["SWITCHYARD_CONTROL_PLANE_URL", "ftp://x", /^invalid SWITCHYARD_CONTROL_PLANE_URL: expected an http/],
+    [
+      "SWITCHYARD_CONTROL_PLANE_URL",
+      "dns:///no-port",
+      /^invalid SWITCHYARD_CONTROL_PLANE_URL: expected host:port/,
+    ],
+    [
+      "SWITCHYARD_TLS_CERT_FILE",
+      "/x/cert.pem",
+      /^invalid SWITCHYARD_TLS_KEY_FILE: required with SWITCHYARD_TLS_CERT_FILE/,
+    ],
     ["SWITCHYARD_MIGRATE_ON_START", "yes", /^invalid SWITCHYARD_MIGRATE_ON_START: expected true or false/],
     ["SWITCHYARD_BILLING_TIMEZONE", "Mars/Olympus", /^invalid SWITCHYARD_BILLING_TIMEZONE: expected an IANA/],
     ["SWITCHYARD_LOG_LEVEL", "loud", /^invalid SWITCHYARD_LOG_LEVEL: /],

@@ -29,6 +29,8 @@ describe("README configuration table", () => {
       SWITCHYARD_SHUTDOWN_GRACE_MS: String(env.dataPlane.shutdownGraceMs),
       SWITCHYARD_BILLING_TIMEZONE: env.controlPlane.billingTimezone,
       SWITCHYARD_REDIS_PREFIX: env.controlPlane.redisPrefix,
+      SWITCHYARD_CONTROL_PLANE_RESOLVE_INTERVAL_MS: String(env.controlPlane.resolveIntervalMs),
+      SWITCHYARD_CONTROL_PLANE_TLS: String(env.controlPlane.clientTls.enabled),
       SWITCHYARD_CONTROL_PLANE_WAIT_MS: String(env.dataPlane.controlPlaneWaitMs),
       SWITCHYARD_ADMIT_TIMEOUT_MS: String(env.dataPlane.admitTimeoutMs),
       SWITCHYARD_CLIENT_HEADERS_TIMEOUT_MS: String(env.dataPlane.clientHeadersTimeoutMs),
