@@ -1,13 +1,13 @@
 import { hostname } from "node:os";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { GatewayService } from "../gen/switchyard/v1/gateway_pb.js";
 import { systemClock } from "../shared/clock.js";
 import type { Config } from "../shared/config.js";
+import { serverNameOf } from "../shared/control-plane-resolver.js";
+import { parseControlPlaneTarget } from "../shared/control-plane-target.js";
 import { newInstanceId } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
-import { LeaseChannel } from "./control/lease-channel.js";
+import { ControlPlanePool } from "./control/control-plane-pool.js";
 import { LeaseKeeper } from "./control/lease-keeper.js";
+import { connectReplica } from "./control/replica-connection.js";
 import { SnapshotWatcher } from "./control/snapshot-watcher.js";
 import { channelUsageSender, UsageReporter } from "./control/usage-reporter.js";
 import { createDataPlaneMetrics } from "./metrics.js";
@@ -35,33 +35,26 @@ export async function startDataPlane(
 ): Promise<RunningDataPlane> {
   const dp = config.dataPlane;
   const instanceId = newInstanceId(hostname());
-  const token = config.controlPlane.dataPlaneToken;
-  const transport = createGrpcTransport({
-    baseUrl: config.controlPlane.url,
-    pingIntervalMs: 1_000,
-    pingTimeoutMs: 2_000,
-    pingIdleConnection: true,
-    // Inside the cluster compression costs more CPU and latency than the bytes it saves.
-    acceptCompression: [],
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
-  });
-  const client = createClient(GatewayService, transport);
+  const target = parseControlPlaneTarget(config.controlPlane.url);
   const keeper = new LeaseKeeper({ log });
-  const channel = new LeaseChannel({
-    client,
+  const controlPlane = new ControlPlanePool({
+    target,
+    tls: config.controlPlane.clientTls.enabled,
+    resolveIntervalMs: config.controlPlane.resolveIntervalMs,
+    connect: (endpoint) =>
+      connectReplica(endpoint, {
+        token: config.controlPlane.dataPlaneToken,
+        tls: config.controlPlane.clientTls,
+        serverName: serverNameOf(target, endpoint, config.controlPlane.clientTls.servername),
+      }),
     instanceId,
     version,
     log,
     unavailableAfterMs: dp.controlPlaneWaitMs,
     reassertion: () => keeper.reassertion(),
   });
-  const snapshots = new SnapshotWatcher({ client, instanceId, log });
-  const usage = new UsageReporter({ send: channelUsageSender(channel), log });
+  const snapshots = new SnapshotWatcher({ client: () => controlPlane.snapshotClient(), instanceId, log });
+  const usage = new UsageReporter({ send: channelUsageSender(controlPlane), log });
   const metrics = createDataPlaneMetrics(() => ({ depth: usage.depth, dropped: usage.dropped }));
   const pool = new UpstreamPool({
     connectTimeoutMs: dp.upstreamConnectTimeoutMs,
@@ -70,7 +63,7 @@ export async function startDataPlane(
   let draining = false;
   const settings = () => snapshots.current?.settings;
   const server = build({
-    channel,
+    channel: controlPlane,
     keeper,
     snapshots,
     usage,
@@ -93,10 +86,10 @@ export async function startDataPlane(
         return settings()?.streamIdleTimeoutMs || 180_000;
       },
     },
-    ready: () => !draining && channel.connected && snapshots.current !== null,
+    ready: () => !draining && controlPlane.connected && snapshots.current !== null,
   });
-  channel.start();
-  keeper.start(channel);
+  controlPlane.start();
+  keeper.start(controlPlane);
   snapshots.start();
   const { url, port } = await server.listen(dp.listen.host, dp.listen.port);
   log.info({ url, instanceId, controlPlane: config.controlPlane.url }, "data plane listening");
@@ -118,7 +111,7 @@ export async function startDataPlane(
       if (unsent > 0) log.error({ unsent }, "usage records not delivered before exit");
       snapshots.stop();
       keeper.stop();
-      await channel.close();
+      await controlPlane.close();
       await pool.close();
       log.info("data plane stopped");
     },

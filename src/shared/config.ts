@@ -96,7 +96,7 @@ const schema = z
       .default("sy:"),
     SWITCHYARD_SECRET_KEY: secretKey.default(""),
     SWITCHYARD_LEASE_TTL_MS: integer(3_000, 600_000).default(30_000),
-    SWITCHYARD_CONTROL_PLANE_WAIT_MS: integer(0, 60_000).default(2_000),
+    SWITCHYARD_CONTROL_PLANE_WAIT_MS: integer(0, 60_000).default(1_500),
     SWITCHYARD_ADMIT_TIMEOUT_MS: integer(1_000, 3_600_000).default(180_000),
     SWITCHYARD_UPSTREAM_CONNECT_TIMEOUT_MS: integer(100, 120_000).default(10_000),
     SWITCHYARD_UPSTREAM_HEADERS_TIMEOUT_MS: integer(1_000, 3_600_000).default(600_000),

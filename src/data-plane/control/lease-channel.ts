@@ -50,6 +50,22 @@ const RESENDABLE: ReadonlySet<OperationKind> = new Set([
   "reportUsage",
 ]);
 
+/** What the data plane asks of the control plane: one lease channel, or a pool of them (one per replica). */
+export interface ControlPlaneCalls {
+  /** Whether the control plane can be reached now. */
+  readonly connected: boolean;
+  /**
+   * Sends one operation and resolves with its response, or rejects with the SwitchyardError the control plane
+   * answered, CONTROL_PLANE_UNAVAILABLE after `timeoutMs` (or when no control plane is reachable), or when `signal`
+   * aborts.
+   */
+  call<K extends OperationKind>(
+    kind: K,
+    request: OperationInit<K>,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<OperationResponse<K>>;
+}
+
 /** Settings of {@link LeaseChannel}. */
 export interface LeaseChannelOptions {
   client: Client<typeof GatewayService>;
@@ -62,13 +78,19 @@ export interface LeaseChannelOptions {
   reconnectMaxMs?: number;
   /**
    * With no stream connected, how long an operation a client waits for (admit, reroute) may wait for one before it
-   * fails with CONTROL_PLANE_UNAVAILABLE (SWITCHYARD_CONTROL_PLANE_WAIT_MS). Default 2000.
+   * fails with CONTROL_PLANE_UNAVAILABLE (SWITCHYARD_CONTROL_PLANE_WAIT_MS). Default 1500.
    */
   unavailableAfterMs?: number;
   /** The data plane's live leases, re-asserted with `open` and whenever the control plane asks (LeaseKeeper). */
   reassertion?: () => ReassertLeases;
+  /** Told when the channel becomes connected (the control plane answered `open`) or loses its stream. */
+  onStateChange?: (connected: boolean) => void;
 }
 
+/**
+ * A call waiting for its answer. It can move to another channel (a replica went away): `home` says where it is
+ * pending now, so its timeout and cancellation find it there.
+ */
 interface Pending {
   kind: OperationKind;
   operation: Operation;
@@ -78,7 +100,11 @@ interface Pending {
   /** Armed while no stream is connected, for the kinds in FAIL_FAST. */
   unavailable: NodeJS.Timeout | undefined;
   giveUp: (err: SwitchyardError) => void;
+  home: { channel: LeaseChannel; id: number };
 }
+
+/** Calls a channel gave up to another one (see {@link LeaseChannel.handOver}); opaque to other code. */
+export type MovableCalls = readonly Pending[];
 
 /**
  * The data plane's side of the lease channel (docs/adr/0001): operations are queued, written in batches whenever
@@ -86,7 +112,7 @@ interface Pending {
  * has its own deadline. The stream reconnects with backoff; unanswered idempotent operations are sent again, so a
  * control-plane restart costs latency, not slots.
  */
-export class LeaseChannel {
+export class LeaseChannel implements ControlPlaneCalls {
   readonly #options: LeaseChannelOptions;
   readonly #pending = new Map<number, Pending>();
   /** Admits whose caller gave up: if their lease arrives anyway, it is released at once. */
@@ -111,6 +137,38 @@ export class LeaseChannel {
   /** Whether a stream is open and the control plane has answered its `open`. */
   get connected(): boolean {
     return this.#connected;
+  }
+
+  /** Calls waiting for an answer on this channel. */
+  get outstanding(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Gives up every unanswered call that may be sent again (admit, renew, release, usage…) for another channel to
+   * {@link adopt}: their callers keep waiting, unaware. What cannot be resent stays (and fails with this stream).
+   */
+  handOver(): MovableCalls {
+    const moving = [...this.#pending.values()].filter((p) => RESENDABLE.has(p.kind));
+    for (const p of moving) {
+      this.#pending.delete(p.home.id);
+      clearTimeout(p.unavailable);
+      p.unavailable = undefined;
+    }
+    return moving;
+  }
+
+  /** Takes over calls another channel handed over, and sends them (an admit as a resend: it is idempotent). */
+  adopt(calls: MovableCalls): void {
+    for (const p of calls) {
+      const id = this.#nextId++;
+      p.home = { channel: this, id };
+      p.operation = create(OperationSchema, { correlationId: id, kind: p.operation.kind });
+      if (p.operation.kind.case === "admit") p.operation.kind.value.resend = true;
+      this.#pending.set(id, p);
+      if (this.#connected) this.#enqueue(p.operation);
+      else this.#armUnavailable(p);
+    }
   }
 
   /** Opens the stream and keeps it open (reconnecting) until {@link close}. */
@@ -150,11 +208,12 @@ export class LeaseChannel {
     });
     return new Promise<OperationResponse<K>>((resolve, reject) => {
       const giveUp = (err: SwitchyardError) => {
-        if (!this.#pending.delete(correlationId)) return;
+        const { channel, id } = entry.home;
+        if (!channel.#pending.delete(id)) return;
         clearTimeout(entry.timer);
         clearTimeout(entry.unavailable);
         options.signal?.removeEventListener("abort", onAbort);
-        if (kind === "admit") this.#withdrawAdmit(correlationId, request as OperationRequest<"admit">);
+        if (kind === "admit") channel.#withdrawAdmit(id, request as OperationRequest<"admit">);
         reject(err);
       };
       const onAbort = () =>
@@ -176,6 +235,7 @@ export class LeaseChannel {
         ),
         unavailable: undefined,
         giveUp,
+        home: { channel: this, id: correlationId },
       };
       options.signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(correlationId, entry);
@@ -245,9 +305,11 @@ export class LeaseChannel {
       if (!this.#closed) this.#outage.failed(err);
     } finally {
       abort.abort();
+      const wasConnected = this.#connected;
       this.#connected = false;
       this.#failUnresendable();
       for (const p of this.#pending.values()) this.#armUnavailable(p);
+      if (wasConnected) this.#options.onStateChange?.(false);
     }
   }
 
@@ -307,7 +369,7 @@ export class LeaseChannel {
     if (!FAIL_FAST.has(p.kind) || p.unavailable !== undefined) return;
     p.unavailable = setTimeout(
       () => p.giveUp(unavailable("control plane not reachable", 1_000)),
-      this.#options.unavailableAfterMs ?? 2_000,
+      this.#options.unavailableAfterMs ?? 1_500,
     );
   }
 
@@ -362,6 +424,7 @@ export class LeaseChannel {
     }
     this.#outage.ok();
     this.#options.log.info({ serverId }, "lease channel open");
+    this.#options.onStateChange?.(true);
     for (const listener of this.#connectedListeners.splice(0)) listener();
   }
 }

@@ -8,7 +8,7 @@ import {
 } from "../../gen/switchyard/v1/gateway_pb.js";
 import { asSwitchyardError, ErrorCode } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
-import type { LeaseChannel } from "./lease-channel.js";
+import type { ControlPlaneCalls } from "./lease-channel.js";
 
 /** A lease this data plane is running a request on. */
 export interface HeldLease {
@@ -44,7 +44,7 @@ export class LeaseKeeper {
   readonly #log: Logger;
   readonly #tickMs: number;
   readonly #held = new Map<string, Entry>();
-  #channel: LeaseChannel | null = null;
+  #channel: ControlPlaneCalls | null = null;
   #timer: NodeJS.Timeout | null = null;
   #failing = false;
 
@@ -54,7 +54,7 @@ export class LeaseKeeper {
   }
 
   /** Starts renewing over `channel`. */
-  start(channel: LeaseChannel): void {
+  start(channel: ControlPlaneCalls): void {
     this.#channel = channel;
     this.#timer ??= setInterval(() => this.#renewDue(), this.#tickMs);
     this.#timer.unref();

@@ -1,6 +1,7 @@
 import type { Client } from "@connectrpc/connect";
 import type { GatewayService, Snapshot } from "../../gen/switchyard/v1/gateway_pb.js";
 import type { Logger } from "../../shared/logger.js";
+import { OutageLog } from "../../shared/outage-log.js";
 
 /** The snapshot schema versions this data plane understands. */
 export const KNOWN_SNAPSHOT_VERSIONS: ReadonlySet<number> = new Set([1]);
@@ -10,18 +11,27 @@ export const KNOWN_SNAPSHOT_VERSIONS: ReadonlySet<number> = new Set([1]);
  * ignored (logged), a broken stream is reopened with backoff, and the data plane keeps serving with what it has.
  */
 export class SnapshotWatcher {
-  readonly #client: Client<typeof GatewayService>;
+  /** A client to watch through: any reachable replica (asked again after each broken stream). */
+  readonly #client: () => Client<typeof GatewayService> | null;
   readonly #instanceId: string;
   readonly #log: Logger;
   readonly #abort = new AbortController();
   #current: Snapshot | null = null;
   readonly #subscribers: Array<(snapshot: Snapshot) => void> = [];
   #firstWaiters: Array<(snapshot: Snapshot) => void> = [];
+  /** A broken stream is logged once per run of failures; the last good snapshot is kept meanwhile. */
+  readonly #outage: OutageLog;
 
-  constructor(options: { client: Client<typeof GatewayService>; instanceId: string; log: Logger }) {
-    this.#client = options.client;
+  constructor(options: {
+    client: Client<typeof GatewayService> | (() => Client<typeof GatewayService> | null);
+    instanceId: string;
+    log: Logger;
+  }) {
+    const client = options.client;
+    this.#client = typeof client === "function" ? client : () => client;
     this.#instanceId = options.instanceId;
     this.#log = options.log;
+    this.#outage = new OutageLog(options.log, "config snapshot stream (keeping the last good snapshot)");
   }
 
   /** The last good snapshot, or null before the first one arrived. */
@@ -61,17 +71,20 @@ export class SnapshotWatcher {
     let backoff = 100;
     while (!this.#abort.signal.aborted) {
       try {
-        const stream = this.#client.watchSnapshot(
+        const client = this.#client();
+        if (!client) throw new Error("no control-plane replica known yet");
+        const stream = client.watchSnapshot(
           { instanceId: this.#instanceId, knownRevision: this.#current?.revision ?? 0n },
           { signal: this.#abort.signal },
         );
         for await (const message of stream) {
           backoff = 100;
+          this.#outage.ok();
           if (message.snapshot) this.#accept(message.snapshot);
         }
       } catch (err) {
         if (this.#abort.signal.aborted) return;
-        this.#log.warn({ err }, "snapshot stream broke; keeping the last good snapshot");
+        this.#outage.failed(err);
       }
       await new Promise((resolve) => setTimeout(resolve, backoff / 2 + Math.random() * (backoff / 2)));
       backoff = Math.min(backoff * 2, 5_000);

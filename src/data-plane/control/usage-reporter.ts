@@ -3,13 +3,13 @@ import { type UsageReport, UsageReportSchema } from "../../gen/switchyard/v1/gat
 import { asSwitchyardError, ErrorCode } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import { OutageLog } from "../../shared/outage-log.js";
-import type { LeaseChannel } from "./lease-channel.js";
+import type { ControlPlaneCalls } from "./lease-channel.js";
 
 /** What the reporter sends; a test or another transport can stand in for the lease channel. */
 export type UsageSender = (records: UsageReport[]) => Promise<void>;
 
 /** Sends usage over the lease channel (idempotent on the control plane by request id). */
-export function channelUsageSender(channel: LeaseChannel): UsageSender {
+export function channelUsageSender(channel: ControlPlaneCalls): UsageSender {
   return async (records) => {
     await channel.call("reportUsage", { records }, { timeoutMs: 10_000 });
   };

@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import { type Lease, ReleaseScope, UpstreamFailureKind } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Endpoint, Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import type { OpenAIErrorBody } from "../../shared/errors.js";
-import type { LeaseChannel, OperationInit } from "../control/lease-channel.js";
+import type { ControlPlaneCalls, OperationInit } from "../control/lease-channel.js";
 import type { LeaseKeeper } from "../control/lease-keeper.js";
 import type { SnapshotWatcher } from "../control/snapshot-watcher.js";
 import type { UsageReporter } from "../control/usage-reporter.js";
@@ -15,7 +15,7 @@ import type { RequestContext } from "./request-context.js";
 
 /** What the failover loop needs. */
 export interface FailoverDeps {
-  channel: LeaseChannel;
+  channel: ControlPlaneCalls;
   /** Keeps the leases of running requests alive (and re-asserts them after an outage). */
   keeper: LeaseKeeper;
   snapshots: SnapshotWatcher;

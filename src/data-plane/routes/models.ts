@@ -1,7 +1,7 @@
 import type { Request, Response } from "express";
 import { hashApiKey } from "../../shared/api-key.js";
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
-import type { LeaseChannel } from "../control/lease-channel.js";
+import type { ControlPlaneCalls } from "../control/lease-channel.js";
 import type { SnapshotWatcher } from "../control/snapshot-watcher.js";
 import type { AuthFailureLimiter } from "../pipeline/auth-failure-limiter.js";
 import { sendFailure } from "../pipeline/client-response.js";
@@ -12,7 +12,7 @@ const CREATED = 1_700_000_000;
 
 /** GET /v1/models: the models the key's group serves, in OpenAI's list shape. */
 export function modelsRoute(deps: {
-  channel: LeaseChannel;
+  channel: ControlPlaneCalls;
   snapshots: SnapshotWatcher;
   limiter: AuthFailureLimiter;
   controlTimeoutMs: number;

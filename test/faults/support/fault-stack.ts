@@ -24,6 +24,11 @@ export interface FaultStackOptions {
   controlPlaneEnv?: Record<string, string>;
   /** Start control planes with the inspector, for heap readings. */
   inspectControlPlanes?: boolean;
+  /**
+   * Loopback addresses the replicas listen on, all on one port (as pods behind a headless Service do); by default
+   * each replica gets its own port on 127.0.0.1.
+   */
+  controlPlaneHosts?: string[];
 }
 
 /** Options of one data plane. */
@@ -76,7 +81,15 @@ export class FaultStack {
     });
     const stack = new FaultStack(options.label, postgres, redis);
     try {
-      for (let i = 0; i < (options.controlPlanes ?? 1); i++) await stack.#startControlPlane(i, options);
+      const count = options.controlPlaneHosts?.length ?? options.controlPlanes ?? 1;
+      const port = options.controlPlaneHosts ? await freePort() : undefined;
+      for (let i = 0; i < count; i++) {
+        const host = options.controlPlaneHosts?.[i];
+        await stack.addControlPlane(
+          options,
+          host === undefined || port === undefined ? undefined : { host, port },
+        );
+      }
     } catch (err) {
       await stack.stop();
       throw err;
@@ -133,11 +146,17 @@ export class FaultStack {
     await Promise.allSettled([this.redis.destroy(), this.postgres.destroy()]);
   }
 
-  async #startControlPlane(index: number, options: FaultStackOptions): Promise<void> {
+  /** Starts one more control-plane replica (on `at`, else a free port of 127.0.0.1) and waits until it serves. */
+  async addControlPlane(
+    options: FaultStackOptions,
+    at?: { host: string; port: number },
+  ): Promise<SwitchyardProcess> {
+    const index = this.controlPlanes.length;
     const cp = new SwitchyardProcess({
       plane: "control-plane",
       name: `${this.label}-cp-${String.fromCharCode(97 + index)}`,
-      port: await freePort(),
+      port: at?.port ?? (await freePort()),
+      ...(at ? { host: at.host } : {}),
       inspect: options.inspectControlPlanes ?? false,
       env: {
         SWITCHYARD_DATABASE_URL: this.postgres.url,
@@ -151,5 +170,6 @@ export class FaultStack {
     });
     this.controlPlanes.push(cp);
     await cp.start();
+    return cp;
   }
 }

@@ -16,21 +16,25 @@ export interface SteadyLoad {
 }
 
 /**
- * `clients` concurrent clients each sending small non-stream requests one after the other (each answer read to its
- * end) until stopped. A transport failure is an answer with status 0. Never throws.
+ * `clients` concurrent clients each sending small requests one after the other (each answer read to its end) until
+ * stopped — non-stream only, or every other one streamed with `mixStreams`. A transport failure is an answer with
+ * status 0. Never throws.
  */
 export function steadyLoad(
   dataPlaneUrl: string,
   key: string,
   clients: number,
   api: Api = "chat",
+  mixStreams = false,
 ): SteadyLoad {
   const answers: LoadAnswer[] = [];
   let stopped = false;
+  let sent = 0;
   const client = async (): Promise<void> => {
     while (!stopped) {
       const sentAt = Date.now();
-      const answer = await post(dataPlaneUrl, key, api, requestBody(api, false)).then(
+      const stream = mixStreams && sent++ % 2 === 1;
+      const answer = await post(dataPlaneUrl, key, api, requestBody(api, stream)).then(
         async (res) => {
           await res.arrayBuffer();
           return { status: res.status, requestId: res.headers.get("x-request-id") ?? "" };

@@ -13,8 +13,10 @@ export interface SwitchyardProcessOptions {
   plane: Plane;
   /** Name in logs and messages, e.g. "cp-a" or "dp-1". */
   name: string;
-  /** The port it listens on (127.0.0.1); kept across restarts. */
+  /** The port it listens on; kept across restarts. */
   port: number;
+  /** The loopback address it listens on (default 127.0.0.1; replicas may share a port on 127.0.0.2, .3, …). */
+  host?: string;
   /** Its whole SWITCHYARD_* environment (PATH is added); the listen address is set from `port`. */
   env: Readonly<Record<string, string>>;
   /** Start with `--inspect=127.0.0.1:0`, so {@link SwitchyardProcess.heapUsedAfterGc} can read its heap. */
@@ -39,7 +41,8 @@ export class SwitchyardProcess {
   constructor(options: SwitchyardProcessOptions) {
     this.plane = options.plane;
     this.port = options.port;
-    this.url = `http://127.0.0.1:${options.port}`;
+    const host = options.host ?? "127.0.0.1";
+    this.url = `http://${host}:${options.port}`;
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
     const listen =
       options.plane === "control-plane" ? "SWITCHYARD_CONTROL_PLANE_LISTEN" : "SWITCHYARD_DATA_PLANE_LISTEN";
@@ -52,7 +55,7 @@ export class SwitchyardProcess {
         PATH: process.env.PATH ?? "",
         SWITCHYARD_LOG_LEVEL: "info",
         ...options.env,
-        [listen]: `127.0.0.1:${options.port}`,
+        [listen]: `${host}:${options.port}`,
       },
       cwd: REPO_ROOT,
     });
