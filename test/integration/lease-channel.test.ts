@@ -9,18 +9,22 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ChannelRegistry } from "../../src/control-plane/services/channel-registry.js";
 import { createChannelHandler } from "../../src/control-plane/services/gateway-channel.js";
 import type { GatewayHandlers, OperationContext } from "../../src/control-plane/services/gateway-handlers.js";
+import { ControlPlanePool } from "../../src/data-plane/control/control-plane-pool.js";
 import { LeaseChannel, type OperationRequest } from "../../src/data-plane/control/lease-channel.js";
 import {
   AdmitCancelResultSchema,
+  AdmitRequestSchema,
   AdmitResponseSchema,
   AuthenticateResponseSchema,
   type ChannelRequest,
   GatewayService,
+  ReassertLeasesSchema,
   ReleaseResponseSchema,
   RenewResponseSchema,
   ReportUsageResponseSchema,
   RerouteResponseSchema,
 } from "../../src/gen/switchyard/v1/gateway_pb.js";
+import { endpointUrl } from "../../src/shared/control-plane-target.js";
 import { ErrorCode, SwitchyardError } from "../../src/shared/errors.js";
 import { createLogger } from "../../src/shared/logger.js";
 
@@ -228,5 +232,64 @@ describe("the lease channel", () => {
     expect(lease.lease?.leaseId).toBe("lse_req_resent");
     expect(handlers.admits).toEqual(["req_resent", "req_resent"]);
     expect(channel.connected).toBe(true);
+  });
+});
+
+/** Grants every admit at once, whatever its model (a replica that is not busy). */
+class GrantingHandlers extends ScriptedHandlers {
+  override admit(request: OperationRequest<"admit">, ctx: OperationContext) {
+    return super.admit(create(AdmitRequestSchema, { requestId: request.requestId, model: "now" }), ctx);
+  }
+}
+
+describe("the pool of lease channels, one per control-plane replica", () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  it("moves a call waiting on a replica that goes away to another one at once, and fails fast with none left", async () => {
+    const busy = new ScriptedHandlers();
+    const idle = new GrantingHandlers();
+    const a = await startServer(busy);
+    const b = await startServer(idle);
+    const pool = new ControlPlanePool({
+      target: { kind: "static", endpoints: [] },
+      tls: false,
+      resolveIntervalMs: 60_000,
+      resolve: async () => [a.port, b.port].map((port) => ({ host: "127.0.0.1", port, tls: false })),
+      connect: (endpoint) => ({
+        client: createClient(GatewayService, createGrpcTransport({ baseUrl: endpointUrl(endpoint) })),
+        close: () => {},
+      }),
+      instanceId: "dp-pool-1",
+      version: "test",
+      log: silent,
+      unavailableAfterMs: 300,
+      reassertion: () => create(ReassertLeasesSchema, {}),
+    });
+    pool.start();
+    cleanup.push(
+      () => pool.close(),
+      () => b.stop(),
+      () => a.stop(),
+    );
+    await expect.poll(() => pool.replicas().filter((r) => r.connected).length).toBe(2);
+
+    // Both idle: the first replica takes it, and holds it.
+    const waiting = pool.call("admit", admit("req_moved", "hold"), { timeoutMs: 20_000 });
+    await expect.poll(() => busy.admits).toContain("req_moved");
+    await a.stop();
+    const { lease } = await waiting;
+    expect(lease?.leaseId).toBe("lse_req_moved");
+    expect(idle.admits).toContain("req_moved");
+
+    await b.stop();
+    await expect.poll(() => pool.connected).toBe(false);
+    const started = Date.now();
+    const refused = await pool.call("admit", admit("req_none", "now"), { timeoutMs: 20_000 }).catch((e) => e);
+    expect(refused).toBeInstanceOf(SwitchyardError);
+    expect((refused as SwitchyardError).code).toBe(ErrorCode.CONTROL_PLANE_UNAVAILABLE);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
