@@ -1,4 +1,4 @@
-import type { SecureClientSessionOptions } from "node:http2";
+import type { ClientHttp2Stream, Http2Session, SecureClientSessionOptions } from "node:http2";
 import { isIP } from "node:net";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { Interceptor, Transport } from "@connectrpc/connect";
@@ -31,10 +31,7 @@ export interface ControlPlaneConnection {
   transport: Transport;
   /** The replica, as a URL (for logs and messages). */
   url: string;
-  /**
-   * Closes the connection and ends its calls. Safe in any state: a connection that failed or never connected has
-   * nothing left to close.
-   */
+  /** Closes the connection and ends its calls. Safe in any state, even right after the peer broke it. */
   close(): void;
 }
 
@@ -58,7 +55,7 @@ export function connectControlPlane(
         pingIdleConnection: true,
       }
     : {};
-  const sessionManager = new Http2SessionManager(url, ping, sessionOptions);
+  const sessionManager = new ControlPlaneSessionManager(url, ping, sessionOptions);
   const bearer: Interceptor = (next) => (req) => {
     req.header.set("authorization", `Bearer ${options.token}`);
     return next(req);
@@ -71,7 +68,7 @@ export function connectControlPlane(
     acceptCompression: [],
     ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
   });
-  return { transport, url, close: () => closeSession(sessionManager) };
+  return { transport, url, close: () => sessionManager.abort() };
 }
 
 /**
@@ -101,9 +98,21 @@ function clientIdentity(tls: ControlPlaneClientTls): { cert: Buffer; key: Buffer
 }
 
 /**
- * Aborts the session manager's connection. One that failed is left alone: its session is already gone, and
- * aborting a session whose peer broke it can surface an 'error' event nobody listens to any more.
+ * connect-node's session manager, with one listener of its own on every session it hands out. A session the peer
+ * broke (say, a server that does not speak HTTP/2) is destroyed a moment before it emits its 'error'; a close()
+ * in that moment makes the manager drop its listeners, and the 'error' would end the process as unhandled. The
+ * manager still sees every error while it listens; this one only keeps late ones from escaping.
  */
-function closeSession(sessionManager: Http2SessionManager): void {
-  if (sessionManager.state() !== "error") sessionManager.abort();
+class ControlPlaneSessionManager extends Http2SessionManager {
+  readonly #guarded = new WeakSet<Http2Session>();
+
+  override async request(...args: Parameters<Http2SessionManager["request"]>): Promise<ClientHttp2Stream> {
+    const stream = await super.request(...args);
+    const session = stream.session;
+    if (session && !this.#guarded.has(session)) {
+      this.#guarded.add(session);
+      session.on("error", () => undefined);
+    }
+    return stream;
+  }
 }

@@ -60,12 +60,12 @@ async function execute(run: AdminAction, json: boolean, target: AdminTarget): Pr
   const out: Output = { json, write: (text) => process.stdout.write(text) };
   try {
     await run({ client: connection.client, out });
+    return 0;
   } catch (err) {
-    // Not closed: the process is about to end, and a connection the peer broke is best left alone.
     return fail(1, describeRpcFailure(err, connection.url));
+  } finally {
+    connection.close();
   }
-  connection.close();
-  return 0;
 }
 
 function isHelp(word: string): boolean {
