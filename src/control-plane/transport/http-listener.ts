@@ -107,15 +107,7 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
 
   let closed: Promise<void> | undefined;
   return {
-    listen: (host, port) =>
-      new Promise<number>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen({ host, port }, () => {
-          server.off("error", reject);
-          const address = server.address();
-          resolve(typeof address === "object" && address !== null ? address.port : port);
-        });
-      }),
+    listen: (host, port) => listenOn(server, host, port),
     close(graceMs) {
       closed ??= (async () => {
         conns.closing = true;
@@ -134,6 +126,18 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
       return closed;
     },
   };
+}
+
+/** Binds `server`; resolves with the bound port (the real one when asked for port 0). */
+function listenOn(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port }, () => {
+      server.off("error", reject);
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : port);
+    });
+  });
 }
 
 /** The HTTP/1.1 side: counts requests per connection so shutdown can close each one once it is idle. */
