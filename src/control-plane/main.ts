@@ -16,7 +16,7 @@ import { createCatalog } from "./domain/catalog/index.js";
 import { type ChangeFeed, LocalChangeFeed } from "./domain/change-feed.js";
 import { CredentialCipher, cipherKey } from "./domain/credential-cipher.js";
 import { SnapshotSource } from "./domain/snapshot/snapshot-source.js";
-import { build } from "./server.js";
+import { build, loadServerTls } from "./server.js";
 import { createLiveStateAdmin } from "./services/admin-live-state.js";
 import { createAdminService } from "./services/admin-service.js";
 import { createAdmissionHandlers } from "./services/admission-handlers.js";
@@ -82,6 +82,8 @@ export async function startControlPlane(
   }
   if (cp.secretKey === null)
     throw new Error("SWITCHYARD_SECRET_KEY is required to encrypt upstream credentials");
+  // Before any connection is opened: a bad certificate file fails start with one line naming its variable.
+  const tls = cp.serverTls === null ? null : loadServerTls(cp.serverTls);
   const instanceId = newInstanceId(hostname());
   const orm = await openDatabase(cp.databaseUrl, {
     logger: (message) => log.debug({ orm: true }, message),
@@ -115,6 +117,8 @@ export async function startControlPlane(
       registry,
       log,
       listen: cp.listen,
+      tls,
+      healthListen: cp.healthListen,
       ...(overrides.tuning ? { tuning: overrides.tuning } : {}),
     });
     const { url, port } = await server.listen();

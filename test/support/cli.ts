@@ -55,14 +55,26 @@ export interface ControlPlaneProcess {
   stop(): Promise<number | null>;
 }
 
+/** Options for {@link startControlPlaneProcess}. */
+export interface ControlPlaneProcessOptions {
+  /** The loopback address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** More settings, e.g. TLS files; with SWITCHYARD_TLS_CERT_FILE the URL is https://. */
+  env?: Record<string, string>;
+}
+
 /**
  * Starts `node --import tsx src/cli/main.ts serve control-plane` on a fresh PostgreSQL database and a Redis key
  * prefix of its own (deleted on stop), and waits until it accepts connections (it listens only after migrations).
  */
-export async function startControlPlaneProcess(label: string): Promise<ControlPlaneProcess> {
+export async function startControlPlaneProcess(
+  label: string,
+  options: ControlPlaneProcessOptions = {},
+): Promise<ControlPlaneProcess> {
+  const host = options.host ?? "127.0.0.1";
   const db = await createTestDatabase(label);
   const redis = redisNamespace(label);
-  const port = await freePort();
+  const port = await freePort(host);
   const adminToken = `admin-${randomBytes(12).toString("hex")}`;
   const dataPlaneToken = `dp-${randomBytes(12).toString("hex")}`;
   let output = "";
@@ -76,8 +88,9 @@ export async function startControlPlaneProcess(label: string): Promise<ControlPl
       SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
       SWITCHYARD_ADMIN_TOKEN: adminToken,
       SWITCHYARD_DATA_PLANE_TOKEN: dataPlaneToken,
-      SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${port}`,
+      SWITCHYARD_CONTROL_PLANE_LISTEN: `${host}:${port}`,
       SWITCHYARD_LOG_LEVEL: "warn",
+      ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -92,14 +105,14 @@ export async function startControlPlaneProcess(label: string): Promise<ControlPl
     await redis.drop();
   };
   try {
-    await untilListening(child, port, () => output);
+    await untilListening(child, host, port, () => output);
   } catch (err) {
     child.kill("SIGKILL");
     await cleanup();
     throw err;
   }
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.env?.SWITCHYARD_TLS_CERT_FILE ? "https" : "http"}://${host}:${port}`,
     adminToken,
     dataPlaneToken,
     pid: child.pid ?? 0,
@@ -115,10 +128,10 @@ export async function startControlPlaneProcess(label: string): Promise<ControlPl
   };
 }
 
-/** A port the OS just handed out and released. */
-async function freePort(): Promise<number> {
+/** A port the OS just handed out on `host` and released. */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   const server = createServer();
-  server.listen(0, "127.0.0.1");
+  server.listen(0, host);
   await once(server, "listening");
   const address = server.address();
   server.close();
@@ -126,19 +139,24 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-async function untilListening(child: ChildProcess, port: number, output: () => string): Promise<void> {
+async function untilListening(
+  child: ChildProcess,
+  host: string,
+  port: number,
+  output: () => string,
+): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`control plane exited with ${child.exitCode}:\n${output()}`);
-    if (await accepts(port)) return;
+    if (await accepts(host, port)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`control plane did not listen within 30 s:\n${output()}`);
 }
 
-function accepts(port: number): Promise<boolean> {
+function accepts(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
+    const socket = connect(port, host);
     socket.once("connect", () => {
       socket.destroy();
       resolve(true);

@@ -1,4 +1,5 @@
 import * as http from "node:http";
+import * as https from "node:https";
 import { fileURLToPath } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
@@ -38,13 +39,21 @@ function grpcPackage(): grpc.GrpcObject {
   return definition;
 }
 
-/** A grpc-js client for a fully-qualified service name, e.g. "grpc.health.v1.Health", on "127.0.0.1:port". */
-export function grpcJsClient(service: string, address: string): grpc.Client {
+/**
+ * A grpc-js client for a fully-qualified service name, e.g. "grpc.health.v1.Health", on "127.0.0.1:port";
+ * plaintext unless `credentials` say otherwise (with `options` such as grpc.ssl_target_name_override).
+ */
+export function grpcJsClient(
+  service: string,
+  address: string,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
+): grpc.Client {
   let node: unknown = grpcPackage();
   for (const part of service.split(".")) node = (node as Record<string, unknown> | undefined)?.[part];
   if (typeof node !== "function") throw new Error(`no service ${service} in proto/`);
   const Ctor = node as grpc.ServiceClientConstructor;
-  return new Ctor(address, grpc.credentials.createInsecure());
+  return new Ctor(address, credentials, options);
 }
 
 /** Metadata carrying `authorization: Bearer <token>`, or none. */
@@ -137,11 +146,19 @@ export interface ConnectClientHandle<T extends DescService> {
   close(): void;
 }
 
+/** TLS for a Connect client of an https:// URL: the CA to trust, the name to expect, a client certificate. */
+export interface ClientTls {
+  ca: Buffer;
+  servername?: string;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
 /** A Connect client for `service` at `baseUrl`, sending `authorization: Bearer <token>` when a token is given. */
 export function connectClient<T extends DescService>(
   service: T,
   baseUrl: string,
-  options: { protocol: ConnectProtocol; httpVersion?: "1.1" | "2"; token?: string },
+  options: { protocol: ConnectProtocol; httpVersion?: "1.1" | "2"; token?: string; tls?: ClientTls },
 ): ConnectClientHandle<T> {
   const auth: Interceptor = (next) => async (req) => {
     if (options.token !== undefined) req.header.set("authorization", `Bearer ${options.token}`);
@@ -149,7 +166,7 @@ export function connectClient<T extends DescService>(
   };
   const interceptors = [auth];
   if (options.protocol === "grpc" || options.httpVersion !== "1.1") {
-    const sessionManager = new Http2SessionManager(baseUrl);
+    const sessionManager = new Http2SessionManager(baseUrl, {}, options.tls ?? {});
     const transport =
       options.protocol === "grpc"
         ? createGrpcTransport({ baseUrl, interceptors, sessionManager })
@@ -158,7 +175,9 @@ export function connectClient<T extends DescService>(
           : createGrpcWebTransport({ baseUrl, interceptors, httpVersion: "2", sessionManager });
     return { client: createClient(service, transport), close: () => sessionManager.abort() };
   }
-  const agent = new http.Agent({ keepAlive: true });
+  const agent = options.tls
+    ? new https.Agent({ keepAlive: true, ...options.tls })
+    : new http.Agent({ keepAlive: true });
   const nodeOptions = { agent };
   const transport =
     options.protocol === "connect"

@@ -1,4 +1,4 @@
-import { openAdminConnection } from "./admin-client.js";
+import { type AdminConnection, type AdminTarget, openAdminConnection } from "./admin-client.js";
 import type { AdminAction } from "./command.js";
 import { parseCommandLine, wantsHelp } from "./command-line.js";
 import { commandsOf } from "./commands.js";
@@ -7,17 +7,11 @@ import type { Output } from "./output.js";
 import { describeRpcFailure } from "./rpc-failure.js";
 import { UsageError } from "./usage-error.js";
 
-/** Where the CLI finds the control plane; read only once the command line is accepted. */
-export interface ControlPlaneTarget {
-  url: string;
-  adminToken: string;
-}
-
 /**
  * `switchyard admin <resource> <action> …`: checks the whole command line (exit 2 on a usage error, before any
  * RPC), then runs it against the control plane (exit 1 when the call fails). Returns the exit code.
  */
-export async function runAdmin(argv: readonly string[], target: () => ControlPlaneTarget): Promise<number> {
+export async function runAdmin(argv: readonly string[], target: () => AdminTarget): Promise<number> {
   const [resource, action, ...rest] = argv;
   if (resource === undefined || isHelp(resource)) {
     process.stdout.write(adminUsage());
@@ -53,19 +47,25 @@ export async function runAdmin(argv: readonly string[], target: () => ControlPla
   return execute(run, json, target());
 }
 
-async function execute(run: AdminAction, json: boolean, target: ControlPlaneTarget): Promise<number> {
+async function execute(run: AdminAction, json: boolean, target: AdminTarget): Promise<number> {
   if (target.adminToken === "") {
     return fail(1, "SWITCHYARD_ADMIN_TOKEN is not set; the control plane refuses admin calls without it");
   }
-  const connection = openAdminConnection(target.url, target.adminToken);
-  const out: Output = { json, write: (text) => process.stdout.write(text) };
+  let connection: AdminConnection;
   try {
-    await run({ client: connection.client, out });
+    connection = await openAdminConnection(target);
   } catch (err) {
     return fail(1, describeRpcFailure(err, target.url));
   }
-  connection.close();
-  return 0;
+  const out: Output = { json, write: (text) => process.stdout.write(text) };
+  try {
+    await run({ client: connection.client, out });
+    return 0;
+  } catch (err) {
+    return fail(1, describeRpcFailure(err, connection.url));
+  } finally {
+    connection.close();
+  }
 }
 
 function isHelp(word: string): boolean {

@@ -62,3 +62,13 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     router.service(ServerReflection, deps.reflection, { readMaxBytes: OPEN_READ_MAX_BYTES });
   };
 }
+
+/**
+ * The routes of the plaintext health port: grpc.health.v1 alone. Probes there need no TLS and no token, so nothing
+ * else may answer on it; every other RPC path falls through to 404 (UNIMPLEMENTED to gRPC clients).
+ */
+export function createHealthRoutes(health: ServiceImpl<typeof Health>): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(Health, health, { readMaxBytes: OPEN_READ_MAX_BYTES });
+  };
+}
