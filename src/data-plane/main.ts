@@ -1,13 +1,15 @@
 import { hostname } from "node:os";
+import { createClient } from "@connectrpc/connect";
+import { GatewayService } from "../gen/switchyard/v1/gateway_pb.js";
 import { systemClock } from "../shared/clock.js";
 import type { Config } from "../shared/config.js";
 import { serverNameOf } from "../shared/control-plane-resolver.js";
 import { parseControlPlaneTarget } from "../shared/control-plane-target.js";
+import { connectControlPlane } from "../shared/control-plane-transport.js";
 import { newInstanceId } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import { ControlPlanePool } from "./control/control-plane-pool.js";
 import { LeaseKeeper } from "./control/lease-keeper.js";
-import { connectReplica } from "./control/replica-connection.js";
 import { SnapshotWatcher } from "./control/snapshot-watcher.js";
 import { channelUsageSender, UsageReporter } from "./control/usage-reporter.js";
 import { createDataPlaneMetrics } from "./metrics.js";
@@ -41,12 +43,16 @@ export async function startDataPlane(
     target,
     tls: config.controlPlane.clientTls.enabled,
     resolveIntervalMs: config.controlPlane.resolveIntervalMs,
-    connect: (endpoint) =>
-      connectReplica(endpoint, {
+    connect: (endpoint) => {
+      // Pinged every second, dropped after 2 s of silence: a frozen or partitioned replica is noticed (§3a).
+      const connection = connectControlPlane(endpoint, {
         token: config.controlPlane.dataPlaneToken,
         tls: config.controlPlane.clientTls,
         serverName: serverNameOf(target, endpoint, config.controlPlane.clientTls.servername),
-      }),
+        ping: { intervalMs: 1_000, timeoutMs: 2_000 },
+      });
+      return { client: createClient(GatewayService, connection.transport), close: connection.close };
+    },
     instanceId,
     version,
     log,

@@ -3,8 +3,9 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AdminService } from "../../src/gen/switchyard/v1/admin_pb.js";
+import type { ControlPlaneClientTls } from "../../src/shared/config.js";
+import { connectControlPlane } from "../../src/shared/control-plane-transport.js";
 import { startFakeOpenAI } from "./fake-openai/index.js";
 import { redisNamespace } from "./redis-namespace.js";
 import { REPO_ROOT } from "./repo-copy.js";
@@ -72,14 +73,27 @@ async function waitForHttp(url: string, process: StackProcess, timeoutMs = 20_00
  * The whole product as real processes: a control plane (fresh PostgreSQL database, its own Redis key prefix), one
  * or more data planes, and the fake OpenAI upstream in this process.
  */
-export async function startStack(options: { label: string; dataPlaneEnv?: Record<string, string> }) {
+export async function startStack(options: {
+  label: string;
+  dataPlaneEnv?: Record<string, string>;
+  /**
+   * The control plane over TLS: its server settings (SWITCHYARD_TLS_*), and the client settings every data plane and
+   * the test's admin client use. Readiness is then read from a plaintext health port.
+   */
+  tls?: {
+    serverEnv: Record<string, string>;
+    client: ControlPlaneClientTls;
+    clientEnv: Record<string, string>;
+  };
+}) {
   const db = await createTestDatabase(options.label);
   const redis = redisNamespace(options.label);
   const fake = await startFakeOpenAI();
   const cpPort = await freePort();
   const adminToken = `admin-${randomBytes(8).toString("hex")}`;
   const dataPlaneToken = `dp-${randomBytes(8).toString("hex")}`;
-  const controlPlaneUrl = `http://127.0.0.1:${cpPort}`;
+  const controlPlaneUrl = `${options.tls ? "https" : "http"}://127.0.0.1:${cpPort}`;
+  const healthPort = options.tls ? await freePort() : cpPort;
   const shared = { SWITCHYARD_ADMIN_TOKEN: adminToken, SWITCHYARD_DATA_PLANE_TOKEN: dataPlaneToken };
   const controlPlane = spawnSwitchyard(["serve", "control-plane"], {
     ...shared,
@@ -88,20 +102,20 @@ export async function startStack(options: { label: string; dataPlaneEnv?: Record
     SWITCHYARD_REDIS_PREFIX: redis.prefix,
     SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
     SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${cpPort}`,
+    ...(options.tls
+      ? { ...options.tls.serverEnv, SWITCHYARD_CONTROL_PLANE_HEALTH_LISTEN: `127.0.0.1:${healthPort}` }
+      : {}),
   });
-  await waitForHttp(`${controlPlaneUrl}/metrics`, controlPlane);
-  const admin = createClient(
-    AdminService,
-    createGrpcTransport({
-      baseUrl: controlPlaneUrl,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${adminToken}`);
-          return next(req);
-        },
-      ],
-    }),
+  await waitForHttp(`http://127.0.0.1:${healthPort}/metrics`, controlPlane);
+  const adminConnection = connectControlPlane(
+    { host: "127.0.0.1", port: cpPort, tls: options.tls !== undefined },
+    {
+      token: adminToken,
+      tls: options.tls?.client ?? { enabled: false, caFile: "", servername: "", certFile: "", keyFile: "" },
+      serverName: options.tls?.client.servername || "127.0.0.1",
+    },
   );
+  const admin = createClient(AdminService, adminConnection.transport);
   const dataPlanes: Array<StackProcess & { url: string }> = [];
   const startDataPlane = async (env: Record<string, string> = {}) => {
     const port = await freePort();
@@ -109,6 +123,7 @@ export async function startStack(options: { label: string; dataPlaneEnv?: Record
       ...shared,
       SWITCHYARD_CONTROL_PLANE_URL: controlPlaneUrl,
       SWITCHYARD_DATA_PLANE_LISTEN: `127.0.0.1:${port}`,
+      ...options.tls?.clientEnv,
       ...options.dataPlaneEnv,
       ...env,
     });
@@ -128,6 +143,7 @@ export async function startStack(options: { label: string; dataPlaneEnv?: Record
     dataPlanes,
     startDataPlane,
     async stop() {
+      adminConnection.close();
       for (const dp of dataPlanes) await dp.stop();
       await controlPlane.stop();
       await fake.close();
