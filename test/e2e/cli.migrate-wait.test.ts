@@ -36,7 +36,7 @@ function startWaiting(databaseUrl: string, extra: string[] = []) {
     async printed(text: string): Promise<void> {
       while (!stdout.includes(text)) {
         if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${stdout}${stderr}`);
-        await once(child.stdout ?? child, "data");
+        await Promise.race([once(child.stdout ?? child, "data"), exited]);
       }
     },
   };

@@ -168,11 +168,19 @@ describe("the image's runtime stage, started as the manifests start it", () => {
     expect(JSON.parse(cli.output())).toMatchObject({ user: { name: "runtime-stage-check" } });
   });
 
-  it("stops both planes on SIGTERM with exit 0 (the signal reaches Node, which drains)", async () => {
+  it("stops both planes on SIGTERM with exit 0 (the signal reaches Node, which drains), having written nothing", async () => {
     const [controlPlane, dataPlane] = processes.filter((p) => p.child.exitCode === null);
     expect(dataPlane, "both planes are still running").toBeDefined();
     expect(await dataPlane?.stop(), dataPlane?.output()).toBe(0);
     expect(await controlPlane?.stop(), controlPlane?.output()).toBe(0);
+    // Nothing was written into the install (no ORM cache, no data dir): the root filesystem can be read-only.
+    expect(readdirSync(app).sort()).toEqual([
+      "bin",
+      "dist",
+      "node_modules",
+      "package-lock.json",
+      "package.json",
+    ]);
   });
 });
 

@@ -182,6 +182,11 @@ describe.each(["dev", "prod"])("the %s overlay", (overlay) => {
       db(mainContainer(controlPlane)),
       cpEnv().SWITCHYARD_DATABASE_URL,
     ]);
+    // Only the database: settings naming files (TLS) would point at volumes these containers do not mount.
+    expect([Object.keys(m.envOf(migrate)), Object.keys(m.envOf(init[0] as Container))]).toEqual([
+      ["SWITCHYARD_DATABASE_URL"],
+      ["SWITCHYARD_DATABASE_URL"],
+    ]);
     expect(cpEnv().SWITCHYARD_MIGRATE_ON_START).toBe("false");
     expect(switchyardContainers().every((c) => c.image === image)).toBe(true);
     expect(image).toMatch(overlay === "prod" ? /^[\w.-]+\/[\w./-]+[:@]/ : /^switchyard:dev$/);
