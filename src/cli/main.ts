@@ -8,7 +8,8 @@ const USAGE = `usage: switchyard <command>
 
 commands:
   serve control-plane | data-plane | all   run a plane (all: both, on embedded storage)
-  migrate                                   apply database migrations
+  migrate [--wait [--timeout-ms N]]         apply database migrations; --wait applies none and waits until
+                                            they are all applied (N ms at most; 0: no limit)
   admin <resource> <action> [flags]         manage users, groups, keys, accounts, rules, prices; inspect
                                             usage, leases and sticky sessions ('switchyard admin help')
   version                                   print the version
@@ -37,7 +38,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     }
     case "migrate": {
       const { runMigrations } = await import("./migrate.js");
-      return runMigrations(loadConfigOrExit());
+      return runMigrations(loadConfigOrExit(), rest);
     }
     case "admin":
       return runAdmin(rest, () => loadConfigOrExit().controlPlane);

@@ -3,12 +3,19 @@ import { MikroORM, type Options, PostgreSqlDriver } from "@mikro-orm/postgresql"
 import { ENTITIES } from "./entities.js";
 import { MIGRATIONS } from "./migrations/index.js";
 
+/** The table MikroORM records applied migrations in. */
+export const MIGRATIONS_TABLE = "switchyard_migrations";
+
 /** Tuning for {@link openDatabase}. */
 export interface DatabaseOptions {
   poolMax?: number;
   debug?: boolean;
   /** Receives MikroORM's own messages (e.g. migrations applied); silent by default. */
   logger?: (message: string) => void;
+  /** Create the database when it does not exist (MikroORM's default); off for read-only callers. */
+  ensureDatabase?: boolean;
+  /** Give up connecting after this long (no limit by default: the server's pool retries on its own). */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -33,12 +40,19 @@ export function databaseOptions(url: string, options: DatabaseOptions = {}): Opt
     // The query builder's own console lines (one per failed connection while the database is away) go to the same
     // quiet logger: callers report an outage once (OutageLog), not a line per attempt.
     // Failed queries' messages would otherwise quote the statement with its parameters inlined.
-    driverOptions: { log: knexLog(options.logger ?? (() => {})), compileSqlOnError: false },
+    driverOptions: {
+      log: knexLog(options.logger ?? (() => {})),
+      compileSqlOnError: false,
+      ...(options.connectTimeoutMs === undefined
+        ? {}
+        : { connection: { connectionTimeoutMillis: options.connectTimeoutMs } }),
+    },
     allowGlobalContext: false,
     forceUtcTimezone: true,
+    ensureDatabase: options.ensureDatabase ?? true,
     migrations: {
       migrationsList: MIGRATIONS,
-      tableName: "switchyard_migrations",
+      tableName: MIGRATIONS_TABLE,
       transactional: true,
       allOrNothing: true,
       snapshot: false,
