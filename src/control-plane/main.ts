@@ -112,7 +112,12 @@ export async function startControlPlane(
     });
     const server = build({
       ...implementations,
-      tokens: { admin: cp.adminToken, dataPlane: cp.dataPlaneToken },
+      tokens: {
+        admin: cp.adminToken,
+        dataPlane: cp.dataPlaneToken,
+        adminPrevious: cp.adminTokenPrevious,
+        dataPlanePrevious: cp.dataPlaneTokenPrevious,
+      },
       readiness: () => orm.isConnected(),
       registry,
       log,

@@ -84,6 +84,8 @@ const schema = z
     ),
     SWITCHYARD_ADMIN_TOKEN: z.string().default(""),
     SWITCHYARD_DATA_PLANE_TOKEN: z.string().default(""),
+    SWITCHYARD_ADMIN_TOKEN_PREVIOUS: z.string().default(""),
+    SWITCHYARD_DATA_PLANE_TOKEN_PREVIOUS: z.string().default(""),
     SWITCHYARD_DATABASE_URL: optionalUrl(
       /^postgres(ql)?$/,
       "a postgres:// URL, or empty for embedded storage",
@@ -155,6 +157,9 @@ export interface Config {
     /** Empty in embedded mode until generated and stored in dataDir. */
     adminToken: string;
     dataPlaneToken: string;
+    /** Previous values the control plane still accepts while a token is rotated; empty: none. */
+    adminTokenPrevious: string;
+    dataPlaneTokenPrevious: string;
     /** Empty: embedded PostgreSQL in dataDir. */
     databaseUrl: string;
     migrateOnStart: boolean;
@@ -215,6 +220,8 @@ export class ConfigError extends Error {
 const SECRET_VARIABLES = new Set([
   "SWITCHYARD_ADMIN_TOKEN",
   "SWITCHYARD_DATA_PLANE_TOKEN",
+  "SWITCHYARD_ADMIN_TOKEN_PREVIOUS",
+  "SWITCHYARD_DATA_PLANE_TOKEN_PREVIOUS",
   "SWITCHYARD_SECRET_KEY",
   "SWITCHYARD_DATABASE_URL",
   "SWITCHYARD_REDIS_URL",
@@ -272,6 +279,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           : splitHostPort(e.SWITCHYARD_CONTROL_PLANE_HEALTH_LISTEN),
       adminToken: e.SWITCHYARD_ADMIN_TOKEN,
       dataPlaneToken: e.SWITCHYARD_DATA_PLANE_TOKEN,
+      adminTokenPrevious: e.SWITCHYARD_ADMIN_TOKEN_PREVIOUS,
+      dataPlaneTokenPrevious: e.SWITCHYARD_DATA_PLANE_TOKEN_PREVIOUS,
       databaseUrl: e.SWITCHYARD_DATABASE_URL,
       migrateOnStart: e.SWITCHYARD_MIGRATE_ON_START,
       redisUrl: e.SWITCHYARD_REDIS_URL,

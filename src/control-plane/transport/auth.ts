@@ -5,12 +5,16 @@ import { ErrorCode, SwitchyardError, toConnectError } from "../../shared/errors.
 /** Who may call a service: holders of the admin token, of the data-plane token, or anyone. */
 export type Audience = "admin" | "data-plane" | "open";
 
-/** The two bearer tokens the control plane accepts. */
+/** The two bearer tokens the control plane accepts (and, while one is being rotated, its previous value). */
 export interface ControlPlaneTokens {
   /** SWITCHYARD_ADMIN_TOKEN. Empty: no admin call is accepted. */
   admin: string;
   /** SWITCHYARD_DATA_PLANE_TOKEN. Empty: no data-plane call is accepted. */
   dataPlane: string;
+  /** SWITCHYARD_ADMIN_TOKEN_PREVIOUS: also accepted for admin calls during a rotation. Empty: none. */
+  adminPrevious?: string;
+  /** SWITCHYARD_DATA_PLANE_TOKEN_PREVIOUS: also accepted from data planes during a rotation. Empty: none. */
+  dataPlanePrevious?: string;
 }
 
 /** Why a call is refused: no or an unknown token, or a valid token of the other audience. */
@@ -30,13 +34,14 @@ export type TokenCheck = (
  * compared as SHA-256 digests with `timingSafeEqual`, so neither content nor length leaks through timing.
  */
 export function createTokenCheck(tokens: ControlPlaneTokens): TokenCheck {
-  const admin = tokenDigest(tokens.admin);
-  const dataPlane = tokenDigest(tokens.dataPlane);
+  const admin = [tokens.admin, tokens.adminPrevious ?? ""].map(tokenDigest);
+  const dataPlane = [tokens.dataPlane, tokens.dataPlanePrevious ?? ""].map(tokenDigest);
   return (audience, authorization) => {
     if (audience === "open") return null;
     const presented = presentedToken(authorization);
-    const isAdmin = matches(presented, admin);
-    const isDataPlane = matches(presented, dataPlane);
+    // Every digest is compared (no early exit), so which one matched does not show in the timing either.
+    const isAdmin = admin.map((d) => matches(presented, d)).includes(true);
+    const isDataPlane = dataPlane.map((d) => matches(presented, d)).includes(true);
     if (audience === "admin" ? isAdmin : isDataPlane) return null;
     return isAdmin || isDataPlane ? ErrorCode.PERMISSION_DENIED : ErrorCode.UNAUTHENTICATED;
   };
