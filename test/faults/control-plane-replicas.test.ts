@@ -58,6 +58,15 @@ describe("a data plane over every control-plane replica of a dns: name", () => {
       timeoutMs: 60_000,
       what: "load before the kill",
     });
+    // Readiness while one replica of three dies: it must stay 200 (a load balancer would otherwise drop the pod).
+    const readiness: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        readiness.push((await fetch(`${dp.url}/readyz`)).status);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     const killedAt = Date.now();
     const victim = stack.controlPlanes[1];
     if (!victim) throw new Error("no second replica");
@@ -67,6 +76,8 @@ describe("a data plane over every control-plane replica of a dns: name", () => {
       what: "load after the kill",
     });
 
+    sampling = false;
+    await sampler;
     const addedAt = Date.now();
     await stack.addControlPlane(options, { host: "127.0.0.5", port: stack.controlPlane.port });
     dns.set(NAME, ["127.0.0.2", "127.0.0.4", "127.0.0.5"]);
@@ -108,8 +119,11 @@ describe("a data plane over every control-plane replica of a dns: name", () => {
       "duplicate usage records": records.length - ids.size,
       "every replica down → 503 after (ms)": refusedMs,
       "replica added after (ms)": addedAt - killedAt,
+      "/readyz while a replica died (samples, all 200)": `${readiness.length}, ${readiness.every((s) => s === 200)}`,
     });
     expect(statusCounts(answers)).toEqual({ 200: answers.length });
+    expect(readiness.length).toBeGreaterThan(0);
+    expect(readiness.every((status) => status === 200)).toBe(true);
     expect(worstAroundMs).toBeLessThanOrEqual(p99(before.map(latency)) + 1_000);
     expect(newReplicaMs).toBeLessThanOrEqual(RESOLVE_INTERVAL_MS + 2_000);
     expect(lost).toBe(0);
