@@ -56,7 +56,7 @@ export class UsageReporter {
       maxQueued: 100_000,
       batchSize: 500,
       retryMinMs: 200,
-      retryMaxMs: 10_000,
+      retryMaxMs: 2_000,
       lingerMs: 25,
       ...options,
     };
