@@ -70,9 +70,13 @@ export class SnapshotWatcher {
   async #run(): Promise<void> {
     let backoff = 100;
     while (!this.#abort.signal.aborted) {
+      const client = this.#client();
+      if (!client) {
+        // No replica resolved yet (the data plane is starting): not a failure worth a line.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
       try {
-        const client = this.#client();
-        if (!client) throw new Error("no control-plane replica known yet");
         const stream = client.watchSnapshot(
           { instanceId: this.#instanceId, knownRevision: this.#current?.revision ?? 0n },
           { signal: this.#abort.signal },
