@@ -12,11 +12,14 @@ import { AdmissionService } from "./domain/admission/admission-service.js";
 import { LeaseBook } from "./domain/admission/lease-book.js";
 import { LeaseKeeping } from "./domain/admission/lease-keeping.js";
 import { LeaseTickets } from "./domain/admission/lease-ticket.js";
+import { TrafficWindow } from "./domain/admission/traffic-window.js";
+import { WaitingRequests } from "./domain/admission/waiting-requests.js";
 import { createCatalog } from "./domain/catalog/index.js";
 import { type ChangeFeed, LocalChangeFeed } from "./domain/change-feed.js";
 import { CredentialCipher, cipherKey } from "./domain/credential-cipher.js";
 import { SnapshotSource } from "./domain/snapshot/snapshot-source.js";
 import { build, loadServerTls } from "./server.js";
+import { createLiveFigureAdmin } from "./services/admin-live-figures.js";
 import { createLiveStateAdmin } from "./services/admin-live-state.js";
 import { createAdminService } from "./services/admin-service.js";
 import { createAdmissionHandlers } from "./services/admission-handlers.js";
@@ -124,6 +127,7 @@ export async function startControlPlane(
       listen: cp.listen,
       tls,
       healthListen: cp.healthListen,
+      uiDir: cp.uiDir,
       ...(overrides.tuning ? { tuning: overrides.tuning } : {}),
     });
     const { url, port } = await server.listen();
@@ -182,7 +186,10 @@ function services(deps: {
     random: Math.random,
   });
   const tickets = new LeaseTickets(deps.secretKey);
+  const waiting = new WaitingRequests(live.kv, clock, log);
+  const traffic = new TrafficWindow(clock);
   const admission = new AdmissionService({
+    waiting,
     directory,
     leases: live.leases,
     picker,
@@ -227,12 +234,24 @@ function services(deps: {
       snapshots.close();
       directory.close();
     },
-    admin: { ...createAdminService({ catalog, log }), ...createLiveStateAdmin({ book, affinity: live.kv }) },
+    admin: {
+      ...createAdminService({ catalog, log }),
+      ...createLiveStateAdmin({ book, affinity: live.kv }),
+      ...createLiveFigureAdmin({
+        book,
+        waiting,
+        traffic,
+        usage: catalog.usage,
+        clock,
+        billingTimezone: config.controlPlane.billingTimezone,
+      }),
+    },
     gateway: createGatewayService(
       createAdmissionHandlers(
         admission,
         keeping,
         new UsageRecorder(ledger, log, clock, deps.usageMetrics.outOfRange),
+        traffic,
       ),
       snapshots,
       {

@@ -56,6 +56,8 @@ export interface ControlPlaneDeps extends ServiceImplementations {
   /** A second, plaintext port serving only grpc.health.v1 and GET /metrics, for probes that cannot do TLS. */
   healthListen?: { host: string; port: number } | null;
   tuning?: Partial<TransportTuning>;
+  /** The built admin web UI, served on the main port under /ui/; absent or null: not served. */
+  uiDir?: string | null;
 }
 
 /** Where a listening server can be reached. */
@@ -153,6 +155,7 @@ function createHandlers(
     shutdownSignal,
   });
   const fallback = createHttpEndpoints(deps.registry, log);
+  const mainFallback = createHttpEndpoints(deps.registry, log, deps.uiDir ?? null);
   const rpc = createRpcAdapter({
     routes: createRoutes({
       ...(deps.admin === undefined ? {} : { admin: deps.admin }),
@@ -167,7 +170,7 @@ function createHandlers(
       createStreamShutdownInterceptor(shutdownSignal),
       createDecodeFailureInterceptor(),
     ],
-    fallback,
+    fallback: mainFallback,
     log,
   });
   // The token is checked from the headers before the router reads a body.

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { parseControlPlaneTarget } from "./control-plane-target.js";
 
@@ -108,6 +109,7 @@ const schema = z
     SWITCHYARD_SHUTDOWN_DELAY_MS: integer(0, 120_000).default(0),
     SWITCHYARD_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(30_000),
     SWITCHYARD_BILLING_TIMEZONE: timezone.default("UTC"),
+    SWITCHYARD_UI_DIR: z.string().trim().default(""),
   })
   .superRefine((e, ctx) => {
     // A certificate needs its key (and the reverse): a half-configured TLS would fail at the first connection.
@@ -171,6 +173,8 @@ export interface Config {
     secretKey: Buffer | null;
     leaseTtlMs: number;
     billingTimezone: string;
+    /** The built admin web UI served under /ui/; null: not served. */
+    uiDir: string | null;
   };
   dataPlane: {
     listen: { host: string; port: number };
@@ -288,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretKey: e.SWITCHYARD_SECRET_KEY === "" ? null : decodeSecretKey(e.SWITCHYARD_SECRET_KEY),
       leaseTtlMs: e.SWITCHYARD_LEASE_TTL_MS,
       billingTimezone: e.SWITCHYARD_BILLING_TIMEZONE,
+      uiDir: uiDirOf(e.SWITCHYARD_UI_DIR),
     },
     dataPlane: {
       listen: splitHostPort(e.SWITCHYARD_DATA_PLANE_LISTEN),
@@ -334,4 +339,13 @@ function decodeSecretKey(value: string): Buffer | null {
 function truncate(value: string | undefined): string {
   const v = value ?? "";
   return v.length > 40 ? `${v.slice(0, 40)}…` : v;
+}
+
+/** Where `npm run build` puts the admin web UI: dist/ui of this installation (src/shared and dist/shared alike). */
+const BUILT_UI_DIR = fileURLToPath(new URL("../../dist/ui", import.meta.url));
+
+/** SWITCHYARD_UI_DIR: empty for the installation's built UI, `off` for none, else a directory. */
+function uiDirOf(value: string): string | null {
+  if (value === "off") return null;
+  return value === "" ? BUILT_UI_DIR : value;
 }

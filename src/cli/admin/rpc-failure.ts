@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { describeServerError } from "../../shared/rpc-error-text.js";
 import { NoReplicaAnswered } from "./admin-client.js";
 
 /** Node's error codes for a control plane that cannot be reached or does not speak HTTP/2 on that address. */
@@ -28,7 +29,7 @@ export function describeRpcFailure(err: unknown, url: string): string {
     // port does to a plaintext client, and an mTLS port to a certificate it does not trust.
     return `cannot reach the control plane at ${url} (connection closed before an answer: check http:// vs https:// and the client certificate)`;
   }
-  if (err instanceof ConnectError) return `${codeWords(err.code)}: ${err.rawMessage}`;
+  if (err instanceof ConnectError) return describeServerError(err);
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -44,9 +45,4 @@ function transportReason(err: unknown): string | null {
     cause = cause.cause;
   }
   return null;
-}
-
-/** "NotFound" → "not found", as gRPC documents its codes. */
-function codeWords(code: Code): string {
-  return (Code[code] ?? "unknown").replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
 }

@@ -27,6 +27,7 @@ import {
   subscriptionToProto,
   usageGroupings,
   usageRecordToProto,
+  usageSeriesPointToProto,
   usageSummaryRowToProto,
 } from "./admin-usage-mappers.js";
 import { withErrorTranslation } from "./handle-errors.js";
@@ -39,7 +40,12 @@ export interface AdminServiceDeps {
 }
 
 /** The RPCs served by the lease store's owner, not here: Connect answers them UNIMPLEMENTED until then. */
-type LeaseBackedRpc = "listStickySessions" | "clearStickySessions" | "listLeases";
+type LeaseBackedRpc =
+  | "listStickySessions"
+  | "clearStickySessions"
+  | "listLeases"
+  | "listWaitingRequests"
+  | "getOverview";
 
 /** AdminService without the lease-backed RPCs. */
 export type AdminServiceImpl = Omit<ServiceImpl<typeof AdminService>, LeaseBackedRpc>;
@@ -227,6 +233,18 @@ function resourceRpcs(c: Catalog) {
         end: fromTimestamp(req.endTime),
       });
       return { rows: rows.map(usageSummaryRowToProto) };
+    },
+    async getUsageSeries(req) {
+      const points = await c.usage.series({
+        userId: req.userId,
+        keyId: req.keyId,
+        accountId: req.accountId,
+        model: req.model,
+        start: fromTimestamp(req.startTime),
+        end: fromTimestamp(req.endTime),
+        bucketSeconds: req.bucketSeconds,
+      });
+      return { points: points.map(usageSeriesPointToProto) };
     },
     async getSettings() {
       return { settings: settingsToProto(await c.settings.get()) };

@@ -6,12 +6,15 @@ import {
   UsageGroupBy,
   type UsageRecord,
   UsageRecordSchema,
+  type UsageSeriesPoint,
+  UsageSeriesPointSchema,
   type UsageSummaryRow,
   UsageSummaryRowSchema,
 } from "../../gen/switchyard/v1/admin_pb.js";
 import { Endpoint, Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import { formatUsd } from "../../shared/money.js";
 import type {
+  UsageSeriesPoint as DomainSeriesPoint,
   SubscriptionStatus as DomainSubscriptionStatus,
   UsageSummaryRow as DomainSummaryRow,
   SubscriptionRecord,
@@ -112,5 +115,18 @@ export function usageSummaryRowToProto(r: DomainSummaryRow): UsageSummaryRow {
     outputTokens: r.outputTokens,
     reasoningTokens: r.reasoningTokens,
     totalCostUsd: formatUsd(r.totalCostUsd),
+  });
+}
+
+/** A usage series point, domain to proto. */
+export function usageSeriesPointToProto(p: DomainSeriesPoint): UsageSeriesPoint {
+  return create(UsageSeriesPointSchema, {
+    bucketStartTime: toTimestamp(p.bucketStart),
+    requests: p.requests,
+    inputTokens: p.inputTokens,
+    cachedInputTokens: p.cachedInputTokens,
+    outputTokens: p.outputTokens,
+    totalCostUsd: formatUsd(p.totalCostUsd),
+    failedRequests: p.failedRequests,
   });
 }

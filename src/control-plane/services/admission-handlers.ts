@@ -12,10 +12,11 @@ import {
   RerouteResponseSchema,
   UpstreamFailureKind,
 } from "../../gen/switchyard/v1/gateway_pb.js";
-import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
+import { Endpoint, Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { AdmissionService, Grant } from "../domain/admission/admission-service.js";
 import type { LeaseKeeping, RenewInput } from "../domain/admission/lease-keeping.js";
+import type { TrafficWindow } from "../domain/admission/traffic-window.js";
 import type { UpstreamFailureView } from "../domain/scheduling/index.js";
 import type { GatewayHandlers } from "./gateway-handlers.js";
 import type { UsageRecorder } from "./usage-recorder.js";
@@ -28,15 +29,25 @@ const FAILURE_KINDS: Record<UpstreamFailureKind, UpstreamFailureView["kind"]> = 
   [UpstreamFailureKind.EMPTY_STREAM]: "empty_stream",
 };
 
-/** The gateway operations over the admission domain: proto in, proto out, nothing else. */
+/** Outcomes of an admitted request that count as errors on the overview. */
+const FAILED_OUTCOMES = new Set([Outcome.FAILED_UPSTREAM, Outcome.TRUNCATED]);
+
+/**
+ * The gateway operations over the admission domain: proto in, proto out, nothing else. Every authenticate refusal,
+ * admit and failed outcome is counted in `traffic`.
+ */
 export function createAdmissionHandlers(
   admission: AdmissionService,
   keeping: LeaseKeeping,
   usage: UsageRecorder,
+  traffic: TrafficWindow,
 ): GatewayHandlers {
   return {
     async authenticate(request) {
-      const key = await admission.authenticate(keyHash(request.keySha256));
+      const key = await admission.authenticate(keyHash(request.keySha256)).catch((err: unknown) => {
+        traffic.refused();
+        throw err;
+      });
       return create(AuthenticateResponseSchema, {
         principal: { userId: key.userId, keyId: key.keyId, groupId: key.groupId },
       });
@@ -47,19 +58,23 @@ export function createAdmissionHandlers(
         throw invalid("request_id", "1–128 chars");
       if (request.model === "") throw invalid("model", "required");
       if (request.endpoint === Endpoint.UNSPECIFIED) throw invalid("endpoint", "required");
-      const grant = await admission.admit({
-        requestId: request.requestId,
-        keySha256: keyHash(request.keySha256),
-        model: request.model,
-        stream: request.stream,
-        endpoint: request.endpoint,
-        sessionHash: request.sessionHash,
-        previousResponseId: request.previousResponseId,
-        maxWaitMs: request.maxWaitMs,
-        resend: request.resend,
-        instanceId: ctx.instanceId,
-        signal: ctx.signal,
-      });
+      const grant = await admitCounted(
+        traffic,
+        {
+          requestId: request.requestId,
+          keySha256: keyHash(request.keySha256),
+          model: request.model,
+          stream: request.stream,
+          endpoint: request.endpoint,
+          sessionHash: request.sessionHash,
+          previousResponseId: request.previousResponseId,
+          maxWaitMs: request.maxWaitMs,
+          resend: request.resend,
+          instanceId: ctx.instanceId,
+          signal: ctx.signal,
+        },
+        admission,
+      );
       return create(AdmitResponseSchema, { lease: toLease(grant) });
     },
 
@@ -107,9 +122,26 @@ export function createAdmissionHandlers(
     },
 
     async reportUsage(request) {
+      for (const record of request.records) if (FAILED_OUTCOMES.has(record.outcome)) traffic.failed();
       return usage.record(request.records);
     },
   };
+}
+
+/** Admits and counts the outcome: a grant, or a refusal unless the data plane withdrew the request itself. */
+async function admitCounted(
+  traffic: TrafficWindow,
+  input: Parameters<AdmissionService["admit"]>[0],
+  admission: AdmissionService,
+): Promise<Grant> {
+  try {
+    const grant = await admission.admit(input);
+    if (!input.resend) traffic.admitted();
+    return grant;
+  } catch (err) {
+    if (!input.signal.aborted) traffic.refused();
+    throw err;
+  }
 }
 
 function renewInput(request: RenewRequest): RenewInput {

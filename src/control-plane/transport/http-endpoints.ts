@@ -1,16 +1,24 @@
 import type { Registry } from "prom-client";
 import type { Logger } from "../../shared/logger.js";
 import type { NodeHandler } from "./preface-sniffer.js";
+import { createUiFiles } from "./ui-files.js";
 
 /**
- * What the port answers besides RPCs: `GET /metrics` (Prometheus text from the registry) and 404 for every other
- * path. Used as the Connect adapter's fallback, so RPC paths never reach it.
+ * What the port answers besides RPCs: `GET /metrics` (Prometheus text from the registry), the admin web UI under
+ * `/ui/` when `uiDir` is given, and 404 for every other path. Used as the Connect adapter's fallback, so RPC paths
+ * never reach it.
  */
-export function createHttpEndpoints(registry: Registry, log: Logger): NodeHandler {
+export function createHttpEndpoints(
+  registry: Registry,
+  log: Logger,
+  uiDir: string | null = null,
+): NodeHandler {
+  const ui = createUiFiles(uiDir);
   return (req, nodeResponse) => {
     // The part of node:http's and node:http2's response APIs both share.
     const res: PlainResponse = nodeResponse;
-    const path = (req.url ?? "").split("?", 1)[0];
+    const path = (req.url ?? "").split("?", 1)[0] ?? "";
+    if (uiDir !== null && ui(req, nodeResponse, path)) return;
     if (path === "/metrics" && (req.method === "GET" || req.method === "HEAD")) {
       registry.metrics().then(
         (text) => {

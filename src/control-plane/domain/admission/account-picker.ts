@@ -27,6 +27,8 @@ export interface PickRequest {
   excludedAccountIds: ReadonlySet<string>;
   ttlMs: number;
   signal: AbortSignal;
+  /** Told before the pick waits for a busy account's slot, with how long it may wait. */
+  onWait?: (waitMs: number) => Promise<void>;
 }
 
 /** The account slot taken. */
@@ -197,6 +199,7 @@ export class AccountPicker {
   ): Promise<Pick> {
     const account = byId.get(plan.accountId);
     if (!account) throw new SwitchyardError(ErrorCode.NO_AVAILABLE_ACCOUNT);
+    await request.onWait?.(plan.timeoutMs);
     const result = await this.deps.leases.acquire({
       key: accountSlotKey(account.view.id),
       holder: request.holder,

@@ -11,6 +11,7 @@ import { assertEligible } from "./eligibility.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
 import { userSlotKey } from "./lease-keeping.js";
 import type { LeaseTickets } from "./lease-ticket.js";
+import type { WaitingRequests } from "./waiting-requests.js";
 
 /** Limits of the user wait queue (BEHAVIOUR.md "Concurrency and waiting"). */
 export const USER_MAX_WAITING = 20;
@@ -54,6 +55,8 @@ export interface AdmissionDeps {
   clock: Clock;
   log: Logger;
   leaseTtlMs: number;
+  /** Where waiting admits are listed for operators. */
+  waiting: WaitingRequests;
 }
 
 /**
@@ -144,9 +147,39 @@ export class AdmissionService {
     leaseId: string,
     signal: AbortSignal,
   ): Promise<Grant> {
-    const userKey = userSlotKey(key.userId);
     const timeoutMs =
       input.maxWaitMs > 0 ? Math.min(input.maxWaitMs, USER_WAIT_TIMEOUT_MS) : USER_WAIT_TIMEOUT_MS;
+    const since = this.#deps.clock.now();
+    const waiter = {
+      requestId: input.requestId,
+      instanceId: input.instanceId,
+      userId: key.userId,
+      keyId: key.keyId,
+      groupId: key.groupId,
+      model: input.model,
+      since,
+    };
+    await this.#deps.waiting.enter({ ...waiter, target: "user_slot", deadline: since + timeoutMs });
+    try {
+      return await this.#waitThenPick(input, key, leaseId, signal, timeoutMs, (deadline) =>
+        this.#deps.waiting.enter({ ...waiter, target: "account_slot", deadline }),
+      );
+    } finally {
+      // Off the reply path; the store keeps this after the writes above, on the same connection.
+      void this.#deps.waiting.leave(input.requestId);
+    }
+  }
+
+  /** Waits for the user slot, then picks an account (telling `onAccountWait` before waiting for one). */
+  async #waitThenPick(
+    input: AdmitInput,
+    key: KeyRecord,
+    leaseId: string,
+    signal: AbortSignal,
+    timeoutMs: number,
+    onAccountWait: (deadline: number) => Promise<void>,
+  ): Promise<Grant> {
+    const userKey = userSlotKey(key.userId);
     const user = await this.#deps.leases.acquire({
       key: userKey,
       holder: leaseId,
@@ -160,7 +193,10 @@ export class AdmissionService {
         const fresh = await this.authenticate(input.keySha256);
         assertEligible(fresh, this.#deps.clock.now());
       }
-      const pick = await this.#deps.picker.pick(this.#pickRequest(input, key, leaseId, signal));
+      const pick = await this.#deps.picker.pick({
+        ...this.#pickRequest(input, key, leaseId, signal),
+        onWait: (waitMs) => onAccountWait(this.#deps.clock.now() + waitMs),
+      });
       return await this.#grant(input, key, leaseId, pick, user.waitedMs);
     } catch (err) {
       await this.#deps.leases.release(userKey, leaseId).catch(() => false);

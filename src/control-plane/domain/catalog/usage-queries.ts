@@ -48,6 +48,8 @@ export interface UsageFilter extends TimeRange, PageRequest {
   userId?: string;
   keyId?: string;
   accountId?: string;
+  /** The requested model. */
+  model?: string;
 }
 
 /** What SummarizeUsage groups by. */
@@ -82,6 +84,7 @@ function baseWhere(filter: UsageFilter): Where {
   if (userId !== undefined) add("user_id = ?", userId);
   if (keyId !== undefined) add("key_id = ?", keyId);
   if (accountId !== undefined) add("account_id = ?", accountId);
+  if (filter.model) add("requested_model = ?", filter.model);
   const start = filter.start && validDate(filter.start, "start_time");
   const end = filter.end && validDate(filter.end, "end_time");
   if (start && end && end <= start) throw invalid("end_time", "must be after start_time");
@@ -202,6 +205,68 @@ export async function summarizeUsage(
   }));
 }
 
+/** One time bucket of {@link usageSeries}. */
+export interface UsageSeriesPoint {
+  bucketStart: Date;
+  requests: bigint;
+  inputTokens: bigint;
+  cachedInputTokens: bigint;
+  outputTokens: bigint;
+  totalCostUsd: PicoUsd;
+  failedRequests: bigint;
+}
+
+/** The most buckets one series may have. */
+export const MAX_SERIES_BUCKETS = 2000;
+const MIN_BUCKET_SECONDS = 60;
+
+/**
+ * Usage per time bucket (`bucketSeconds` wide, aligned on `start`), for the records matching the filters; buckets
+ * without records are left out. A range needs both ends and at most {@link MAX_SERIES_BUCKETS} buckets.
+ */
+export async function usageSeries(
+  em: EntityManager,
+  filter: Omit<UsageFilter, keyof PageRequest> & { bucketSeconds: number },
+): Promise<UsageSeriesPoint[]> {
+  const { start, end } = filter;
+  if (!start) throw invalid("start_time", "required");
+  if (!end) throw invalid("end_time", "required");
+  if (filter.bucketSeconds < MIN_BUCKET_SECONDS) {
+    throw invalid("bucket_seconds", `at least ${MIN_BUCKET_SECONDS}`);
+  }
+  const where = baseWhere(filter);
+  const buckets = (end.getTime() - start.getTime()) / (filter.bucketSeconds * 1000);
+  if (buckets > MAX_SERIES_BUCKETS) {
+    throw invalid("bucket_seconds", `the range would have more than ${MAX_SERIES_BUCKETS} buckets`);
+  }
+  const startSeconds = start.getTime() / 1000;
+  const rows = await em
+    .fork()
+    .getConnection()
+    .execute<Record<string, string>[]>(
+      `select floor((extract(epoch from created_at) - ?) / ?)::bigint::text as bucket,
+       count(*)::text as requests,
+       coalesce(sum(input_tokens), 0)::text as input_tokens,
+       coalesce(sum(cached_input_tokens), 0)::text as cached_input_tokens,
+       coalesce(sum(output_tokens), 0)::text as output_tokens,
+       coalesce(sum(total_cost_usd), 0)::text as total_cost_usd,
+       count(*) filter (where outcome in ('failed_upstream', 'truncated', 'abandoned'))::text as failed
+     from usage_records ${whereClause(where)}
+     group by 1
+     order by 1`,
+      [startSeconds, filter.bucketSeconds, ...where.params],
+    );
+  return rows.map((r) => ({
+    bucketStart: new Date(start.getTime() + Number(r.bucket ?? 0) * filter.bucketSeconds * 1000),
+    requests: BigInt(r.requests ?? "0"),
+    inputTokens: BigInt(r.input_tokens ?? "0"),
+    cachedInputTokens: BigInt(r.cached_input_tokens ?? "0"),
+    outputTokens: BigInt(r.output_tokens ?? "0"),
+    totalCostUsd: fromNumeric(r.total_cost_usd ?? "0"),
+    failedRequests: BigInt(r.failed ?? "0"),
+  }));
+}
+
 /** Usage queries bound to an entity manager, for the catalog object. */
 export class UsageQueries {
   constructor(private readonly em: EntityManager) {}
@@ -214,5 +279,10 @@ export class UsageQueries {
   /** See {@link summarizeUsage}. */
   summarize(by: UsageGrouping, filter: TimeRange & { userId?: string }): Promise<UsageSummaryRow[]> {
     return summarizeUsage(this.em, by, filter);
+  }
+
+  /** See {@link usageSeries}. */
+  series(filter: Parameters<typeof usageSeries>[1]): Promise<UsageSeriesPoint[]> {
+    return usageSeries(this.em, filter);
   }
 }
