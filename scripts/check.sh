@@ -13,7 +13,7 @@ failed=()
 
 step_format_lint() { "$bin/biome" ci --colors=off --error-on-warnings --no-errors-on-unmatched .; }
 
-step_types() { "$bin/tsc" -p tsconfig.json; }
+step_types() { "$bin/tsc" -p tsconfig.json && "$bin/tsc" -p web/tsconfig.json; }
 
 step_proto_lint() { "$bin/buf" lint; }
 

@@ -6,6 +6,7 @@ import { startEmbeddedPostgres } from "../control-plane/store/db/embedded-postgr
 import { startDataPlane } from "../data-plane/main.js";
 import type { Config } from "../shared/config.js";
 import type { Logger } from "../shared/logger.js";
+import { buildUi, uiBuilt } from "./ui-build.js";
 
 /** Secrets `serve all` generates on its first run and keeps in the data directory. */
 interface LocalSecrets {
@@ -26,6 +27,7 @@ export async function serveAll(
   untilSignal: () => Promise<void>,
 ): Promise<number> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const uiDir = await ensureUi(config.controlPlane.uiDir, log);
   const { secrets, created } = await loadOrCreateSecrets(join(config.dataDir, "secrets.json"));
   const embedded =
     config.controlPlane.databaseUrl === ""
@@ -33,6 +35,7 @@ export async function serveAll(
       : null;
   const controlPlaneConfig = {
     ...config.controlPlane,
+    uiDir,
     databaseUrl: embedded?.url ?? config.controlPlane.databaseUrl,
     adminToken: config.controlPlane.adminToken || secrets.adminToken,
     dataPlaneToken: config.controlPlane.dataPlaneToken || secrets.dataPlaneToken,
@@ -48,7 +51,7 @@ export async function serveAll(
     log.child({ plane: "data" }),
   );
   process.stdout.write(
-    welcome(config, controlPlane.url, dataPlane.url, controlPlaneConfig.adminToken, created),
+    welcome(config, controlPlane.url, dataPlane.url, controlPlaneConfig.adminToken, created, uiDir !== null),
   );
   await untilSignal();
   log.info("shutting down");
@@ -56,6 +59,22 @@ export async function serveAll(
   await controlPlane.close();
   await embedded?.close();
   return 0;
+}
+
+/**
+ * The admin web UI to serve: built first when missing (a fresh clone after `npm ci` has no dist/ui yet), so
+ * `npm start` serves it without another step. A failed build is logged and the planes start without the UI.
+ */
+async function ensureUi(dir: string | null, log: Logger): Promise<string | null> {
+  if (dir === null || uiBuilt(dir)) return dir;
+  process.stdout.write("Building the admin web UI (first start only)…\n");
+  try {
+    await buildUi(dir);
+    return dir;
+  } catch (err) {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, "admin web UI not built; not served");
+    return null;
+  }
 }
 
 async function loadOrCreateSecrets(path: string): Promise<{ secrets: LocalSecrets; created: boolean }> {
@@ -79,6 +98,7 @@ function welcome(
   dataPlaneUrl: string,
   token: string,
   first: boolean,
+  ui: boolean,
 ): string {
   const where = join(config.dataDir, "secrets.json");
   const tokenLine = first
@@ -87,6 +107,7 @@ function welcome(
   return `Switchyard is running.
   OpenAI-compatible API:  ${dataPlaneUrl}/v1
   control plane:          ${controlPlaneUrl}
+  admin web UI:           ${ui ? `${controlPlaneUrl}/ui/ (sign in with the admin token)` : "not built (npm run build)"}
 ${tokenLine}
 
 Next, in another shell:

@@ -136,6 +136,8 @@ export async function startStack(options: {
   const first = await startDataPlane();
   return {
     admin,
+    adminToken,
+    controlPlaneUrl,
     fake,
     db,
     controlPlane,
