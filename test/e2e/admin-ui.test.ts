@@ -179,34 +179,88 @@ describe("the admin web UI in a browser", () => {
   it.runIf(process.env.SWITCHYARD_UI_SCREENSHOTS === "1")("captures every screen for the docs", async () => {
     const dir = join(REPO_ROOT, "docs", "ui");
     mkdirSync(dir, { recursive: true });
-    const screens = ["overview", "accounts", "users", "catalog", "live", "usage", "sessions"];
-    for (const [width, height, size] of [
-      [1280, 900, "wide"],
-      [390, 844, "phone"],
-    ] as const) {
-      await page.setViewportSize({ width, height });
-      for (const theme of ["light", "dark"]) {
-        await page.evaluate(`localStorage.setItem("switchyard.theme", "${theme}")`);
-        for (const screen of screens) {
-          await go(screen);
-          if (screen === "users") {
+    // Something to see on the live screens: a slow request holding the user's slot and one waiting for it.
+    const { key, apiKey: meta } = await stack.admin.createApiKey({
+      userId,
+      groupId: await groupIdOf(stack, `team-${tag}`),
+    });
+    stack.fake.reset();
+    stack.fake.script({ match: { apiKey: upstreamKey }, events: 600, eventDelayMs: 100 });
+    const abort = new AbortController();
+    const holder = postJson(
+      `${stack.dataPlane.url}/v1/responses`,
+      key,
+      { model: "gpt-4o", input: "hi", stream: true },
+      abort.signal,
+    );
+    await stack.fake.waitForInFlight(1);
+    // A waiter gives up after 30 s: each pass starts its own.
+    const waiters: Promise<Response>[] = [];
+    const wait = () =>
+      waiters.push(
+        postJson(
+          `${stack.dataPlane.url}/v1/responses`,
+          key,
+          { model: "gpt-4o", input: "hi", stream: true },
+          abort.signal,
+        ),
+      );
+    try {
+      const screens = ["overview", "accounts", "users", "catalog", "live", "usage", "sessions"];
+      for (const [width, height, size] of [
+        [1280, 900, "wide"],
+        [390, 844, "phone"],
+      ] as const) {
+        await page.setViewportSize({ width, height });
+        for (const theme of ["light", "dark"]) {
+          await page.evaluate(`localStorage.setItem("switchyard.theme", "${theme}")`);
+          await page.reload();
+          wait();
+          for (const screen of screens) {
+            await go(screen);
+            if (screen === "users") {
+              await page
+                .locator("#users-table tr", { hasText: `alice-${tag}` })
+                .getByRole("button")
+                .first()
+                .click();
+              await page.locator("#keys-table").waitFor();
+            }
+            // What each screen shows once its calls have answered (a hash change does not wait for them).
             await page
-              .locator("#users-table tr", { hasText: `alice-${tag}` })
-              .getByRole("button")
+              .locator(READY[screen] ?? "main")
               .first()
-              .click();
-            await page.locator("#keys-table").waitFor();
+              .waitFor();
+            await page.screenshot({
+              path: join(dir, `${screen}-${size}-${theme}.png`),
+              fullPage: size === "wide",
+            });
           }
-          await page.waitForLoadState("networkidle");
-          await page.screenshot({
-            path: join(dir, `${screen}-${size}-${theme}.png`),
-            fullPage: size === "wide",
-          });
         }
       }
+    } finally {
+      abort.abort();
+      await Promise.allSettled([holder, ...waiters]);
+      await stack.admin.revokeApiKey({ id: meta?.id ?? "" });
     }
   });
 });
+
+/** A sign that a screen has loaded, for the screenshots. */
+const READY: Record<string, string> = {
+  overview: "[data-tile]",
+  accounts: "#accounts-table tbody tr",
+  users: "#keys-table tbody tr",
+  catalog: "#groups-table tbody tr",
+  live: "#waiting-table tbody tr",
+  usage: "#usage-table tbody tr",
+  sessions: "#sessions-table tbody tr, main .empty",
+};
+
+async function groupIdOf(stack: Stack, name: string): Promise<string> {
+  const { group } = await stack.admin.getGroup({ name });
+  return group?.id ?? "";
+}
 
 /** Polls `condition` every 100 ms until it holds, for at most `timeoutMs`. */
 async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {

@@ -59,6 +59,8 @@ describe("the quickstart: npm start on embedded storage", () => {
       SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${await freePort()}`,
       SWITCHYARD_DATA_PLANE_LISTEN: `127.0.0.1:${await freePort()}`,
       SWITCHYARD_LOG_LEVEL: "warn",
+      // An empty folder for the built UI, as on a fresh clone: the first start builds it there.
+      SWITCHYARD_UI_DIR: join(dataDir, "ui"),
     };
   });
   afterAll(async () => {
@@ -73,6 +75,11 @@ describe("the quickstart: npm start on embedded storage", () => {
     const controlPlaneUrl = /control plane:\s+(\S+)/.exec(welcome)?.[1] ?? "";
     const apiUrl = /OpenAI-compatible API:\s+(\S+)/.exec(welcome)?.[1] ?? "";
     expect(token).not.toBe("");
+    // The admin web UI is served on the control plane's port, at the address printed.
+    const uiUrl = /admin web UI:\s+(\S+)/.exec(welcome)?.[1] ?? "";
+    expect(uiUrl).toBe(`${controlPlaneUrl}/ui/`);
+    const ui = await fetch(uiUrl);
+    expect([ui.status, ui.headers.get("content-type")]).toEqual([200, "text/html; charset=utf-8"]);
     const cli = (...args: string[]) => {
       const r = spawnSync("npm", ["run", "--silent", "dev:cli", "--", "admin", ...args, "--json"], {
         cwd: REPO_ROOT,

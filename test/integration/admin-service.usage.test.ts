@@ -215,4 +215,66 @@ describe("AdminService usage", () => {
     const empty = await h.client.summarizeUsage({ userId: "33333333-3333-4333-8333-333333333333" });
     expect(empty.rows).toEqual([]);
   });
+
+  it("lists one model's records (the web UI's model filter)", async () => {
+    expect(await allPages({ model: "o3" })).toEqual(["req_4", "req_3", "req_7"]);
+    expect(await allPages({ model: "o3", userId: U2 })).toEqual(["req_4"]);
+  });
+
+  it("sums usage per time bucket over a range, leaving out buckets without records", async () => {
+    const hourly = await h.client.getUsageSeries({
+      startTime: timestampFromMs(Date.parse("2026-03-02T08:00:00Z")),
+      endTime: timestampFromMs(Date.parse("2026-03-02T10:00:00Z")),
+      bucketSeconds: 3600,
+    });
+    expect(hourly.points).toHaveLength(1);
+    expect(hourly.points[0]).toMatchObject({
+      bucketStartTime: timestampFromMs(Date.parse("2026-03-02T09:00:00Z")),
+      requests: 5n,
+      inputTokens: 4600n,
+      cachedInputTokens: 300n,
+      outputTokens: 1110n,
+      totalCostUsd: "0.049625000001",
+      failedRequests: 5n,
+    });
+    const daily = await h.client.getUsageSeries({
+      startTime: timestampFromMs(Date.parse("2026-03-01T00:00:00Z")),
+      endTime: timestampFromMs(Date.parse("2026-03-03T00:00:00Z")),
+      bucketSeconds: 86_400,
+      model: "gpt-4o",
+    });
+    expect(daily.points.map((p) => [Number(p.bucketStartTime?.seconds) * 1000, p.requests])).toEqual([
+      [Date.parse("2026-03-01T00:00:00Z"), 1n],
+      [Date.parse("2026-03-02T00:00:00Z"), 3n],
+    ]);
+  });
+
+  it("refuses a series without both ends, with buckets under a minute, or with more than 2000 buckets", async () => {
+    const start = timestampFromMs(Date.parse("2026-03-01T00:00:00Z"));
+    const end = timestampFromMs(Date.parse("2026-03-02T00:00:00Z"));
+    await expectRpcError(
+      h.client.getUsageSeries({ endTime: end, bucketSeconds: 60 }),
+      Code.InvalidArgument,
+      "start_time",
+    );
+    await expectRpcError(
+      h.client.getUsageSeries({ startTime: start, bucketSeconds: 60 }),
+      Code.InvalidArgument,
+      "end_time",
+    );
+    await expectRpcError(
+      h.client.getUsageSeries({ startTime: start, endTime: end, bucketSeconds: 30 }),
+      Code.InvalidArgument,
+      "bucket_seconds",
+    );
+    await expectRpcError(
+      h.client.getUsageSeries({
+        startTime: start,
+        endTime: timestampFromMs(Date.parse("2026-04-01T00:00:00Z")),
+        bucketSeconds: 60,
+      }),
+      Code.InvalidArgument,
+      "bucket_seconds",
+    );
+  });
 });

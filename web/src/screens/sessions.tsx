@@ -79,7 +79,7 @@ export function SessionsScreen({ admin }: { admin: Admin }) {
           </Empty>
         ) : (
           <div className="table-wrap">
-            <table>
+            <table id="sessions-table">
               <thead>
                 <tr>
                   <th>User</th>

@@ -68,12 +68,14 @@ export function UsageScreen({ admin }: { admin: Admin }) {
     pageToken,
   });
   const key = `${JSON.stringify(filters)}:${applied}`;
-  const series = useLoad(() => {
+  const series = useLoad(async () => {
     const range = rangeOf(filters);
-    return admin.getUsageSeries({
-      ...selection(range),
-      bucketSeconds: bucketSecondsFor(range.end - range.start),
-    });
+    const bucketMs = bucketSecondsFor(range.end - range.start) * 1000;
+    const answer = await admin.getUsageSeries({ ...selection(range), bucketSeconds: bucketMs / 1000 });
+    return {
+      points: answer.points,
+      axis: { start: range.start, bucketMs, buckets: Math.ceil((range.end - range.start) / bucketMs) },
+    };
   }, `series:${key}`);
   const records = useLoad(
     () => admin.listUsage(request(pages[page] ?? "", 50)),
@@ -173,18 +175,21 @@ export function UsageScreen({ admin }: { admin: Admin }) {
             <Chart
               title="Requests"
               points={series.data.points}
+              axis={series.data.axis}
               value={(p) => Number(p.requests)}
               format={(n) => count(n)}
             />
             <Chart
               title="Tokens (input + output)"
               points={series.data.points}
+              axis={series.data.axis}
               value={(p) => Number(p.inputTokens + p.outputTokens)}
               format={(n) => count(n)}
             />
             <Chart
               title="Cost"
               points={series.data.points}
+              axis={series.data.axis}
               value={(p) => Number(p.totalCostUsd)}
               format={(n) => `$${n.toFixed(4)}`}
             />
@@ -247,26 +252,38 @@ function outcomeWord(outcome: Outcome): string {
   return (Outcome[outcome] ?? "unknown").toLowerCase().replace(/_/g, " ");
 }
 
-/** A bar chart of one figure per bucket, as SVG (scales to its box; the tallest bar fills it). */
+/** Where a chart's buckets lie: the first bucket's start, the width, how many the range has. */
+interface Axis {
+  start: number;
+  bucketMs: number;
+  buckets: number;
+}
+
+/**
+ * A bar chart of one figure per time bucket, as SVG: each bar at its bucket's place in the whole range (buckets
+ * without usage stay empty), the tallest bar filling the height.
+ */
 function Chart(props: {
   title: string;
   points: UsageSeriesPoint[];
+  axis: Axis;
   value: (p: UsageSeriesPoint) => number;
   format: (n: number) => string;
 }) {
+  const { axis } = props;
   const values = props.points.map(props.value);
   const max = Math.max(1e-12, ...values);
   const total = values.reduce((a, b) => a + b, 0);
   const width = 600;
   const height = 120;
-  const barWidth = width / Math.max(values.length, 1);
-  const first = props.points[0];
-  const last = props.points.at(-1);
+  const barWidth = width / Math.max(axis.buckets, 1);
   return (
     <figure className="chart">
       <figcaption>
         {props.title}: <strong>{props.format(total)}</strong>{" "}
-        <span className="muted">(peak {props.format(max)} per bucket)</span>
+        <span className="muted">
+          (peak {props.format(max)} per {Math.round(axis.bucketMs / 60_000)} min)
+        </span>
       </figcaption>
       <svg
         viewBox={`0 0 ${width} ${height}`}
@@ -274,30 +291,35 @@ function Chart(props: {
         role="img"
         aria-label={`${props.title} over time`}
       >
-        {values.map((v, i) => {
-          const h = (v / max) * (height - 4);
-          const point = props.points[i];
+        {props.points.map((point, i) => {
+          const v = values[i] ?? 0;
+          const h = Math.max(1, (v / max) * (height - 4));
+          const slot = Math.round((ms(point.bucketStartTime) - axis.start) / axis.bucketMs);
           return (
             <rect
-              key={point ? ms(point.bucketStartTime) : i}
-              x={i * barWidth + 1}
+              key={ms(point.bucketStartTime)}
+              x={slot * barWidth + barWidth * 0.1}
               y={height - h}
-              width={Math.max(1, barWidth - 2)}
+              width={Math.max(1, barWidth * 0.8)}
               height={h}
             >
               <title>
-                {point ? dateTime(point.bucketStartTime) : ""}: {props.format(v)}
+                {dateTime(point.bucketStartTime)}: {props.format(v)}
               </title>
             </rect>
           );
         })}
       </svg>
       <div className="chart-axis muted small-print">
-        <span>{first ? dateTime(first.bucketStartTime) : ""}</span>
-        <span>{last ? dateTime(last.bucketStartTime) : ""}</span>
+        <span>{localTime(axis.start)}</span>
+        <span>{localTime(axis.start + axis.buckets * axis.bucketMs)}</span>
       </div>
     </figure>
   );
+}
+
+function localTime(epochMs: number): string {
+  return localInput(epochMs).replace("T", " ");
 }
 
 const CSV_COLUMNS: [string, (r: UsageRecord) => string | number | bigint | boolean][] = [
