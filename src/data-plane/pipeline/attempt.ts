@@ -204,7 +204,8 @@ function finishJson(
     // A wait ping committed an event stream: the JSON body still goes out, as the last bytes of it.
     ctx.res.end(answer.bytes);
   }
-  return relayed(ctx, head, outcome, answer.usage, answer.responseId, ctx.elapsed());
+  // A JSON answer reaches the client whole: its first token arrives with the body, now.
+  return relayed(ctx, head, outcome, answer.usage, answer.responseId, Date.now());
 }
 
 /** A transport error: before anything reached the client it is a refusal; after, the stream is cut in-band. */
