@@ -239,7 +239,7 @@ function services(deps: {
       createAdmissionHandlers(
         admission,
         keeping,
-        new UsageRecorder(ledger, log, clock, deps.usageMetrics.outOfRange),
+        new UsageRecorder({ ledger, tickets, log, clock, onOutOfRange: deps.usageMetrics.outOfRange }),
       ),
       snapshots,
       {
