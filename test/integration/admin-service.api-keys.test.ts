@@ -8,7 +8,7 @@ import {
   CreateApiKeyResponseSchema,
   GetApiKeyResponseSchema,
 } from "../../src/gen/switchyard/v1/admin_pb.js";
-import { hashApiKey, looksLikeApiKey } from "../../src/shared/api-key.js";
+import { hashApiKey, isIssuedApiKey } from "../../src/shared/api-key.js";
 import {
   type AdminHarness,
   auditLines,
@@ -33,7 +33,7 @@ describe("AdminService API keys", () => {
   it("returns the plaintext once and stores only its SHA-256 and prefix", async () => {
     const res = await h.client.createApiKey({ userId, groupId, name: "ci", quotaUsd: "25" });
     const key = res.key;
-    expect(looksLikeApiKey(key)).toBe(true);
+    expect(isIssuedApiKey(key)).toBe(true);
     expect(res.apiKey).toMatchObject({
       name: "ci",
       prefix: key.slice(0, 10),

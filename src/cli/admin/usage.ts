@@ -41,6 +41,8 @@ const RECORD_COLUMNS: readonly Column<UsageRecord>[] = [
   ["OUTCOME", (r) => label(Outcome, r.outcome)],
   ["STATUS", (r) => String(r.statusCode)],
   ["MS", (r) => String(r.durationMs)],
+  ["CLIENT IP", (r) => r.clientIp || "-"],
+  ["USER AGENT", (r) => r.userAgent || "-"],
 ];
 
 const SUMMARY_COLUMNS: readonly Column<UsageSummaryRow>[] = [

@@ -227,6 +227,8 @@ function settle(ctx: RequestContext, deps: FailoverDeps, lease: Lease, result: R
     failoverCount: ctx.failovers,
     upstreamRequestId: result.upstreamRequestId,
     startedAtMs: BigInt(ctx.startedAtMs),
+    clientIp: ctx.clientAddress,
+    userAgent: ctx.userAgent,
   });
 }
 

@@ -5,6 +5,7 @@ import type { ControlPlaneCalls } from "../control/lease-channel.js";
 import type { SnapshotWatcher } from "../control/snapshot-watcher.js";
 import type { AuthFailureLimiter } from "../pipeline/auth-failure-limiter.js";
 import { sendFailure } from "../pipeline/client-response.js";
+import { type ClientAddressSource, clientAddress } from "../pipeline/client-address.js";
 import { extractApiKey } from "../pipeline/credentials.js";
 
 /** When the list says a model was created; the gateway does not know, so one fixed instant. */
@@ -16,9 +17,10 @@ export function modelsRoute(deps: {
   snapshots: SnapshotWatcher;
   limiter: AuthFailureLimiter;
   controlTimeoutMs: number;
+  clientAddress: ClientAddressSource;
 }) {
   return async (req: Request, res: Response): Promise<void> => {
-    const ip = req.socket.remoteAddress ?? "unknown";
+    const ip = clientAddress(req, deps.clientAddress);
     try {
       deps.limiter.check(ip);
       const key = extractApiKey(req.headers, new URL(req.originalUrl, "http://x").search.slice(1));

@@ -193,6 +193,8 @@ export const UsageRecordEntity = defineEntity({
     failoverCount: p.integer(),
     upstreamRequestId: p.text(),
     usageOutOfRange: p.boolean().default(false),
+    clientIp: p.text().default(""),
+    userAgent: p.text().default(""),
     createdAt: instant().index(),
   },
 });
