@@ -35,11 +35,17 @@ const optionalUrl = (protocols: RegExp, hint: string) =>
 const ipRangeList = z
   .string()
   .default("")
-  .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""))
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
+  )
   .superRefine((entries, ctx) => {
     for (const entry of entries) {
       const problem = ipRangeProblem(entry);
-      if (problem) ctx.addIssue({ code: "custom", message: `${problem}; expected IPs or CIDRs, comma-separated` });
+      if (problem)
+        ctx.addIssue({ code: "custom", message: `${problem}; expected IPs or CIDRs, comma-separated` });
     }
   });
 

@@ -373,13 +373,19 @@ describe("a socks5 proxy", () => {
     }
     expect(guarded.connects.length).toBeGreaterThanOrEqual(1);
     expect(guarded.connects.length).toBeLessThanOrEqual(2);
-    expect(guarded.connects[0]).toMatchObject({ addressType: "domain", host: "localhost", username: "proxy-user" });
+    expect(guarded.connects[0]).toMatchObject({
+      addressType: "domain",
+      host: "localhost",
+      username: "proxy-user",
+    });
     expect(fake.requests.map((r) => r.apiKey)).toEqual(Array(3).fill("sk-socks-auth"));
   });
 
   it("wrong proxy credentials are a transport failure that fails over, sending nothing upstream", async () => {
     const url = guarded.url("socks5").replace("p%40ss%20word", "wrong");
-    const failure = classifyTransportError(await failureOf(collect(pool, viaProxy(url, "127.0.0.1", "sk-x"))));
+    const failure = classifyTransportError(
+      await failureOf(collect(pool, viaProxy(url, "127.0.0.1", "sk-x"))),
+    );
     expect(failure).toMatchObject({ kind: "transport", failover: true });
     expect(guarded.refused).toBeGreaterThanOrEqual(1);
     expect(fake.total).toBe(0);
@@ -389,7 +395,11 @@ describe("a socks5 proxy", () => {
     const failure = classifyTransportError(
       await failureOf(collect(pool, viaProxy("socks4://user:pw@127.0.0.1:1", "127.0.0.1", "sk-x"))),
     );
-    expect(failure).toMatchObject({ kind: "transport", message: "unsupported proxy scheme socks4", failover: true });
+    expect(failure).toMatchObject({
+      kind: "transport",
+      message: "unsupported proxy scheme socks4",
+      failover: true,
+    });
     expect(fake.total).toBe(0);
   });
 });

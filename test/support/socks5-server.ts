@@ -24,7 +24,10 @@ export interface Socks5Server {
  * A small SOCKS5 server (RFC 1928 CONNECT only; RFC 1929 username/password when `auth` is given): enough to prove
  * the data plane speaks the protocol, including how it names destinations (IP for socks5, name for socks5h).
  */
-export async function startSocks5Server(auth?: { username: string; password: string }): Promise<Socks5Server> {
+export async function startSocks5Server(auth?: {
+  username: string;
+  password: string;
+}): Promise<Socks5Server> {
   const sockets = new Set<Socket>();
   const state = { connects: [] as SocksConnect[], refused: 0 };
   const server: Server = createServer((client) => {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { displayPrefix, generateApiKey, hashApiKey, isIssuedApiKey, looksLikeApiKey } from "../../src/shared/api-key.js";
+import {
+  displayPrefix,
+  generateApiKey,
+  hashApiKey,
+  isIssuedApiKey,
+  looksLikeApiKey,
+} from "../../src/shared/api-key.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import { isAcceptableRequestId, leaseIdFor, newRequestId } from "../../src/shared/ids.js";
 

@@ -60,7 +60,7 @@ function identityRpcs(c: Catalog) {
       return { user: userToProto(await c.users.create(req)) };
     },
     async getUser(req) {
-      return { user: userToProto(await c.users.get(req.id)) };
+      return { user: userToProto(await c.users.get(req)) };
     },
     async listUsers(req) {
       const page = await c.users.list(req);
@@ -117,6 +117,15 @@ function identityRpcs(c: Catalog) {
     },
     async revokeApiKey(req) {
       return { apiKey: apiKeyToProto(await c.apiKeys.revoke(req.id)) };
+    },
+    async importApiKey(req) {
+      const status = apiKeyStatuses.orDefault(req.status, "status");
+      const imported = await c.apiKeys.importKey({
+        ...req,
+        status,
+        expiresAt: fromTimestamp(req.expireTime),
+      });
+      return { apiKey: apiKeyToProto(imported) };
     },
   } satisfies Partial<AdminServiceImpl>;
 }

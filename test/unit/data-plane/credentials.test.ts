@@ -30,7 +30,11 @@ describe("extractApiKey finds the key", () => {
     ["in x-goog-api-key (Gemini style)", { "x-goog-api-key": KEY }, KEY],
     ["in x-api-key before x-goog-api-key", { "x-api-key": KEY, "x-goog-api-key": OTHER_KEY }, KEY],
     ["in x-goog-api-key before api-key", { "x-goog-api-key": KEY, "api-key": OTHER_KEY }, KEY],
-    ["of an imported key's format", { authorization: "Bearer sk-0123456789abcdef0123" }, "sk-0123456789abcdef0123"],
+    [
+      "of an imported key's format",
+      { authorization: "Bearer sk-0123456789abcdef0123" },
+      "sk-0123456789abcdef0123",
+    ],
     ["in api-key (Azure style)", { "api-key": ` ${KEY} ` }, KEY],
     ["in Authorization before x-api-key", { authorization: `Bearer ${KEY}`, "x-api-key": OTHER_KEY }, KEY],
     ["in x-api-key before api-key", { "x-api-key": KEY, "api-key": OTHER_KEY }, KEY],

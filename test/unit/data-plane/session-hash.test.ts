@@ -17,7 +17,12 @@ describe("sessionHash takes the first non-empty source", () => {
     ["x-session-affinity", { "x-session-affinity": "a1" }, {}, "header\na1"],
     ["x-session-id", { "x-session-id": "x1" }, {}, "header\nx1"],
     ["x-opencode-session", { "x-opencode-session": "oc1" }, {}, "header\noc1"],
-    ["x-opencode-session before x-conversation-id", { "x-opencode-session": "oc", "x-conversation-id": "z" }, {}, "header\noc"],
+    [
+      "x-opencode-session before x-conversation-id",
+      { "x-opencode-session": "oc", "x-conversation-id": "z" },
+      {},
+      "header\noc",
+    ],
     ["x-conversation-id", { "x-conversation-id": "xc1" }, {}, "header\nxc1"],
     [
       "session_id before the other headers",

@@ -6,7 +6,9 @@ import { type CatalogDeps, nowOf, recordMutation } from "./catalog-deps.js";
 import { type GroupRecord, toGroupRecord } from "./groups.js";
 import { decodeCursor, type Page, type PageRequest, resolvePageSize, toPage } from "./pagination.js";
 import { toUserRecord, type UserRecord } from "./users.js";
+import { onUniqueViolation } from "./unique-violation.js";
 import {
+  alreadyExists,
   boundedText,
   invalid,
   lookupId,
@@ -65,7 +67,26 @@ export interface UpdateApiKeyInput {
   quotaUsd?: string;
 }
 
+/** ImportApiKey's fields: an existing key, known by its hash only. */
+export interface ImportApiKeyInput {
+  keySha256: Uint8Array;
+  prefix: string;
+  userId: string;
+  groupId: string;
+  name?: string;
+  /** Absent: active. */
+  status?: ApiKeyStatus;
+  /** May be past: an expired key stays refused. */
+  expiresAt?: Date;
+  /** "" or absent for unlimited. */
+  quotaUsd?: string;
+  /** "" or absent for 0. */
+  quotaUsedUsd?: string;
+}
+
 const NAME_MAX = 128;
+const PREFIX_MAX = 12;
+const SHA256_BYTES = 32;
 
 /** The key row as a record. */
 export function toApiKeyRecord(row: ApiKey): ApiKeyRecord {
@@ -119,6 +140,47 @@ export class ApiKeyCatalog {
     await em.flush();
     recordMutation(this.deps, "api_key.create", { kind: "api_key", id: row.id }, { userId, groupId });
     return { apiKey: toApiKeyRecord(row), key };
+  }
+
+  /**
+   * Adds an existing key by its SHA-256 (keys of another gateway keep working; only the hash is stored). A hash
+   * already known is ALREADY_EXISTS, so importing twice changes nothing.
+   */
+  async importKey(input: ImportApiKeyInput): Promise<ApiKeyRecord> {
+    if (input.keySha256.length !== SHA256_BYTES) throw invalid("key_sha256", "must be 32 bytes (a SHA-256)");
+    const prefix = boundedText(input.prefix, "prefix", PREFIX_MAX);
+    const name = boundedText(input.name ?? "", "name", NAME_MAX);
+    const quota = optionalMoneyField(input.quotaUsd ?? "", "quota_usd");
+    const used = optionalMoneyField(input.quotaUsedUsd ?? "", "quota_used_usd") ?? 0n;
+    if (input.status === "revoked") throw invalid("status", "must be active or disabled");
+    if (input.expiresAt !== undefined) validDate(input.expiresAt, "expire_time");
+    const em = this.deps.em.fork();
+    const userId = lookupId(input.userId, "user", "user_id");
+    const groupId = lookupId(input.groupId, "group", "group_id");
+    if (!(await em.findOne(UserEntity, { id: userId }))) throw notFound("user", input.userId);
+    if (!(await em.findOne(GroupEntity, { id: groupId }))) throw notFound("group", input.groupId);
+    const now = nowOf(this.deps);
+    const row = em.create(ApiKeyEntity, {
+      id: newEntityId(),
+      keySha256: Buffer.from(input.keySha256),
+      prefix,
+      name,
+      userId,
+      groupId,
+      status: input.status ?? "active",
+      expiresAt: input.expiresAt ?? null,
+      quotaUsd: quota === null ? null : toNumeric(quota),
+      quotaUsedUsd: toNumeric(used),
+      lastUsedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await onUniqueViolation(
+      () => em.flush(),
+      () => alreadyExists("API key with this hash", prefix),
+    );
+    recordMutation(this.deps, "api_key.import", { kind: "api_key", id: row.id }, { userId, groupId });
+    return toApiKeyRecord(row);
   }
 
   async get(id: string): Promise<ApiKeyRecord> {

@@ -4,7 +4,15 @@ import { ApiKeyEntity, SubscriptionEntity, type User, UserEntity } from "../../s
 import { type CatalogDeps, nowOf, recordMutation } from "./catalog-deps.js";
 import { decodeCursor, type Page, type PageRequest, resolvePageSize, toPage } from "./pagination.js";
 import { onUniqueViolation } from "./unique-violation.js";
-import { alreadyExists, intInRange, lookupId, moneyField, notFound, requiredName } from "./validation.js";
+import {
+  alreadyExists,
+  intInRange,
+  invalid,
+  lookupId,
+  moneyField,
+  notFound,
+  requiredName,
+} from "./validation.js";
 
 /** Whether a user may make requests. */
 export type UserStatus = "active" | "disabled";
@@ -88,8 +96,16 @@ export class UserCatalog {
     return toUserRecord(row);
   }
 
-  async get(id: string): Promise<UserRecord> {
-    return toUserRecord(await this.#find(this.deps.em.fork(), id));
+  /** By exactly one of id or name. */
+  async get(by: { id?: string; name?: string }): Promise<UserRecord> {
+    const id = by.id ?? "";
+    const name = by.name ?? "";
+    if ((id === "") === (name === "")) throw invalid("id", "give exactly one of id or name");
+    const em = this.deps.em.fork();
+    if (id !== "") return toUserRecord(await this.#find(em, id));
+    const row = await em.findOne(UserEntity, { name });
+    if (!row) throw notFound("user", name);
+    return toUserRecord(row);
   }
 
   /** Oldest first. */
