@@ -12,6 +12,9 @@ commands:
                                             they are all applied (N ms at most; 0: no limit)
   admin <resource> <action> [flags]         manage users, groups, keys, accounts, rules, prices; inspect
                                             usage, leases and sticky sessions ('switchyard admin help')
+  import sub2api --database-url URL [--apply]
+                                            carry users, groups, keys, accounts, subscriptions and rules
+                                            over from sub2api (a dry run unless --apply)
   version                                   print the version
   help                                      print this help
 `;
@@ -42,6 +45,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     }
     case "admin":
       return runAdmin(rest, () => loadConfigOrExit().controlPlane);
+    case "import": {
+      const { runImport } = await import("./import/import-command.js");
+      return runImport(rest, () => loadConfigOrExit().controlPlane);
+    }
     default:
       process.stderr.write(`switchyard: unknown command '${command}'\n${USAGE}`);
       return 2;

@@ -98,7 +98,8 @@ function identityRpcs(c: Catalog) {
       return { apiKey: apiKeyToProto(created.apiKey), key: created.key };
     },
     async getApiKey(req) {
-      return { apiKey: apiKeyToProto(await c.apiKeys.get(req.id)) };
+      const key = req.keySha256.length > 0 ? await c.apiKeys.getByHash(req) : await c.apiKeys.get(req.id);
+      return { apiKey: apiKeyToProto(key) };
     },
     async listApiKeys(req) {
       const page = await c.apiKeys.list(req);

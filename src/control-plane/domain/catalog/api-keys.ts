@@ -183,6 +183,15 @@ export class ApiKeyCatalog {
     return toApiKeyRecord(row);
   }
 
+  /** By hash; `id` must then be empty (give exactly one). NOT_FOUND when no key has that hash. */
+  async getByHash(by: { id: string; keySha256: Uint8Array }): Promise<ApiKeyRecord> {
+    if (by.id !== "") throw invalid("id", "give exactly one of id or key_sha256");
+    if (by.keySha256.length !== SHA256_BYTES) throw invalid("key_sha256", "must be 32 bytes (a SHA-256)");
+    const row = await this.deps.em.fork().findOne(ApiKeyEntity, { keySha256: Buffer.from(by.keySha256) });
+    if (!row) throw notFound("API key", "with this hash");
+    return toApiKeyRecord(row);
+  }
+
   async get(id: string): Promise<ApiKeyRecord> {
     return toApiKeyRecord(await this.#find(this.deps.em.fork(), id));
   }
