@@ -31,6 +31,9 @@ import { snapshotPartsLoader } from "./store/db/snapshot-parts.js";
 import type { ExpiringMap } from "./store/kv/expiring-map.js";
 import { MemoryExpiringMap } from "./store/kv/memory-expiring-map.js";
 import { RedisExpiringMap } from "./store/kv/redis-expiring-map.js";
+import { MemoryRequestRate } from "./store/rates/memory-request-rate.js";
+import type { RequestRate } from "./store/rates/request-rate.js";
+import { RedisRequestRate } from "./store/rates/redis-request-rate.js";
 import type { LeaseStore } from "./store/leases/lease-store.js";
 import { MemoryLeaseStore } from "./store/leases/memory-lease-store.js";
 import { RedisLeaseStore } from "./store/leases/redis-lease-store.js";
@@ -57,6 +60,7 @@ export interface ControlPlaneOverrides {
 interface LiveState {
   leases: LeaseStore;
   kv: ExpiringMap;
+  rates: RequestRate;
   feed: ChangeFeed;
   /**
    * Called when the live state came back after being lost (every connection it needs is ready again): holders must
@@ -189,6 +193,7 @@ function services(deps: {
     book,
     tickets,
     affinity: live.kv,
+    rates: live.rates,
     clock,
     log,
     leaseTtlMs: ttl,
@@ -256,6 +261,7 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
     return {
       leases,
       kv: new MemoryExpiringMap(systemClock),
+      rates: new MemoryRequestRate(),
       feed: new LocalChangeFeed(),
       onRestored: (listener) => leases.onReconnected(listener),
       close: () => leases.close(),
@@ -281,6 +287,7 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
   return {
     leases,
     kv: new RedisExpiringMap(commands, prefix),
+    rates: new RedisRequestRate(commands, prefix),
     feed,
     // Lease records live on the command connection: re-assertion waits until it is back too.
     onRestored: (listener) => leases.onReconnected(() => void whenReady(commands, 2_000).then(listener)),

@@ -113,6 +113,12 @@ describe("switchyard import sub2api", () => {
       }),
     ]);
     expect(accounts[0]?.proxyUrl).toBe(`socks5://127.0.0.1:${socks.port}`);
+    const { apiKeys } = await stack.admin.listApiKeys({ userId: bob?.id ?? "" });
+    expect(apiKeys).toEqual([
+      expect.objectContaining({ name: "ci", ipAllow: ["10.0.0.0/8"], quotaUsd: "20" }),
+    ]);
+    const { user: carol } = await stack.admin.getUser({ name: "carol" });
+    expect(carol).toMatchObject({ rpmLimit: 30, status: 2 });
 
     const client = new OpenAI({ apiKey: aliceKey, baseURL: `${stack.dataPlane.url}/v1`, maxRetries: 0 });
     const response = await client.responses.create({ model: "my-model", input: "hello after the move" });

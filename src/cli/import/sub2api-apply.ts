@@ -191,6 +191,11 @@ async function create(client: AdminClient, ids: Ids, step: ImportStep): Promise<
         ...(step.expiresAt ? { expireTime: timestampFromDate(step.expiresAt) } : {}),
         quotaUsd: step.quotaUsd,
         quotaUsedUsd: step.quotaUsedUsd,
+        ipAllow: step.ipAllow,
+        ipDeny: step.ipDeny,
+        spendLimit5hUsd: step.spendLimit5hUsd,
+        spendLimit1dUsd: step.spendLimit1dUsd,
+        spendLimit7dUsd: step.spendLimit7dUsd,
       });
       return;
     case "subscription":

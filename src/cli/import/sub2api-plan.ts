@@ -27,6 +27,7 @@ export interface UserPlan {
   name: string;
   balanceUsd: string;
   concurrency: number;
+  rpmLimit: number;
   disabled: boolean;
 }
 
@@ -71,6 +72,11 @@ export interface ApiKeyPlan {
   expiresAt: Date | undefined;
   quotaUsd: string;
   quotaUsedUsd: string;
+  ipAllow: string[];
+  ipDeny: string[];
+  spendLimit5hUsd: string;
+  spendLimit1dUsd: string;
+  spendLimit7dUsd: string;
 }
 
 /** An active subscription of a carried user to a carried group. */
@@ -185,9 +191,6 @@ function planUser(u: Sub2apiUser, plan: ImportPlan): UserPlan | null {
       reason: `frozen balance ${Number(u.frozen_balance)} not carried`,
     });
   }
-  if ((u.rpm_limit ?? 0) > 0) {
-    plan.partial.push({ kind: "user", name, reason: `rpm_limit ${u.rpm_limit} not carried` });
-  }
   if (u.role === "admin") {
     plan.partial.push({
       kind: "user",
@@ -200,6 +203,7 @@ function planUser(u: Sub2apiUser, plan: ImportPlan): UserPlan | null {
     name,
     balanceUsd: usd(Math.max(0, balance)),
     concurrency: u.concurrency ?? 5,
+    rpmLimit: Math.max(0, u.rpm_limit ?? 0),
     disabled: (u.status ?? "active") !== "active",
   };
   plan.steps.push(step);
@@ -344,15 +348,6 @@ function planApiKey(
     return;
   }
   const partial = (reason: string) => plan.partial.push({ kind: "api key", name, reason });
-  for (const [field, value] of [
-    ["ip_whitelist", k.ip_whitelist],
-    ["ip_blacklist", k.ip_blacklist],
-  ] as const) {
-    if (stringList(value).length > 0) partial(`${field} not carried`);
-  }
-  for (const field of ["rate_limit_5h", "rate_limit_1d", "rate_limit_7d"] as const) {
-    if (Number(k[field] ?? 0) > 0) partial(`${field} ${k[field]} not carried`);
-  }
   const status = k.status ?? "active";
   const quota = Number(k.quota ?? 0);
   const disabled = status === "disabled" || (status === "quota_exhausted" && quota <= 0);
@@ -370,6 +365,11 @@ function planApiKey(
     expiresAt: k.expires_at === null ? undefined : new Date(k.expires_at),
     quotaUsd: quota > 0 ? usd(quota) : "",
     quotaUsedUsd: quota > 0 ? usd(Math.max(0, Number(k.quota_used ?? 0))) : "",
+    ipAllow: stringList(k.ip_whitelist),
+    ipDeny: stringList(k.ip_blacklist),
+    spendLimit5hUsd: limit(k.rate_limit_5h),
+    spendLimit1dUsd: limit(k.rate_limit_1d),
+    spendLimit7dUsd: limit(k.rate_limit_7d),
   });
 }
 

@@ -113,6 +113,13 @@ function identityRpcs(c: Catalog) {
         expiresAt: fromTimestamp(req.expireTime),
         clearExpiresAt: req.clearExpireTime,
         quotaUsd: req.quotaUsd,
+        replaceIpAllow: req.replaceIpAllow,
+        ipAllow: req.ipAllow,
+        replaceIpDeny: req.replaceIpDeny,
+        ipDeny: req.ipDeny,
+        spendLimit5hUsd: req.spendLimit5hUsd,
+        spendLimit1dUsd: req.spendLimit1dUsd,
+        spendLimit7dUsd: req.spendLimit7dUsd,
       });
       return { apiKey: apiKeyToProto(updated) };
     },

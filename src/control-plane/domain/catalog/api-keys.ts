@@ -1,5 +1,6 @@
 import { displayPrefix, generateApiKey, hashApiKey } from "../../../shared/api-key.js";
 import { newEntityId } from "../../../shared/ids.js";
+import { ipRangeProblem } from "../../../shared/ip-ranges.js";
 import { fromNumeric, type PicoUsd, toNumeric } from "../../../shared/money.js";
 import { type ApiKey, ApiKeyEntity, GroupEntity, UserEntity } from "../../store/db/entities.js";
 import { type CatalogDeps, nowOf, recordMutation } from "./catalog-deps.js";
@@ -34,9 +35,32 @@ export interface ApiKeyRecord {
   /** Null for unlimited. */
   quotaUsd: PicoUsd | null;
   quotaUsedUsd: PicoUsd;
+  /** Client addresses (IPs, CIDRs) allowed; empty allows all not denied. */
+  ipAllow: string[];
+  /** Client addresses refused (checked first). */
+  ipDeny: string[];
+  /** Rolling spend limits; null for none. */
+  spendLimitsUsd: SpendLimits;
   lastUsedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** A key's rolling spend windows: 5 hours, 1 day, 7 days. */
+export interface SpendLimits {
+  h5: PicoUsd | null;
+  d1: PicoUsd | null;
+  d7: PicoUsd | null;
+}
+
+/** The access controls a key can be given at creation or import (proto fields, as strings). */
+export interface KeyControlsInput {
+  ipAllow?: readonly string[];
+  ipDeny?: readonly string[];
+  /** "" or absent for none. */
+  spendLimit5hUsd?: string;
+  spendLimit1dUsd?: string;
+  spendLimit7dUsd?: string;
 }
 
 /** A key with the user and group it belongs to: what authentication and billing eligibility read. */
@@ -47,7 +71,7 @@ export interface ApiKeyWithOwner {
 }
 
 /** CreateApiKey's fields. */
-export interface CreateApiKeyInput {
+export interface CreateApiKeyInput extends KeyControlsInput {
   userId: string;
   groupId: string;
   name?: string;
@@ -56,8 +80,10 @@ export interface CreateApiKeyInput {
   quotaUsd?: string;
 }
 
-/** UpdateApiKey's fields; absent ones are left as they are. */
-export interface UpdateApiKeyInput {
+/** UpdateApiKey's fields; absent ones are left as they are (lists only change with their replace flag). */
+export interface UpdateApiKeyInput extends KeyControlsInput {
+  replaceIpAllow?: boolean;
+  replaceIpDeny?: boolean;
   id: string;
   name?: string;
   status?: ApiKeyStatus;
@@ -68,7 +94,7 @@ export interface UpdateApiKeyInput {
 }
 
 /** ImportApiKey's fields: an existing key, known by its hash only. */
-export interface ImportApiKeyInput {
+export interface ImportApiKeyInput extends KeyControlsInput {
   keySha256: Uint8Array;
   prefix: string;
   userId: string;
@@ -100,10 +126,50 @@ export function toApiKeyRecord(row: ApiKey): ApiKeyRecord {
     expiresAt: row.expiresAt ?? null,
     quotaUsd: row.quotaUsd === null || row.quotaUsd === undefined ? null : fromNumeric(row.quotaUsd),
     quotaUsedUsd: fromNumeric(row.quotaUsedUsd),
+    ipAllow: row.ipAllow ?? [],
+    ipDeny: row.ipDeny ?? [],
+    spendLimitsUsd: {
+      h5: optionalPico(row.spendLimit5hUsd),
+      d1: optionalPico(row.spendLimit1dUsd),
+      d7: optionalPico(row.spendLimit7dUsd),
+    },
     lastUsedAt: row.lastUsedAt ?? null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
+}
+
+/** Most entries in one IP list. */
+const IP_LIST_MAX = 256;
+
+/** The key controls as columns, each checked (IP lists as IPs or CIDRs, limits as positive USD). */
+function keyControls(input: KeyControlsInput) {
+  const limit = (value: string | undefined, field: string) => {
+    const usd = optionalMoneyField(value ?? "", field);
+    if (usd !== null && usd <= 0n) throw invalid(field, "must be positive, or empty for no limit");
+    return usd === null ? null : toNumeric(usd);
+  };
+  return {
+    ipAllow: ipList(input.ipAllow ?? [], "ip_allow"),
+    ipDeny: ipList(input.ipDeny ?? [], "ip_deny"),
+    spendLimit5hUsd: limit(input.spendLimit5hUsd, "spend_limit_5h_usd"),
+    spendLimit1dUsd: limit(input.spendLimit1dUsd, "spend_limit_1d_usd"),
+    spendLimit7dUsd: limit(input.spendLimit7dUsd, "spend_limit_7d_usd"),
+  };
+}
+
+function ipList(entries: readonly string[], field: string): string[] {
+  if (entries.length > IP_LIST_MAX) throw invalid(field, `at most ${IP_LIST_MAX} entries`);
+  const list = [...new Set(entries.map((e) => e.trim()))];
+  for (const entry of list) {
+    const problem = ipRangeProblem(entry);
+    if (problem) throw invalid(field, problem);
+  }
+  return list;
+}
+
+function optionalPico(value: string | null | undefined): PicoUsd | null {
+  return value === null || value === undefined ? null : fromNumeric(value);
 }
 
 /** API keys issued to users. The plaintext exists only in CreateApiKey's answer. */
@@ -133,6 +199,7 @@ export class ApiKeyCatalog {
       expiresAt,
       quotaUsd: quota === null ? null : toNumeric(quota),
       quotaUsedUsd: "0",
+      ...keyControls(input),
       lastUsedAt: null,
       createdAt: now,
       updatedAt: now,
@@ -171,6 +238,7 @@ export class ApiKeyCatalog {
       expiresAt: input.expiresAt ?? null,
       quotaUsd: quota === null ? null : toNumeric(quota),
       quotaUsedUsd: toNumeric(used),
+      ...keyControls(input),
       lastUsedAt: null,
       createdAt: now,
       updatedAt: now,
@@ -229,6 +297,12 @@ export class ApiKeyCatalog {
       const quota = optionalMoneyField(input.quotaUsd, "quota_usd");
       row.quotaUsd = quota === null ? null : toNumeric(quota);
     }
+    const controls = keyControls(input);
+    if (input.replaceIpAllow) row.ipAllow = controls.ipAllow;
+    if (input.replaceIpDeny) row.ipDeny = controls.ipDeny;
+    if (input.spendLimit5hUsd !== undefined) row.spendLimit5hUsd = controls.spendLimit5hUsd;
+    if (input.spendLimit1dUsd !== undefined) row.spendLimit1dUsd = controls.spendLimit1dUsd;
+    if (input.spendLimit7dUsd !== undefined) row.spendLimit7dUsd = controls.spendLimit7dUsd;
     row.updatedAt = nowOf(this.deps);
     await em.flush();
     recordMutation(this.deps, "api_key.update", { kind: "api_key", id: row.id }, { status: row.status });
