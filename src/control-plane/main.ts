@@ -31,12 +31,12 @@ import { snapshotPartsLoader } from "./store/db/snapshot-parts.js";
 import type { ExpiringMap } from "./store/kv/expiring-map.js";
 import { MemoryExpiringMap } from "./store/kv/memory-expiring-map.js";
 import { RedisExpiringMap } from "./store/kv/redis-expiring-map.js";
-import { MemoryRequestRate } from "./store/rates/memory-request-rate.js";
-import type { RequestRate } from "./store/rates/request-rate.js";
-import { RedisRequestRate } from "./store/rates/redis-request-rate.js";
 import type { LeaseStore } from "./store/leases/lease-store.js";
 import { MemoryLeaseStore } from "./store/leases/memory-lease-store.js";
 import { RedisLeaseStore } from "./store/leases/redis-lease-store.js";
+import { MemoryRequestRate } from "./store/rates/memory-request-rate.js";
+import { RedisRequestRate } from "./store/rates/redis-request-rate.js";
+import type { RequestRate } from "./store/rates/request-rate.js";
 import { RedisChangeFeed } from "./store/redis-change-feed.js";
 import { createUsageMetrics, type UsageMetrics } from "./usage-metrics.js";
 

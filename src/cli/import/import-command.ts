@@ -3,7 +3,7 @@ import { type AdminTarget, openAdminConnection } from "../admin/admin-client.js"
 import { jsonDocument, table } from "../admin/output.js";
 import { describeRpcFailure } from "../admin/rpc-failure.js";
 import { type ImportReport, runImportPlan, type StepOutcome } from "./sub2api-apply.js";
-import { IMPORT_KINDS, planImport } from "./sub2api-plan.js";
+import { IMPORT_KINDS, NEVER_CARRIED, planImport } from "./sub2api-plan.js";
 import { readSub2api } from "./sub2api-source.js";
 
 const USAGE = `usage: switchyard import sub2api --database-url postgres://… [--apply] [--json]
@@ -98,7 +98,8 @@ export function reportText(report: ImportReport): string {
     summary +
     lines("not carried", report.notCarried) +
     lines("carried without these fields", report.partial) +
-    lines("failed", failed)
+    lines("failed", failed) +
+    `\nnever carried:\n${NEVER_CARRIED.map((line) => `  ${line}\n`).join("")}`
   );
 }
 
@@ -108,6 +109,7 @@ function reportJson(report: ImportReport) {
     results: report.results,
     notCarried: report.notCarried,
     partial: report.partial,
+    neverCarried: NEVER_CARRIED,
   };
 }
 

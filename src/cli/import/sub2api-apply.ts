@@ -3,9 +3,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import {
   AccountStatus,
   AccountType,
+  ApiKeyStatus,
   BillingMode,
   MatchMode,
-  ApiKeyStatus,
   UserStatus,
 } from "../../gen/switchyard/v1/admin_pb.js";
 import type { AdminClient } from "../admin/command.js";

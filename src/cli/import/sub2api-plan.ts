@@ -124,6 +124,15 @@ export interface ImportPlan {
   partial: NotCarried[];
 }
 
+/**
+ * Columns no row carries, whatever its values: Switchyard has no user logins, and keeps no free-form notes or
+ * reference-specific account settings. Printed with every report, so nothing is dropped unsaid.
+ */
+export const NEVER_CARRIED: readonly string[] = [
+  "users: email (used as the name only when there is no username), password_hash, notes",
+  "accounts: extra (reference-specific settings)",
+];
+
 /** The only platform Switchyard serves. */
 const OPENAI = "openai";
 const DEFAULT_BASE_URL = "https://api.openai.com";

@@ -4,8 +4,8 @@ import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { ControlPlaneCalls } from "../control/lease-channel.js";
 import type { SnapshotWatcher } from "../control/snapshot-watcher.js";
 import type { AuthFailureLimiter } from "../pipeline/auth-failure-limiter.js";
-import { sendFailure } from "../pipeline/client-response.js";
 import { type ClientAddressSource, clientAddress } from "../pipeline/client-address.js";
+import { sendFailure } from "../pipeline/client-response.js";
 import { extractApiKey } from "../pipeline/credentials.js";
 
 /** When the list says a model was created; the gateway does not know, so one fixed instant. */

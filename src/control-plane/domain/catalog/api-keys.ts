@@ -6,8 +6,8 @@ import { type ApiKey, ApiKeyEntity, GroupEntity, UserEntity } from "../../store/
 import { type CatalogDeps, nowOf, recordMutation } from "./catalog-deps.js";
 import { type GroupRecord, toGroupRecord } from "./groups.js";
 import { decodeCursor, type Page, type PageRequest, resolvePageSize, toPage } from "./pagination.js";
-import { toUserRecord, type UserRecord } from "./users.js";
 import { onUniqueViolation } from "./unique-violation.js";
+import { toUserRecord, type UserRecord } from "./users.js";
 import {
   alreadyExists,
   boundedText,
