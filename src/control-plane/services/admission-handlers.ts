@@ -10,10 +10,12 @@ import {
   type RenewRequest,
   RenewResponseSchema,
   RerouteResponseSchema,
+  type UpstreamFailure,
   UpstreamFailureKind,
 } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
+import type { AttemptFailure } from "../domain/admission/account-penalty.js";
 import type { AdmissionService, Grant } from "../domain/admission/admission-service.js";
 import type { LeaseKeeping, RenewInput } from "../domain/admission/lease-keeping.js";
 import type { UpstreamFailureView } from "../domain/scheduling/index.js";
@@ -69,16 +71,9 @@ export function createAdmissionHandlers(
     },
 
     async reroute(request, ctx) {
-      const failure = request.failure;
       const grant = await admission.reroute(
         request.leaseId,
-        {
-          kind: FAILURE_KINDS[failure?.kind ?? UpstreamFailureKind.UNSPECIFIED] ?? "http_status",
-          status: failure?.status ?? 0,
-          resetAfterMs: failure?.resetAfterMs ?? 0,
-          message: (failure?.message ?? "").slice(0, 200),
-          skipMonitoring: failure?.skipMonitoring ?? false,
-        },
+        attemptFailure(request.failure),
         request.excludedAccountIds,
         ctx.signal,
       );
@@ -103,6 +98,7 @@ export function createAdmissionHandlers(
         userSlotOnly: request.scope === ReleaseScope.USER_SLOT,
         upstreamStatus: request.upstreamStatus,
         responseId: request.responseId,
+        ...(request.failure ? { failure: attemptFailure(request.failure) } : {}),
       });
       return create(ReleaseResponseSchema, { released });
     },
@@ -110,6 +106,16 @@ export function createAdmissionHandlers(
     async reportUsage(request) {
       return usage.record(request.records);
     },
+  };
+}
+
+function attemptFailure(failure: UpstreamFailure | undefined): AttemptFailure {
+  return {
+    kind: FAILURE_KINDS[failure?.kind ?? UpstreamFailureKind.UNSPECIFIED] ?? "http_status",
+    status: failure?.status ?? 0,
+    resetAfterMs: failure?.resetAfterMs ?? 0,
+    message: (failure?.message ?? "").slice(0, 200),
+    skipMonitoring: failure?.skipMonitoring ?? false,
   };
 }
 
