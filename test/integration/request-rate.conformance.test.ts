@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { MemoryRequestRate } from "../../src/control-plane/store/rates/memory-request-rate.js";
-import type { RequestRate } from "../../src/control-plane/store/rates/request-rate.js";
 import { RedisRequestRate } from "../../src/control-plane/store/rates/redis-request-rate.js";
+import type { RequestRate } from "../../src/control-plane/store/rates/request-rate.js";
 import { redisNamespace } from "../support/redis-namespace.js";
 
 const namespace = redisNamespace("rate");
