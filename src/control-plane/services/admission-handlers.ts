@@ -99,6 +99,7 @@ export function createAdmissionHandlers(
         upstreamStatus: request.upstreamStatus,
         responseId: request.responseId,
         ...(request.failure ? { failure: attemptFailure(request.failure) } : {}),
+        ticket: request.ticket,
       });
       return create(ReleaseResponseSchema, { released });
     },

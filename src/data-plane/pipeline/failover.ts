@@ -225,6 +225,7 @@ function settle(
   deps.usage.report({
     requestId: ctx.requestId,
     leaseId: lease.leaseId,
+    leaseTicket: lease.ticket,
     ...(lease.principal ? { principal: lease.principal } : {}),
     accountId: lease.target?.accountId ?? "",
     requestedModel: ctx.model,
@@ -259,7 +260,7 @@ async function release(
   try {
     await deps.channel.call(
       "release",
-      { leaseId: lease.leaseId, ...fields },
+      { leaseId: lease.leaseId, ticket: lease.ticket, ...fields },
       {
         timeoutMs: 30_000,
       },
