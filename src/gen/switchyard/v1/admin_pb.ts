@@ -770,7 +770,7 @@ export const DeleteGroupResponseSchema: GenMessage<DeleteGroupResponse> = /*@__P
   messageDesc(file_switchyard_v1_admin, 21);
 
 /**
- * An API key Switchyard issued (metadata only: the key itself is stored as SHA-256).
+ * An API key Switchyard issued or imported (metadata only: the key itself is stored as SHA-256).
  *
  * @generated from message switchyard.v1.ApiKey
  */
