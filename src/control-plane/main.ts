@@ -32,11 +32,15 @@ import { PostgresUsageLedger } from "./store/db/postgres-usage-ledger.js";
 import { seedDefaultPrices } from "./store/db/price-seed.js";
 import { snapshotPartsLoader } from "./store/db/snapshot-parts.js";
 import type { ExpiringMap } from "./store/kv/expiring-map.js";
+import { LocallyCachedMap } from "./store/kv/locally-cached-map.js";
 import { MemoryExpiringMap } from "./store/kv/memory-expiring-map.js";
 import { RedisExpiringMap } from "./store/kv/redis-expiring-map.js";
 import type { LeaseStore } from "./store/leases/lease-store.js";
 import { MemoryLeaseStore } from "./store/leases/memory-lease-store.js";
 import { RedisLeaseStore } from "./store/leases/redis-lease-store.js";
+import { MemoryRequestRate } from "./store/rates/memory-request-rate.js";
+import { RedisRequestRate } from "./store/rates/redis-request-rate.js";
+import type { RequestRate } from "./store/rates/request-rate.js";
 import { RedisChangeFeed } from "./store/redis-change-feed.js";
 import { createUsageMetrics, type UsageMetrics } from "./usage-metrics.js";
 
@@ -60,6 +64,7 @@ export interface ControlPlaneOverrides {
 interface LiveState {
   leases: LeaseStore;
   kv: ExpiringMap;
+  rates: RequestRate;
   feed: ChangeFeed;
   /**
    * Called when the live state came back after being lost (every connection it needs is ready again): holders must
@@ -178,10 +183,16 @@ function services(deps: {
     billingTimezone: config.controlPlane.billingTimezone,
   });
   const book = new LeaseBook(live.kv, clock);
+  // Sticky bindings and response pins: a conversation's next request on this replica skips the round trip.
+  const affinity = new LocallyCachedMap(live.kv, {
+    ttlMs: AFFINITY_LOCAL_TTL_MS,
+    maxEntries: 100_000,
+    clock,
+  });
   const picker = new AccountPicker({
     directory,
     leases: live.leases,
-    affinity: live.kv,
+    affinity,
     clock,
     random: Math.random,
   });
@@ -195,7 +206,8 @@ function services(deps: {
     picker,
     book,
     tickets,
-    affinity: live.kv,
+    affinity,
+    rates: live.rates,
     clock,
     log,
     leaseTtlMs: ttl,
@@ -205,7 +217,7 @@ function services(deps: {
     leases: live.leases,
     book,
     tickets,
-    affinity: live.kv,
+    affinity,
     clock,
     log,
   });
@@ -236,7 +248,7 @@ function services(deps: {
     },
     admin: {
       ...createAdminService({ catalog, log }),
-      ...createLiveStateAdmin({ book, affinity: live.kv }),
+      ...createLiveStateAdmin({ book, affinity }),
       ...createLiveFigureAdmin({
         book,
         waiting,
@@ -250,7 +262,7 @@ function services(deps: {
       createAdmissionHandlers(
         admission,
         keeping,
-        new UsageRecorder(ledger, log, clock, deps.usageMetrics.outOfRange),
+        new UsageRecorder({ ledger, tickets, log, clock, onOutOfRange: deps.usageMetrics.outOfRange }),
         traffic,
       ),
       snapshots,
@@ -267,6 +279,11 @@ function services(deps: {
 
 /** How long new admits wait for data planes to re-assert their leases after a lease-store outage. */
 const REASSERT_HOLD_MS = 2_000;
+/**
+ * How long this replica answers a sticky binding or response pin from memory: a binding another replica changes
+ * meanwhile is followed this much later (a prompt-cache miss at worst).
+ */
+const AFFINITY_LOCAL_TTL_MS = 5_000;
 
 async function openLiveState(config: Config, log: Logger, instanceId: string): Promise<LiveState> {
   const { redisUrl: url, redisPrefix: prefix } = config.controlPlane;
@@ -275,6 +292,7 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
     return {
       leases,
       kv: new MemoryExpiringMap(systemClock),
+      rates: new MemoryRequestRate(),
       feed: new LocalChangeFeed(),
       onRestored: (listener) => leases.onReconnected(listener),
       close: () => leases.close(),
@@ -300,6 +318,7 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
   return {
     leases,
     kv: new RedisExpiringMap(commands, prefix),
+    rates: new RedisRequestRate(commands, prefix),
     feed,
     // Lease records live on the command connection: re-assertion waits until it is back too.
     onRestored: (listener) => leases.onReconnected(() => void whenReady(commands, 2_000).then(listener)),

@@ -136,6 +136,8 @@ export async function startStack(options: {
   const first = await startDataPlane();
   return {
     admin,
+    /** What the CLI needs to reach this control plane (SWITCHYARD_CONTROL_PLANE_URL, SWITCHYARD_ADMIN_TOKEN). */
+    cliEnv: { SWITCHYARD_CONTROL_PLANE_URL: controlPlaneUrl, SWITCHYARD_ADMIN_TOKEN: adminToken },
     adminToken,
     controlPlaneUrl,
     fake,

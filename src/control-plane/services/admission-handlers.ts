@@ -10,10 +10,12 @@ import {
   type RenewRequest,
   RenewResponseSchema,
   RerouteResponseSchema,
+  type UpstreamFailure,
   UpstreamFailureKind,
 } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Endpoint, Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
+import type { AttemptFailure } from "../domain/admission/account-penalty.js";
 import type { AdmissionService, Grant } from "../domain/admission/admission-service.js";
 import type { LeaseKeeping, RenewInput } from "../domain/admission/lease-keeping.js";
 import type { TrafficWindow } from "../domain/admission/traffic-window.js";
@@ -69,6 +71,7 @@ export function createAdmissionHandlers(
           sessionHash: request.sessionHash,
           previousResponseId: request.previousResponseId,
           maxWaitMs: request.maxWaitMs,
+          clientIp: request.clientIp.slice(0, 64),
           resend: request.resend,
           instanceId: ctx.instanceId,
           signal: ctx.signal,
@@ -83,16 +86,9 @@ export function createAdmissionHandlers(
     },
 
     async reroute(request, ctx) {
-      const failure = request.failure;
       const grant = await admission.reroute(
         request.leaseId,
-        {
-          kind: FAILURE_KINDS[failure?.kind ?? UpstreamFailureKind.UNSPECIFIED] ?? "http_status",
-          status: failure?.status ?? 0,
-          resetAfterMs: failure?.resetAfterMs ?? 0,
-          message: (failure?.message ?? "").slice(0, 200),
-          skipMonitoring: failure?.skipMonitoring ?? false,
-        },
+        attemptFailure(request.failure),
         request.excludedAccountIds,
         ctx.signal,
       );
@@ -117,6 +113,8 @@ export function createAdmissionHandlers(
         userSlotOnly: request.scope === ReleaseScope.USER_SLOT,
         upstreamStatus: request.upstreamStatus,
         responseId: request.responseId,
+        ...(request.failure ? { failure: attemptFailure(request.failure) } : {}),
+        ticket: request.ticket,
       });
       return create(ReleaseResponseSchema, { released });
     },
@@ -142,6 +140,16 @@ async function admitCounted(
     if (!input.signal.aborted) traffic.refused();
     throw err;
   }
+}
+
+function attemptFailure(failure: UpstreamFailure | undefined): AttemptFailure {
+  return {
+    kind: FAILURE_KINDS[failure?.kind ?? UpstreamFailureKind.UNSPECIFIED] ?? "http_status",
+    status: failure?.status ?? 0,
+    resetAfterMs: failure?.resetAfterMs ?? 0,
+    message: (failure?.message ?? "").slice(0, 200),
+    skipMonitoring: failure?.skipMonitoring ?? false,
+  };
 }
 
 function renewInput(request: RenewRequest): RenewInput {

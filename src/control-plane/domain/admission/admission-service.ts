@@ -4,10 +4,12 @@ import { leaseIdFor } from "../../../shared/ids.js";
 import type { Logger } from "../../../shared/logger.js";
 import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { AcquireRefusal, LeaseStore } from "../../store/leases/lease-store.js";
-import { applyFailure, type UpstreamFailureView } from "../scheduling/index.js";
+import type { RequestRate } from "../../store/rates/request-rate.js";
+import { type AttemptFailure, penaliseAccount } from "./account-penalty.js";
 import { type AccountPicker, accountSlotKey, type Pick } from "./account-picker.js";
 import type { AccountEntry, Directory, KeyRecord } from "./directory.js";
 import { assertEligible } from "./eligibility.js";
+import { assertClientAllowed, assertSpendRoom } from "./key-controls.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
 import { userSlotKey } from "./lease-keeping.js";
 import type { LeaseTickets } from "./lease-ticket.js";
@@ -16,6 +18,8 @@ import type { WaitingRequests } from "./waiting-requests.js";
 /** Limits of the user wait queue (BEHAVIOUR.md "Concurrency and waiting"). */
 export const USER_MAX_WAITING = 20;
 export const USER_WAIT_TIMEOUT_MS = 30_000;
+/** The rolling window of a user's requests-per-minute limit. */
+const RPM_WINDOW_MS = 60_000;
 
 /** One request asking to run. */
 export interface AdmitInput {
@@ -28,6 +32,8 @@ export interface AdmitInput {
   previousResponseId: string;
   /** 0 for the server's default. */
   maxWaitMs: number;
+  /** The client's address as the data plane resolved it ("unknown" when it could not). */
+  clientIp: string;
   /** Sent again after a reconnect: answer with the lease already granted under this request id, if any. */
   resend: boolean;
   instanceId: string;
@@ -52,6 +58,8 @@ export interface AdmissionDeps {
   book: LeaseBook;
   tickets: LeaseTickets;
   affinity: ExpiringMap;
+  /** Users' requests per rolling minute. */
+  rates: RequestRate;
   clock: Clock;
   log: Logger;
   leaseTtlMs: number;
@@ -105,7 +113,11 @@ export class AdmissionService {
     }
     if (this.#held) await this.#held;
     const key = await this.authenticate(input.keySha256);
-    assertEligible(key, this.#deps.clock.now());
+    const now = this.#deps.clock.now();
+    assertClientAllowed(key.controls, input.clientIp);
+    assertEligible(key, now);
+    assertSpendRoom(key.controls, now);
+    await this.#countRequest(key, input.requestId, now);
     const leaseId = leaseIdFor(input.instanceId, input.requestId);
     const fast = await this.#deps.picker.pickWithUserSlot({
       ...this.#pickRequest(input, key, leaseId, input.signal),
@@ -124,6 +136,14 @@ export class AdmissionService {
       this.#waiting.delete(input.requestId);
       input.signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Counts the request against its user's requests-per-minute limit; 429 with Retry-After past it. */
+  async #countRequest(key: KeyRecord, requestId: string, now: number): Promise<void> {
+    const limit = key.controls.userRpmLimit;
+    if (limit <= 0) return;
+    const waitMs = await this.#deps.rates.take(`rpm:${key.userId}`, requestId, limit, RPM_WINDOW_MS, now);
+    if (waitMs > 0) throw new SwitchyardError(ErrorCode.USER_RATE_LIMITED, { retryAfterMs: waitMs });
   }
 
   #pickRequest(input: AdmitInput, key: KeyRecord, leaseId: string, signal: AbortSignal) {
@@ -274,13 +294,13 @@ export class AdmissionService {
   /** Penalises the failed account, frees its slot, and takes a slot on another account for the same lease. */
   async reroute(
     leaseId: string,
-    failure: UpstreamFailureView & { skipMonitoring: boolean },
+    failure: AttemptFailure,
     excluded: readonly string[],
     signal: AbortSignal,
   ): Promise<Grant> {
     const record = await this.#liveRecord(leaseId);
     if (record.accountId !== null) {
-      await this.#penalise(record, failure);
+      await penaliseAccount(this.#deps, record, failure);
       await this.#deps.leases.release(accountSlotKey(record.accountId), leaseId);
     }
     const excludedIds = new Set([...excluded, ...(record.accountId ? [record.accountId] : [])]);
@@ -318,24 +338,6 @@ export class AdmissionService {
       userWaitMs: 0,
       accountWaitMs: pick.waitedMs,
     };
-  }
-
-  async #penalise(record: LeaseRecord, failure: UpstreamFailureView & { skipMonitoring: boolean }) {
-    const accounts = await this.#deps.directory.accountsOfGroup(record.groupId);
-    const account = accounts.find((a) => a.view.id === record.accountId);
-    if (!account) return;
-    const outcome = applyFailure({
-      health: account.health,
-      cooldowns: account.view,
-      failure,
-      accountType: account.view.type,
-      skipMonitoring: failure.skipMonitoring,
-      now: this.#deps.clock.now(),
-    });
-    await this.#deps.directory.recordOutcome(account.view.id, outcome.health, outcome.penalty);
-    if (outcome.penalty.kind !== "none") {
-      this.#deps.log.info({ accountId: account.view.id, penalty: outcome.penalty }, "account penalised");
-    }
   }
 
   async #liveRecord(leaseId: string): Promise<LeaseRecord> {

@@ -4,6 +4,7 @@ import type { Logger } from "../../../shared/logger.js";
 import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { LeaseStore } from "../../store/leases/lease-store.js";
 import { applySuccess, DEFAULT_STICKY_POLICY, responsePinKey } from "../scheduling/index.js";
+import { type AttemptFailure, penaliseAccount } from "./account-penalty.js";
 import { accountSlotKey } from "./account-picker.js";
 import type { Directory } from "./directory.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
@@ -35,6 +36,10 @@ export interface ReleaseInput {
   userSlotOnly: boolean;
   upstreamStatus: number;
   responseId: string;
+  /** The request ended on a refusal of the lease's account that was not rerouted: penalise the account. */
+  failure?: AttemptFailure;
+  /** The holder's latest ticket: the slots are freed without reading the record. */
+  ticket?: Uint8Array;
 }
 
 /** Dependencies of {@link LeaseKeeping}. */
@@ -104,6 +109,10 @@ export class LeaseKeeping {
 
   /** Frees the lease's slots; false when it had already ended. */
   async release(input: ReleaseInput): Promise<boolean> {
+    if (!input.userSlotOnly && input.ticket && input.ticket.length > 0) {
+      const sealed = this.#deps.tickets.open(input.ticket, input.leaseId, this.#deps.clock.now());
+      if (sealed) return this.#releaseSealed(sealed, input);
+    }
     const record = await this.#deps.book.get(input.leaseId);
     if (!record) return false;
     const userKey = userSlotKey(record.userId);
@@ -113,11 +122,30 @@ export class LeaseKeeping {
       await this.#deps.book.put(record);
       return true;
     }
+    if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
     await Promise.all([
       record.userSlotHeld ? this.#deps.leases.release(userKey, record.leaseId) : false,
       record.accountId ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId) : false,
       this.#deps.book.markReleased(record),
     ]);
+    await this.#afterSuccess(record, input);
+    return true;
+  }
+
+  /**
+   * The release of a lease its holder names by ticket: the slots the ticket names are freed and the record replaced
+   * by its tombstone in one round of commands, without reading the record first. The holder's ticket is its latest
+   * (a reroute issues a new one), and freeing a slot the lease no longer holds is a no-op, so this frees exactly
+   * what the record would have named.
+   */
+  async #releaseSealed(record: LeaseRecord, input: ReleaseInput): Promise<boolean> {
+    if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
+    const [user, account] = await Promise.all([
+      this.#deps.leases.release(userSlotKey(record.userId), record.leaseId),
+      record.accountId ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId) : false,
+      this.#deps.book.markReleased(record),
+    ]);
+    if (!user && !account) return false;
     await this.#afterSuccess(record, input);
     return true;
   }
