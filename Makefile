@@ -1,6 +1,6 @@
 # Thin wrappers over the npm scripts, so `make` and `npm run` always agree.
 .DEFAULT_GOAL := help
-.PHONY: help check test test-unit test-integration test-e2e run build generate bench ci
+.PHONY: help check test test-unit test-integration test-e2e run build build-ui generate bench ci
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,8 +23,11 @@ test-e2e: ## real processes end to end
 run: ## everything in one process on embedded storage (npm start)
 	npm start
 
-build: ## compile to dist/ (the installed `switchyard` command runs dist/)
+build: ## compile to dist/ (the installed `switchyard` command runs dist/) and build the admin web UI into dist/ui
 	npm run build
+
+build-ui: ## build only the admin web UI (web/) into dist/ui
+	npm run build:ui
 
 generate: ## regenerate src/gen from proto/ with buf
 	npm run generate

@@ -111,7 +111,7 @@ describe("the image's runtime stage, started as the manifests start it", () => {
     expect(waiting.output()).toMatch(/database is up to date\n$/);
   });
 
-  it("serves the control plane with migrate-on-start off: grpc.health.v1 SERVING and /metrics", async () => {
+  it("serves the control plane with migrate-on-start off: grpc.health.v1 SERVING, /metrics and the admin UI", async () => {
     const controlPlane = start(["serve", "control-plane"], {
       ...database(),
       SWITCHYARD_MIGRATE_ON_START: "false",
@@ -140,6 +140,9 @@ describe("the image's runtime stage, started as the manifests start it", () => {
     const metrics = await fetch(`http://127.0.0.1:${controlPlanePort}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain("switchyard_control_plane_rpcs_total");
+    // The admin web UI ships built in dist/ui, without Vite (a development dependency) in the install.
+    const ui = await fetch(`http://127.0.0.1:${controlPlanePort}/ui/`);
+    expect([ui.status, ui.headers.get("content-type")]).toEqual([200, "text/html; charset=utf-8"]);
   });
 
   it("starts a data plane that connects to it and turns /readyz 200 (/healthz 200 from the start)", async () => {
