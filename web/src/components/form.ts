@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { type FormEvent, useState } from "react";
 import { fieldOf } from "../api.js";
 
 /**
@@ -40,4 +40,18 @@ export function formValues(form: HTMLFormElement): Record<string, string> {
 /** Every value of a multi-valued control (checkboxes sharing a name). */
 export function formList(form: HTMLFormElement, name: string): string[] {
   return new FormData(form).getAll(name).filter((v): v is string => typeof v === "string");
+}
+
+/** Runs a create form: the call with the form's values; on success the form is cleared and the list reloaded. */
+export function useCreate(call: (v: Record<string, string>) => Promise<unknown>, reload: () => void) {
+  const submit = useSubmit();
+  const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    if (await submit.run(() => call(formValues(form)))) {
+      form.reset();
+      reload();
+    }
+  };
+  return { submit, onSubmit };
 }

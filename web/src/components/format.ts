@@ -43,3 +43,10 @@ export function percent(ratio: number): string {
 export function shortId(id: string): string {
   return id.length > 8 ? id.slice(0, 8) : id;
 }
+
+/** An instant as a datetime-local input value in the browser's zone; "" for none. */
+export function localInput(epochMs: number | null): string {
+  if (epochMs === null) return "";
+  const d = new Date(epochMs - new Date(epochMs).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+}

@@ -1,13 +1,14 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type FormEvent, useState } from "react";
-import type { UsageRecord, UsageSeriesPoint } from "../../../src/gen/switchyard/v1/admin_pb.js";
-import { Outcome } from "../../../src/gen/switchyard/v1/types_pb.js";
+import type { UsageRecord } from "../../../src/gen/switchyard/v1/admin_pb.js";
 import type { Admin } from "../api.js";
 import { formValues } from "../components/form.js";
-import { count, dateTime, ms, usd } from "../components/format.js";
+import { count, dateTime, localInput, usd } from "../components/format.js";
 import { useLoad } from "../components/hooks.js";
 import { useNames } from "../components/names.js";
 import { Empty, ErrorLine, Pager, Section } from "../components/ui.js";
+import { Chart } from "../components/usage-chart.js";
+import { download, outcomeWord, toCsv } from "../components/usage-csv.js";
 
 interface Filters {
   userId: string;
@@ -31,12 +32,6 @@ function rangeOf(filters: Filters): { start: number; end: number } {
 /** A bucket width giving at most ~100 bars, in whole minutes. */
 function bucketSecondsFor(rangeMs: number): number {
   return Math.max(60, Math.ceil(rangeMs / 100 / 60_000) * 60);
-}
-
-function localInput(epochMs: number | null): string {
-  if (epochMs === null) return "";
-  const d = new Date(epochMs - new Date(epochMs).getTimezoneOffset() * 60_000);
-  return d.toISOString().slice(0, 16);
 }
 
 /** Usage over time and record by record, filtered by user, key, account, model and time; CSV export. */
@@ -246,116 +241,4 @@ export function UsageScreen({ admin }: { admin: Admin }) {
       </Section>
     </>
   );
-}
-
-function outcomeWord(outcome: Outcome): string {
-  return (Outcome[outcome] ?? "unknown").toLowerCase().replace(/_/g, " ");
-}
-
-/** Where a chart's buckets lie: the first bucket's start, the width, how many the range has. */
-interface Axis {
-  start: number;
-  bucketMs: number;
-  buckets: number;
-}
-
-/**
- * A bar chart of one figure per time bucket, as SVG: each bar at its bucket's place in the whole range (buckets
- * without usage stay empty), the tallest bar filling the height.
- */
-function Chart(props: {
-  title: string;
-  points: UsageSeriesPoint[];
-  axis: Axis;
-  value: (p: UsageSeriesPoint) => number;
-  format: (n: number) => string;
-}) {
-  const { axis } = props;
-  const values = props.points.map(props.value);
-  const max = Math.max(1e-12, ...values);
-  const total = values.reduce((a, b) => a + b, 0);
-  const width = 600;
-  const height = 120;
-  const barWidth = width / Math.max(axis.buckets, 1);
-  return (
-    <figure className="chart">
-      <figcaption>
-        {props.title}: <strong>{props.format(total)}</strong>{" "}
-        <span className="muted">
-          (peak {props.format(max)} per {Math.round(axis.bucketMs / 60_000)} min)
-        </span>
-      </figcaption>
-      <svg
-        viewBox={`0 0 ${width} ${height}`}
-        preserveAspectRatio="none"
-        role="img"
-        aria-label={`${props.title} over time`}
-      >
-        {props.points.map((point, i) => {
-          const v = values[i] ?? 0;
-          const h = Math.max(1, (v / max) * (height - 4));
-          const slot = Math.round((ms(point.bucketStartTime) - axis.start) / axis.bucketMs);
-          return (
-            <rect
-              key={ms(point.bucketStartTime)}
-              x={slot * barWidth + barWidth * 0.1}
-              y={height - h}
-              width={Math.max(1, barWidth * 0.8)}
-              height={h}
-            >
-              <title>
-                {dateTime(point.bucketStartTime)}: {props.format(v)}
-              </title>
-            </rect>
-          );
-        })}
-      </svg>
-      <div className="chart-axis muted small-print">
-        <span>{localTime(axis.start)}</span>
-        <span>{localTime(axis.start + axis.buckets * axis.bucketMs)}</span>
-      </div>
-    </figure>
-  );
-}
-
-function localTime(epochMs: number): string {
-  return localInput(epochMs).replace("T", " ");
-}
-
-const CSV_COLUMNS: [string, (r: UsageRecord) => string | number | bigint | boolean][] = [
-  ["request_id", (r) => r.requestId],
-  ["create_time", (r) => (r.createTime ? new Date(ms(r.createTime)).toISOString() : "")],
-  ["user_id", (r) => r.userId],
-  ["key_id", (r) => r.keyId],
-  ["group_id", (r) => r.groupId],
-  ["account_id", (r) => r.accountId],
-  ["requested_model", (r) => r.requestedModel],
-  ["upstream_model", (r) => r.upstreamModel],
-  ["stream", (r) => r.stream],
-  ["input_tokens", (r) => r.tokens?.inputTokens ?? 0n],
-  ["cached_input_tokens", (r) => r.tokens?.cachedInputTokens ?? 0n],
-  ["output_tokens", (r) => r.tokens?.outputTokens ?? 0n],
-  ["total_cost_usd", (r) => r.totalCostUsd],
-  ["outcome", (r) => outcomeWord(r.outcome)],
-  ["status_code", (r) => r.statusCode],
-  ["duration_ms", (r) => r.durationMs],
-];
-
-function toCsv(rows: UsageRecord[]): string {
-  const cell = (v: string | number | bigint | boolean) => {
-    const text = String(v);
-    return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  };
-  const lines = [CSV_COLUMNS.map(([name]) => name).join(",")];
-  for (const r of rows) lines.push(CSV_COLUMNS.map(([, get]) => cell(get(r))).join(","));
-  return `${lines.join("\n")}\n`;
-}
-
-function download(name: string, text: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  a.click();
-  URL.revokeObjectURL(url);
 }

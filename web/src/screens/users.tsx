@@ -1,11 +1,12 @@
 import { type FormEvent, useState } from "react";
-import { type ApiKey, ApiKeyStatus, type User, UserStatus } from "../../../src/gen/switchyard/v1/admin_pb.js";
+import { type User, UserStatus } from "../../../src/gen/switchyard/v1/admin_pb.js";
 import type { Admin } from "../api.js";
 import { formValues, useSubmit } from "../components/form.js";
 import { dateTime, usd } from "../components/format.js";
 import { useLoad } from "../components/hooks.js";
 import { type Names, useNames } from "../components/names.js";
 import { Badge, ConfirmButton, Empty, ErrorLine, Field, Section } from "../components/ui.js";
+import { KeyRow, NewKey } from "./user-keys.js";
 
 /** Users (balance, concurrency in use) and their API keys (quota used; create shows the key once; revoke). */
 export function UsersScreen({ admin }: { admin: Admin }) {
@@ -266,71 +267,5 @@ function UserDetail(props: { admin: Admin; user: User; names: Names; onChanged: 
         </div>
       )}
     </Section>
-  );
-}
-
-function KeyRow(props: { admin: Admin; apiKey: ApiKey; names: Names; onChanged: () => void }) {
-  const k = props.apiKey;
-  const status =
-    k.status === ApiKeyStatus.REVOKED ? (
-      <Badge tone="bad">revoked</Badge>
-    ) : k.status === ApiKeyStatus.DISABLED ? (
-      <Badge tone="muted">disabled</Badge>
-    ) : (
-      <Badge tone="ok">active</Badge>
-    );
-  return (
-    <tr data-key-prefix={k.prefix}>
-      <td>
-        <code>{k.prefix}…</code>
-      </td>
-      <td>{k.name || "—"}</td>
-      <td>{props.names.group(k.groupId)}</td>
-      <td>{status}</td>
-      <td>
-        {usd(k.quotaUsedUsd)} / {k.quotaUsd === "" ? "unlimited" : usd(k.quotaUsd)}
-      </td>
-      <td>{dateTime(k.lastUsedTime)}</td>
-      <td className="actions">
-        {k.status !== ApiKeyStatus.REVOKED ? (
-          <ConfirmButton
-            label="Revoke"
-            title={`Revoke ${k.prefix}…?`}
-            message="The key stops working on every data plane within a second. This cannot be undone."
-            onConfirm={async () => {
-              await props.admin.revokeApiKey({ id: k.id });
-              props.onChanged();
-            }}
-          />
-        ) : null}
-      </td>
-    </tr>
-  );
-}
-
-/** The plaintext key, shown once, with a copy button. */
-function NewKey({ value, onDismiss }: { value: string; onDismiss: () => void }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <div className="new-key" role="status">
-      <p>
-        <strong>Copy the new key now:</strong> it is shown this once and can never be read again.
-      </p>
-      <div className="row">
-        <code id="new-key-value">{value}</code>
-        <button
-          type="button"
-          className="small"
-          onClick={() => {
-            void navigator.clipboard?.writeText(value).then(() => setCopied(true));
-          }}
-        >
-          {copied ? "Copied" : "Copy"}
-        </button>
-        <button type="button" className="small ghost" onClick={onDismiss}>
-          Done
-        </button>
-      </div>
-    </div>
   );
 }
