@@ -65,7 +65,9 @@ export function AccountsScreen({ admin }: { admin: Admin }) {
                     <td>
                       <Cooldown account={a} now={now} />
                     </td>
-                    <td className="muted">not reported for API-key accounts</td>
+                    <td className="muted" title="The AdminService reports no usage windows for accounts yet">
+                      not reported
+                    </td>
                     <td>
                       {inUse(a.id)} / {a.concurrency}
                     </td>
