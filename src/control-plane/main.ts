@@ -12,7 +12,11 @@ import { AdmissionService } from "./domain/admission/admission-service.js";
 import { LeaseBook } from "./domain/admission/lease-book.js";
 import { LeaseKeeping } from "./domain/admission/lease-keeping.js";
 import { LeaseTickets } from "./domain/admission/lease-ticket.js";
-import { createCatalog } from "./domain/catalog/index.js";
+import { createCatalog, type UsageWindowsRecord } from "./domain/catalog/index.js";
+import { refreshingCredentials } from "./domain/oauth/account-credentials.js";
+import { ChatGptTokens } from "./domain/oauth/chatgpt-tokens.js";
+import { UsageWindows } from "./domain/oauth/usage-windows.js";
+import { chatgptTokenEndpoint } from "./clients/chatgpt-token-endpoint.js";
 import { type ChangeFeed, LocalChangeFeed } from "./domain/change-feed.js";
 import { CredentialCipher, cipherKey } from "./domain/credential-cipher.js";
 import { SnapshotSource } from "./domain/snapshot/snapshot-source.js";
@@ -36,6 +40,7 @@ import { MemoryLeaseStore } from "./store/leases/memory-lease-store.js";
 import { RedisLeaseStore } from "./store/leases/redis-lease-store.js";
 import { RedisChangeFeed } from "./store/redis-change-feed.js";
 import { createUsageMetrics, type UsageMetrics } from "./usage-metrics.js";
+import { createUsageWindowMetrics } from "./usage-window-metrics.js";
 
 /** A running control plane. */
 export interface RunningControlPlane {
@@ -109,6 +114,7 @@ export async function startControlPlane(
       instanceId,
       secretKey: cp.secretKey,
       usageMetrics,
+      onUsageWindows: createUsageWindowMetrics(registry),
     });
     const server = build({
       ...implementations,
@@ -154,6 +160,7 @@ function services(deps: {
   instanceId: string;
   secretKey: Buffer;
   usageMetrics: UsageMetrics;
+  onUsageWindows: (accountId: string, windows: UsageWindowsRecord) => void;
 }) {
   const { config, log, clock, orm, live, cipher } = deps;
   const ttl = config.controlPlane.leaseTtlMs;
@@ -164,6 +171,7 @@ function services(deps: {
     log,
     cipher,
     billingTimezone: config.controlPlane.billingTimezone,
+    chatgptBaseUrl: config.controlPlane.chatgptCodexBaseUrl,
   });
   const directory = new PostgresDirectory({
     orm,
@@ -182,6 +190,14 @@ function services(deps: {
     random: Math.random,
   });
   const tickets = new LeaseTickets(deps.secretKey);
+  const tokens = new ChatGptTokens({
+    vault: catalog.accounts,
+    endpoint: chatgptTokenEndpoint(config.controlPlane.chatgptTokenUrl),
+    locks: live.kv,
+    clock,
+    log,
+    markError: (accountId, reason) => catalog.accounts.markError(accountId, reason),
+  });
   const admission = new AdmissionService({
     directory,
     leases: live.leases,
@@ -192,6 +208,7 @@ function services(deps: {
     clock,
     log,
     leaseTtlMs: ttl,
+    credentials: refreshingCredentials(tokens),
   });
   const keeping = new LeaseKeeping({
     directory,
@@ -201,6 +218,13 @@ function services(deps: {
     affinity: live.kv,
     clock,
     log,
+    windows: new UsageWindows({
+      store: catalog.accounts,
+      directory,
+      clock,
+      log,
+      onReport: deps.onUsageWindows,
+    }),
   });
   const ledger = new PostgresUsageLedger({
     orm,

@@ -10,12 +10,14 @@ import {
   type RenewRequest,
   RenewResponseSchema,
   RerouteResponseSchema,
+  type SubscriptionUsage,
   UpstreamFailureKind,
 } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { AdmissionService, Grant } from "../domain/admission/admission-service.js";
 import type { LeaseKeeping, RenewInput } from "../domain/admission/lease-keeping.js";
+import type { ReportedUsage } from "../domain/oauth/usage-windows.js";
 import type { UpstreamFailureView } from "../domain/scheduling/index.js";
 import type { GatewayHandlers } from "./gateway-handlers.js";
 import type { UsageRecorder } from "./usage-recorder.js";
@@ -102,6 +104,7 @@ export function createAdmissionHandlers(
         userSlotOnly: request.scope === ReleaseScope.USER_SLOT,
         upstreamStatus: request.upstreamStatus,
         responseId: request.responseId,
+        ...(request.subscriptionUsage ? { usage: reportedUsage(request.subscriptionUsage) } : {}),
       });
       return create(ReleaseResponseSchema, { released });
     },
@@ -135,6 +138,7 @@ function toLease(grant: Grant): Lease {
       credential: account.credential,
       proxyUrl: account.proxyUrl,
       upstreamModel: record.upstreamModel,
+      chatgptAccountId: account.oauth?.chatgptAccountId ?? "",
     },
     attempt: record.attempt,
     sticky: record.sticky,
@@ -142,6 +146,18 @@ function toLease(grant: Grant): Lease {
     accountWaitMs: Math.round(grant.accountWaitMs),
     ticket: grant.ticket,
   });
+}
+
+function reportedUsage(usage: SubscriptionUsage): ReportedUsage {
+  const window = (w: SubscriptionUsage["primary"]) =>
+    w === undefined || !Number.isFinite(w.usedPercent)
+      ? null
+      : {
+          usedPercent: w.usedPercent,
+          windowMinutes: w.windowMinutes,
+          resetAfterSeconds: w.resetAfterSeconds,
+        };
+  return { primary: window(usage.primary), secondary: window(usage.secondary) };
 }
 
 function keyHash(bytes: Uint8Array): Uint8Array {

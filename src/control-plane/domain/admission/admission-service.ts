@@ -4,8 +4,9 @@ import { leaseIdFor } from "../../../shared/ids.js";
 import type { Logger } from "../../../shared/logger.js";
 import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { AcquireRefusal, LeaseStore } from "../../store/leases/lease-store.js";
+import { type AccountCredentials, STORED_CREDENTIALS } from "../oauth/account-credentials.js";
 import { applyFailure, type UpstreamFailureView } from "../scheduling/index.js";
-import { type AccountPicker, accountSlotKey, type Pick } from "./account-picker.js";
+import { type AccountPicker, accountSlotKey, type Pick, type PickRequest } from "./account-picker.js";
 import type { AccountEntry, Directory, KeyRecord } from "./directory.js";
 import { assertEligible } from "./eligibility.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
@@ -54,6 +55,8 @@ export interface AdmissionDeps {
   clock: Clock;
   log: Logger;
   leaseTtlMs: number;
+  /** Fresh tokens for ChatGPT accounts; default: credentials as stored. */
+  credentials?: AccountCredentials;
 }
 
 /**
@@ -104,12 +107,20 @@ export class AdmissionService {
     const key = await this.authenticate(input.keySha256);
     assertEligible(key, this.#deps.clock.now());
     const leaseId = leaseIdFor(input.instanceId, input.requestId);
+    const request = this.#pickRequest(input, key, leaseId, input.signal);
     const fast = await this.#deps.picker.pickWithUserSlot({
-      ...this.#pickRequest(input, key, leaseId, input.signal),
+      ...request,
       userKey: userSlotKey(key.userId),
       userLimit: key.userConcurrency,
     });
-    if (fast) return this.#grant(input, key, leaseId, fast, 0);
+    if (fast) {
+      try {
+        return await this.#grant(input, key, leaseId, await this.#withCredential(fast, request), 0);
+      } catch (err) {
+        await this.#deps.leases.release(userSlotKey(key.userId), leaseId).catch(() => false);
+        throw err;
+      }
+    }
     // Only a request that may wait can be withdrawn, so only it gets its own signal.
     const abort = new AbortController();
     const onAbort = () => abort.abort();
@@ -123,7 +134,7 @@ export class AdmissionService {
     }
   }
 
-  #pickRequest(input: AdmitInput, key: KeyRecord, leaseId: string, signal: AbortSignal) {
+  #pickRequest(input: AdmitInput, key: KeyRecord, leaseId: string, signal: AbortSignal): PickRequest {
     return {
       holder: leaseId,
       groupId: key.groupId,
@@ -160,11 +171,33 @@ export class AdmissionService {
         const fresh = await this.authenticate(input.keySha256);
         assertEligible(fresh, this.#deps.clock.now());
       }
-      const pick = await this.#deps.picker.pick(this.#pickRequest(input, key, leaseId, signal));
+      const request = this.#pickRequest(input, key, leaseId, signal);
+      const pick = await this.#withCredential(await this.#deps.picker.pick(request), request);
       return await this.#grant(input, key, leaseId, pick, user.waitedMs);
     } catch (err) {
       await this.#deps.leases.release(userKey, leaseId).catch(() => false);
       throw err;
+    }
+  }
+
+  /**
+   * The pick with a credential usable now (a ChatGPT account's token refreshed when it is about to expire). An
+   * account that cannot be used gives its slot back and is excluded, and another is picked; the caller frees the
+   * user slot if no account is left.
+   */
+  async #withCredential(pick: Pick, request: PickRequest): Promise<Pick> {
+    const credentials = this.#deps.credentials ?? STORED_CREDENTIALS;
+    const excluded = new Set(request.excludedAccountIds);
+    let current = pick;
+    for (;;) {
+      const account = await credentials.usable(current.account).catch((err: unknown) => {
+        this.#deps.log.warn({ err, accountId: current.account.view.id }, "account credential not usable");
+        return null;
+      });
+      if (account) return account === current.account ? current : { ...current, account };
+      await this.#deps.leases.release(accountSlotKey(current.account.view.id), request.holder);
+      excluded.add(current.account.view.id);
+      current = await this.#deps.picker.pick({ ...request, excludedAccountIds: excluded });
     }
   }
 
@@ -243,15 +276,18 @@ export class AdmissionService {
     signal: AbortSignal,
   ): Promise<Grant> {
     const record = await this.#liveRecord(leaseId);
+    const retry = await this.#retryWithNewToken(record, failure);
+    if (retry !== "refused" && retry !== null) return retry;
     if (record.accountId !== null) {
-      await this.#penalise(record, failure);
+      // A refused refresh has put the account in error with its reason already: nothing to add.
+      if (retry !== "refused") await this.#penalise(record, failure);
       await this.#deps.leases.release(accountSlotKey(record.accountId), leaseId);
     }
     const excludedIds = new Set([...excluded, ...(record.accountId ? [record.accountId] : [])]);
     record.accountId = null;
     let pick: Pick;
     try {
-      pick = await this.#deps.picker.pick({
+      const request: PickRequest = {
         holder: leaseId,
         groupId: record.groupId,
         userId: record.userId,
@@ -261,7 +297,8 @@ export class AdmissionService {
         excludedAccountIds: excludedIds,
         ttlMs: record.ttlMs,
         signal,
-      });
+      };
+      pick = await this.#withCredential(await this.#deps.picker.pick(request), request);
     } catch (err) {
       // No account now: the record keeps the user slot only, for the release that follows.
       await this.#deps.book.put(record);
@@ -281,6 +318,43 @@ export class AdmissionService {
       account: pick.account,
       userWaitMs: 0,
       accountWaitMs: pick.waitedMs,
+    };
+  }
+
+  /**
+   * A ChatGPT account's 401 (CHATGPT-ACCOUNTS.md "Usage windows and errors"): the token is refreshed and the same
+   * account retried, once per account and request, keeping its slot. Null when this is not such a case (the caller
+   * fails over as usual); "refused" when the refresh was refused and the account is now in error.
+   */
+  async #retryWithNewToken(
+    record: LeaseRecord,
+    failure: UpstreamFailureView,
+  ): Promise<Grant | "refused" | null> {
+    if (failure.kind !== "http_status" || failure.status !== 401 || record.accountId === null) return null;
+    if (record.tokenRetriedOn === record.accountId) return null;
+    const accounts = await this.#deps.directory.accountsOfGroup(record.groupId);
+    const account = accounts.find((a) => a.view.id === record.accountId);
+    if (!account?.oauth) return null;
+    const credentials = this.#deps.credentials ?? STORED_CREDENTIALS;
+    const fresh = await credentials.usable(account, true).catch((err: unknown) => {
+      this.#deps.log.warn({ err, accountId: account.view.id }, "token refresh after a 401 failed");
+      return undefined;
+    });
+    if (fresh === null) return "refused";
+    if (fresh === undefined) return null;
+    Object.assign(record, {
+      tokenRetriedOn: account.view.id,
+      attempt: record.attempt + 1,
+      expiresAt: this.#deps.clock.now() + record.ttlMs,
+    });
+    await this.#deps.book.put(record);
+    this.#deps.log.info({ accountId: account.view.id }, "retrying with a refreshed token after a 401");
+    return {
+      record,
+      ticket: this.#deps.tickets.seal(record),
+      account: fresh,
+      userWaitMs: 0,
+      accountWaitMs: 0,
     };
   }
 

@@ -8,6 +8,7 @@ import { accountSlotKey } from "./account-picker.js";
 import type { Directory } from "./directory.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
 import type { LeaseTickets } from "./lease-ticket.js";
+import type { ReportedUsage, UsageWindows } from "../oauth/usage-windows.js";
 
 /** Slot key of a user. */
 export const userSlotKey = (userId: string): string => `user:${userId}`;
@@ -35,6 +36,8 @@ export interface ReleaseInput {
   userSlotOnly: boolean;
   upstreamStatus: number;
   responseId: string;
+  /** The subscription usage windows the last attempt's upstream reported (ChatGPT accounts). */
+  usage?: ReportedUsage;
 }
 
 /** Dependencies of {@link LeaseKeeping}. */
@@ -46,6 +49,8 @@ export interface LeaseKeepingDeps {
   affinity: ExpiringMap;
   clock: Clock;
   log: Logger;
+  /** Keeps reported subscription usage windows; absent: reports are ignored. */
+  windows?: UsageWindows;
 }
 
 /**
@@ -106,6 +111,9 @@ export class LeaseKeeping {
   async release(input: ReleaseInput): Promise<boolean> {
     const record = await this.#deps.book.get(input.leaseId);
     if (!record) return false;
+    if (input.usage && record.accountId && this.#deps.windows) {
+      await this.#deps.windows.report(record.accountId, record.groupId, input.usage);
+    }
     const userKey = userSlotKey(record.userId);
     if (input.userSlotOnly) {
       if (record.userSlotHeld) await this.#deps.leases.release(userKey, record.leaseId);

@@ -2,11 +2,18 @@ import { newEntityId } from "../../../shared/ids.js";
 import { type Account, AccountEntity, GroupEntity } from "../../store/db/entities.js";
 import type { CredentialCipher } from "../credential-cipher.js";
 import {
+  type ChatGptCredential,
+  CredentialShapeError,
+  chatgptCredentialFrom,
+  serializeChatGptCredential,
+} from "../oauth/chatgpt-credential.js";
+import {
   type AccountRecord,
   type AccountStatus,
   type AccountType,
   type SchedulableAccount,
   toAccountRecord,
+  type UsageWindowsRecord,
   toSchedulableAccount,
 } from "./account-records.js";
 import {
@@ -33,13 +40,24 @@ import {
   requiredName,
 } from "./validation.js";
 
+/** The tokens of a ChatGPT account as an admin gives them (see proto ChatGptCredential). */
+export interface ChatGptCredentialInput {
+  accessToken: string;
+  refreshToken: string;
+  idToken: string;
+  chatgptAccountId: string;
+}
+
 /** CreateAccount's fields; absent ones take the proto's defaults. */
 export interface CreateAccountInput {
   name: string;
   platform?: string;
   type?: AccountType;
   baseUrl?: string;
+  /** API-key accounts: the key. */
   credential: string;
+  /** OAuth (ChatGPT) accounts: the tokens. */
+  chatgpt?: ChatGptCredentialInput;
   proxyUrl?: string;
   concurrency?: number;
   priority?: number;
@@ -53,6 +71,8 @@ export interface UpdateAccountInput {
   name?: string;
   baseUrl?: string;
   credential?: string;
+  /** OAuth (ChatGPT) accounts: new tokens. */
+  chatgpt?: ChatGptCredentialInput;
   proxyUrl?: string;
   concurrency?: number;
   priority?: number;
@@ -71,15 +91,32 @@ export const DEFAULT_ACCOUNT_PRIORITY = 50;
 const NAME_MAX = 128;
 const INT32 = 2 ** 31 - 1;
 
+/** What the account catalog needs besides the common catalog deps. */
+export interface AccountCatalogDeps extends CatalogDeps {
+  cipher: CredentialCipher;
+  /** Base URL of new ChatGPT accounts without one (SWITCHYARD_CHATGPT_CODEX_BASE_URL). */
+  chatgptBaseUrl?: string;
+}
+
+/** Where ChatGPT accounts send requests unless configured otherwise. */
+export const DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api/codex";
+
 /** Upstream accounts. Credentials are sealed with the cipher on the way in and opened only for scheduling. */
 export class AccountCatalog {
-  constructor(private readonly deps: CatalogDeps & { cipher: CredentialCipher }) {}
+  constructor(private readonly deps: AccountCatalogDeps) {}
 
   async create(input: CreateAccountInput): Promise<AccountRecord> {
     const name = requiredName(input.name, "name", NAME_MAX);
     const platform = knownPlatform(input.platform || "openai", "platform");
-    if (input.type === "oauth") throw invalid("type", "OAUTH accounts are not supported yet");
-    const sealed = this.deps.cipher.seal(credential(input.credential));
+    const oauth = input.type === "oauth";
+    const tokens = oauth ? chatgptTokens(input.chatgpt) : null;
+    if (!oauth && input.chatgpt) throw invalid("chatgpt", "only with type OAUTH");
+    if (oauth && input.credential !== "")
+      throw invalid("credential", "leave empty with type OAUTH; use chatgpt");
+    const sealed = this.deps.cipher.seal(
+      tokens ? serializeChatGptCredential(tokens) : credential(input.credential),
+    );
+    const defaultBase = oauth ? (this.deps.chatgptBaseUrl ?? DEFAULT_CHATGPT_BASE_URL) : DEFAULT_BASE_URL;
     const em = this.deps.em.fork();
     const groupIds = await this.#existingGroups(em, input.groupIds);
     const now = nowOf(this.deps);
@@ -87,10 +124,12 @@ export class AccountCatalog {
       id: newEntityId(),
       name,
       platform,
-      type: "apikey",
-      baseUrl: baseUrl(input.baseUrl || DEFAULT_BASE_URL),
+      type: oauth ? "oauth" : "apikey",
+      baseUrl: baseUrl(input.baseUrl || defaultBase),
       credentialCiphertext: sealed.ciphertext,
       credentialKeyId: sealed.keyId,
+      credentialExpiresAt: tokens?.expiresAt ? new Date(tokens.expiresAt) : null,
+      usageWindows: null,
       proxyUrl: proxyUrl(input.proxyUrl ?? ""),
       concurrency: intInRange(
         input.concurrency ?? DEFAULT_ACCOUNT_CONCURRENCY,
@@ -120,6 +159,7 @@ export class AccountCatalog {
       {
         name,
         platform,
+        type: row.type,
         baseUrl: row.baseUrl,
         groupIds,
         hasProxy: row.proxyUrl !== "",
@@ -155,10 +195,16 @@ export class AccountCatalog {
     const row = await this.#find(em, input.id);
     const changed = this.#applyScalars(row, input);
     if (input.credential !== undefined) {
+      if (row.type === "oauth") throw invalid("credential", "OAUTH accounts take new tokens in chatgpt");
       const sealed = this.deps.cipher.seal(credential(input.credential));
       row.credentialCiphertext = sealed.ciphertext;
       row.credentialKeyId = sealed.keyId;
       changed.push("credential");
+    }
+    if (input.chatgpt !== undefined) {
+      if (row.type !== "oauth") throw invalid("chatgpt", "only for OAUTH accounts");
+      this.#sealTokens(row, chatgptTokens(input.chatgpt));
+      changed.push("chatgpt");
     }
     if (input.groupIds !== undefined) {
       row.groupIds = await this.#existingGroups(em, input.groupIds);
@@ -234,6 +280,59 @@ export class AccountCatalog {
     return row && opened !== null ? toSchedulableAccount(row, opened) : null;
   }
 
+  /**
+   * The stored tokens of a ChatGPT account, read fresh from the database (never a cache: another replica may just
+   * have rotated them); null when the account is gone, not OAuth, or cannot be opened.
+   */
+  async readChatGptCredential(id: string): Promise<string | null> {
+    if (!isUuid(id)) return null;
+    const row = await this.deps.em.fork().findOne(AccountEntity, { id: id.toLowerCase() });
+    return row && row.type === "oauth" ? this.#open(row) : null;
+  }
+
+  /**
+   * Seals and stores refreshed tokens (the rotated refresh token with them) and tells every replica. Written before
+   * the new access token is used, so a crash right after a refresh never loses the only valid refresh token.
+   */
+  async storeChatGptCredential(id: string, tokens: ChatGptCredential): Promise<void> {
+    const em = this.deps.em.fork();
+    const row = await this.#find(em, id);
+    this.#sealTokens(row, tokens);
+    row.updatedAt = nowOf(this.deps);
+    await em.flush();
+    this.deps.changes.publish({ kind: "account", id: row.id });
+  }
+
+  /**
+   * Puts an active account in status error with the reason (an OAuth account whose refresh was refused), and tells
+   * every replica, so it is not scheduled until an administrator clears it.
+   */
+  async markError(id: string, reason: string): Promise<void> {
+    if (!isUuid(id)) return;
+    await this.deps.em
+      .getConnection()
+      .execute(
+        "update accounts set status = case when status = 'active' then 'error' else status end, status_reason = ?, updated_at = now() where id = ?",
+        [reason, id],
+      );
+    this.deps.changes.publish({ kind: "account", id });
+  }
+
+  /** Keeps a subscription account's reported usage windows (not an admin change: no audit line, no notice). */
+  async saveUsageWindows(id: string, windows: UsageWindowsRecord): Promise<void> {
+    if (!isUuid(id)) return;
+    await this.deps.em
+      .getConnection()
+      .execute("update accounts set usage_windows = ?::jsonb where id = ?", [JSON.stringify(windows), id]);
+  }
+
+  #sealTokens(row: Account, tokens: ChatGptCredential): void {
+    const sealed = this.deps.cipher.seal(serializeChatGptCredential(tokens));
+    row.credentialCiphertext = sealed.ciphertext;
+    row.credentialKeyId = sealed.keyId;
+    row.credentialExpiresAt = tokens.expiresAt === null ? null : new Date(tokens.expiresAt);
+  }
+
   #open(row: Account): string | null {
     try {
       return this.deps.cipher.open({ keyId: row.credentialKeyId, ciphertext: row.credentialCiphertext });
@@ -295,5 +394,16 @@ export class AccountCatalog {
     const missing = wanted.find((id) => !known.has(id));
     if (missing !== undefined) throw notFound("group", missing);
     return wanted;
+  }
+}
+
+/** The admin's tokens checked; a shape error becomes INVALID_ARGUMENT naming the field (never quoting a token). */
+function chatgptTokens(input: ChatGptCredentialInput | undefined): ChatGptCredential {
+  if (!input) throw invalid("chatgpt", "required with type OAUTH");
+  try {
+    return chatgptCredentialFrom(input);
+  } catch (err) {
+    if (err instanceof CredentialShapeError) throw invalid(err.field, err.message);
+    throw err;
   }
 }

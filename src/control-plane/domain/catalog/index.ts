@@ -42,6 +42,8 @@ export interface CatalogOptions {
   cipher: CredentialCipher;
   /** IANA zone of the subscription "calendar day" (SWITCHYARD_BILLING_TIMEZONE); default UTC. */
   billingTimezone?: string;
+  /** Base URL of new ChatGPT accounts (SWITCHYARD_CHATGPT_CODEX_BASE_URL); default chatgpt.com's Codex backend. */
+  chatgptBaseUrl?: string;
 }
 
 /** Every catalog, sharing one set of dependencies. */
@@ -65,7 +67,11 @@ export function createCatalog(options: CatalogOptions): Catalog {
     users: new UserCatalog(deps),
     groups: new GroupCatalog(deps),
     apiKeys: new ApiKeyCatalog(deps),
-    accounts: new AccountCatalog({ ...deps, cipher: options.cipher }),
+    accounts: new AccountCatalog({
+      ...deps,
+      cipher: options.cipher,
+      ...(options.chatgptBaseUrl ? { chatgptBaseUrl: options.chatgptBaseUrl } : {}),
+    }),
     passthroughRules: new PassthroughRuleCatalog(deps),
     modelPrices: new ModelPriceCatalog(deps),
     subscriptions: new SubscriptionCatalog({ ...deps, billingTimezone: options.billingTimezone ?? "UTC" }),
