@@ -6,8 +6,10 @@ import {
   ListAccountsResponseSchema,
   UpdateAccountResponseSchema,
 } from "../../gen/switchyard/v1/admin_pb.js";
+import { AccountType } from "../../gen/switchyard/v1/admin_pb.js";
 import { ACCOUNT_NOTES, accountFields, accountStateFields, upstreamKey } from "./account-fields.js";
 import { ACCOUNT_COLUMNS, accountDetails, withoutProxyPassword } from "./account-views.js";
+import { CHATGPT_NOTES, chatgptTokens } from "./chatgpt-credential.js";
 import { type AdminCommand, requireSomeChange, VALUE, VALUES } from "./command.js";
 import { resolveGroupId, resolveGroupIds } from "./group-ref.js";
 import { emit, table } from "./output.js";
@@ -24,6 +26,10 @@ const ACCOUNT_FLAGS = {
   models: VALUE,
   "model-map": VALUE,
   proxy: VALUE,
+  "auth-file": VALUE,
+  "access-token": VALUE,
+  "refresh-token": VALUE,
+  "chatgpt-account-id": VALUE,
 };
 
 const ACCOUNT_SYNOPSIS =
@@ -33,20 +39,31 @@ const ACCOUNT_SYNOPSIS =
 export const accountCommands: readonly AdminCommand[] = [
   {
     name: "accounts create",
-    synopsis: `--name N --base-url URL --api-key K --group NAME|ID ${ACCOUNT_SYNOPSIS}`,
-    summary: "add an upstream account",
-    notes: ACCOUNT_NOTES,
-    flags: ACCOUNT_FLAGS,
+    synopsis:
+      "--name N (--base-url URL --api-key K | --kind chatgpt (--auth-file PATH | --access-token T " +
+      `--refresh-token T [--chatgpt-account-id ID])) --group NAME|ID ${ACCOUNT_SYNOPSIS}`,
+    summary: "add an upstream account (an API key, or a ChatGPT subscription with --kind chatgpt)",
+    notes: [...ACCOUNT_NOTES, ...CHATGPT_NOTES],
+    flags: { ...ACCOUNT_FLAGS, kind: VALUE },
     prepare(input) {
-      for (const flag of ["name", "base-url", "api-key"]) input.required(flag);
+      const kind = input.choice("kind", { apikey: AccountType.API_KEY, chatgpt: AccountType.OAUTH });
+      const chatgpt = kind === AccountType.OAUTH;
+      for (const flag of chatgpt ? ["name"] : ["name", "base-url", "api-key"]) input.required(flag);
+      if (chatgpt && input.text("api-key") !== undefined)
+        throw new UsageError("--api-key is not for --kind chatgpt");
       if (input.texts("group").length === 0) throw new UsageError("--group is required");
       const { groups, modelMapping, apiKey = "", ...fields } = accountFields(input);
       return async ({ client, out }) => {
         const groupIds = await resolveGroupIds(client, groups);
-        const credential = await upstreamKey(apiKey);
+        const tokens = chatgpt ? await chatgptTokens(input) : undefined;
+        if (chatgpt && tokens === undefined)
+          throw new UsageError("--kind chatgpt needs --auth-file or --access-token");
+        if (!chatgpt && tokens !== undefined) throw new UsageError("ChatGPT tokens need --kind chatgpt");
         const res = await client.createAccount({
           ...fields,
-          credential,
+          ...(chatgpt
+            ? { type: AccountType.OAUTH, chatgpt: tokens }
+            : { credential: await upstreamKey(apiKey) }),
           groupIds,
           modelMapping: modelMapping ?? {},
         });
@@ -95,7 +112,8 @@ export const accountCommands: readonly AdminCommand[] = [
     name: "accounts update",
     args: ["ID"],
     synopsis:
-      "ID [--name N] [--base-url URL] [--api-key K] [--group NAME|ID] " +
+      "ID [--name N] [--base-url URL] [--api-key K | --auth-file PATH | --access-token T --refresh-token T] " +
+      "[--group NAME|ID] " +
       `${ACCOUNT_SYNOPSIS} [--status active|disabled] [--schedulable true|false]`,
     summary: "change an upstream account",
     notes: [
@@ -108,19 +126,31 @@ export const accountCommands: readonly AdminCommand[] = [
       const id = input.arg(0);
       const { groups, modelMapping, apiKey, ...fields } = accountFields(input);
       const state = accountStateFields(input);
+      const newTokens = ["auth-file", "access-token", "refresh-token"].some(
+        (f) => input.text(f) !== undefined,
+      );
       requireSomeChange(
-        { ...fields, ...state, apiKey, modelMapping, groups: groups.length > 0 ? groups : undefined },
-        "--name, --base-url, --api-key, --group, --concurrency, --priority, --models, --model-map, --proxy, " +
-          "--status, --schedulable",
+        {
+          ...fields,
+          ...state,
+          apiKey,
+          modelMapping,
+          groups: groups.length > 0 ? groups : undefined,
+          tokens: newTokens ? true : undefined,
+        },
+        "--name, --base-url, --api-key, --auth-file/--access-token, --group, --concurrency, --priority, --models, " +
+          "--model-map, --proxy, --status, --schedulable",
       );
       return async ({ client, out }) => {
         const groupIds = await resolveGroupIds(client, groups);
         const credential = apiKey === undefined ? undefined : await upstreamKey(apiKey);
+        const chatgpt = newTokens ? await chatgptTokens(input) : undefined;
         const res = await client.updateAccount({
           ...fields,
           ...state,
           id,
           credential,
+          ...(chatgpt ? { chatgpt } : {}),
           replaceModelMapping: modelMapping !== undefined,
           modelMapping: modelMapping ?? {},
           replaceGroupIds: groupIds.length > 0,

@@ -195,6 +195,7 @@ function settle(ctx: RequestContext, deps: FailoverDeps, lease: Lease, result: R
     outcome: result.outcome,
     upstreamStatus: result.status,
     responseId: result.responseId,
+    ...(result.subscriptionUsage ? { subscriptionUsage: result.subscriptionUsage } : {}),
   });
   const u = result.usage;
   if (u?.outOfRange) {
