@@ -1,4 +1,9 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { MikroORM } from "@mikro-orm/postgresql";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +12,7 @@ import { parseChatGptCredential } from "../../src/control-plane/domain/oauth/cha
 import { AccountStatus, AccountType } from "../../src/gen/switchyard/v1/admin_pb.js";
 import { Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
 import { CODEX_USAGE, type FakeChatGpt, startFakeChatGpt } from "../support/fake-chatgpt/index.js";
+import { REPO_ROOT } from "../support/repo-copy.js";
 import { startStack } from "../support/stack.js";
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -361,4 +367,43 @@ describe("ChatGPT-subscription (Codex) accounts", () => {
       expect(Number(record.totalCostUsd)).toBeCloseTo(0.001775, 9);
     }
   });
+
+  it("serves Codex CLI (codex exec) through the gateway to a ChatGPT account", async () => {
+    const t = await tenant([{}]);
+    const [account] = t.accounts;
+    const home = await mkdtemp(join(tmpdir(), "sy-codex-"));
+    try {
+      await writeFile(
+        join(home, "config.toml"),
+        [
+          'model = "gpt-5"',
+          'model_provider = "switchyard"',
+          "[model_providers.switchyard]",
+          'name = "Switchyard"',
+          `base_url = "${stack.dataPlane.url}/v1"`,
+          'env_key = "SWITCHYARD_API_KEY"',
+          'wire_api = "responses"',
+          "",
+        ].join("\n"),
+      );
+      const run = promisify(execFile)(
+        join(REPO_ROOT, "node_modules/.bin/codex"),
+        ["exec", "--skip-git-repo-check", "say hello"],
+        {
+          cwd: home,
+          env: { PATH: process.env.PATH ?? "", HOME: home, CODEX_HOME: home, SWITCHYARD_API_KEY: t.key },
+          timeout: 60_000,
+        },
+      );
+      run.child.stdin?.end(); // codex exec reads extra input from a stdin left open
+      const { stdout } = await run;
+      expect(stdout).toContain("Hello from Codex");
+      const seen = requestsOf(account?.chatgptAccountId ?? "");
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.flatMap((r) => r.violations)).toEqual([]);
+      expect(seen[0]?.headers.originator).toBe("codex_exec");
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

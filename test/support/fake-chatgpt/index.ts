@@ -175,8 +175,9 @@ export async function startFakeChatGpt() {
         behaviour.headers,
       );
     }
+    // Only the tests' own tool is called: a client with other tools (Codex CLI's shell) just gets text.
     const tools = Array.isArray(body.tools) ? (body.tools as Json[]) : [];
-    const toolName = tools.length > 0 ? String(tools[0]?.name ?? "tool") : null;
+    const toolName = tools.some((tool) => tool?.name === "get_weather") ? "get_weather" : null;
     res.writeHead(200, {
       "content-type": "text/event-stream",
       "x-request-id": "codex-req-1",
