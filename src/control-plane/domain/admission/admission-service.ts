@@ -335,6 +335,12 @@ export class AdmissionService {
     const accounts = await this.#deps.directory.accountsOfGroup(record.groupId);
     const account = accounts.find((a) => a.view.id === record.accountId);
     if (!account?.oauth) return null;
+    if (/^token_(invalidated|revoked)\b/.test(failure.message)) {
+      // The upstream says the token is dead for good: no refresh brings it back.
+      const reason = `upstream 401: ${failure.message}`.slice(0, 200);
+      await this.#deps.directory.recordOutcome(account.view.id, account.health, { kind: "error", reason });
+      return "refused";
+    }
     const credentials = this.#deps.credentials ?? STORED_CREDENTIALS;
     const fresh = await credentials.usable(account, true).catch((err: unknown) => {
       this.#deps.log.warn({ err, accountId: account.view.id }, "token refresh after a 401 failed");

@@ -99,7 +99,7 @@ export class ChatGptTokens {
     if (latest && this.#fresh(latest, rejected || known.accessToken, now)) return latest;
     let running = this.#inflight.get(accountId);
     if (!running) {
-      running = this.#refreshShared(accountId, rejected || known.accessToken).finally(() =>
+      running = this.#refreshShared(accountId, known.accessToken, rejected).finally(() =>
         this.#inflight.delete(accountId),
       );
       this.#inflight.set(accountId, running);
@@ -113,15 +113,19 @@ export class ChatGptTokens {
     return token.accessToken !== replacing && !needsRefresh(token.expiresAt, now, this.#marginMs);
   }
 
-  /** Refreshes under the shared lock, or waits for the replica holding it and uses what it stored. */
-  async #refreshShared(accountId: string, replacing: string): Promise<UsableToken | null> {
+  /**
+   * Refreshes under the shared lock, or waits for the replica holding it and uses what it stored. `replacing` is the
+   * token the caller had (a different, fresh one stored means another replica refreshed already); `rejected` is one
+   * the upstream refused ("" for none), never handed out again.
+   */
+  async #refreshShared(accountId: string, replacing: string, rejected: string): Promise<UsableToken | null> {
     const lockKey = `oauth-refresh:${accountId}`;
     const deadline = this.#d.clock.now() + this.#lockTtlMs + 5_000;
     for (;;) {
       const owner = randomUUID();
       if (await this.#d.locks.setIfAbsent(lockKey, owner, this.#lockTtlMs)) {
         try {
-          return await this.#refreshHoldingLock(accountId, replacing);
+          return await this.#refreshHoldingLock(accountId, replacing, rejected);
         } finally {
           await this.#d.locks.deleteIfEquals(lockKey, owner).catch(() => false);
         }
@@ -138,7 +142,11 @@ export class ChatGptTokens {
     }
   }
 
-  async #refreshHoldingLock(accountId: string, replacing: string): Promise<UsableToken | null> {
+  async #refreshHoldingLock(
+    accountId: string,
+    replacing: string,
+    rejected: string,
+  ): Promise<UsableToken | null> {
     const text = await this.#d.vault.readChatGptCredential(accountId);
     const stored = text === null ? null : parseChatGptCredential(text);
     if (!stored) return null;
@@ -152,7 +160,7 @@ export class ChatGptTokens {
         this.#d.log.warn({ err, accountId }, "chatgpt token refresh failed; will retry");
         // A fault, not a refusal: the stored token serves while it has not expired and was not refused.
         const old = toUsable(stored);
-        if (old.accessToken !== replacing && (old.expiresAt === null || old.expiresAt > now)) return old;
+        if (old.accessToken !== rejected && (old.expiresAt === null || old.expiresAt > now)) return old;
         throw err;
       }
       const reason = `token refresh refused: ${err.message}`.slice(0, 200);
