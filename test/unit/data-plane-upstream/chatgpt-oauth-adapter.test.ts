@@ -225,6 +225,16 @@ describe("chatgpt-oauth adapter: answers", () => {
     expect(text).toContain('"finish_reason":"tool_calls"');
   });
 
+  it("fails a buffered answer whose stream was cut before its terminal event (so the attempt can fail over)", async () => {
+    const cut = frames.slice(0, 4);
+    await expect(translate(cut, { api: "responses", stream: false, model: "gpt-5" })).rejects.toThrow(
+      /ended before a response/,
+    );
+    await expect(translate(cut, { api: "chat", stream: false, model: "gpt-5" })).rejects.toThrow(
+      /ended before a response/,
+    );
+  });
+
   it("ends a failed response in-band for chat streams, without [DONE]", async () => {
     const failed = [
       'event: response.created\ndata: {"type":"response.created","response":{"id":"resp_1","status":"in_progress"}}\n\n',

@@ -112,7 +112,10 @@ export class LeaseKeeping {
     const record = await this.#deps.book.get(input.leaseId);
     if (!record) return false;
     if (input.usage && record.accountId && this.#deps.windows) {
-      await this.#deps.windows.report(record.accountId, record.groupId, input.usage);
+      // Account state, not the lease's: a failure to keep it never fails the release.
+      await this.#deps.windows.report(record.accountId, record.groupId, input.usage).catch((err: unknown) => {
+        this.#deps.log.warn({ err, accountId: record.accountId }, "usage windows not recorded");
+      });
     }
     const userKey = userSlotKey(record.userId);
     if (input.userSlotOnly) {

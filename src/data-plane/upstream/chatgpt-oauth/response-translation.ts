@@ -8,6 +8,11 @@ import { type CodexEvent, CodexEventReader, CodexResponseState } from "./codex-e
 interface EventTranslator {
   event(event: CodexEvent): string;
   end(): string;
+  /**
+   * True for one buffered body: a stream cut before its terminal event then has no answer at all, and the attempt
+   * fails (before anything reached the client, so it fails over). Streams are judged by the relay instead.
+   */
+  readonly buffered: boolean;
 }
 
 /** Responses events for a streaming Responses client: as they came, with the client's model name. */
@@ -18,6 +23,7 @@ function responsesStream(model: string): EventTranslator {
       return `event: ${type}\ndata: ${JSON.stringify(out)}\n\n`;
     },
     end: () => "",
+    buffered: false,
   };
 }
 
@@ -30,12 +36,13 @@ function responsesJson(state: CodexResponseState, model: string): EventTranslato
       if (response !== null) return JSON.stringify(response);
       return state.error ? JSON.stringify({ error: state.error }) : "";
     },
+    buffered: true,
   };
 }
 
 function chatStream(state: CodexResponseState, model: string): EventTranslator {
   const writer = new ChatChunkWriter(state, model);
-  return { event: (e) => writer.write(e), end: () => "" };
+  return { event: (e) => writer.write(e), end: () => "", buffered: false };
 }
 
 function chatJson(state: CodexResponseState, model: string): EventTranslator {
@@ -45,6 +52,7 @@ function chatJson(state: CodexResponseState, model: string): EventTranslator {
       const completion = chatCompletionOf(state, model);
       return completion === null ? "" : JSON.stringify(completion);
     },
+    buffered: true,
   };
 }
 
@@ -82,6 +90,10 @@ class TranslatingWritable extends Writable {
 
   override _final(done: (error?: Error | null) => void): void {
     const out = this.#translate(this.#reader.end()) + this.#translator.end();
+    if (out === "" && this.#translator.buffered) {
+      done(new Error("upstream stream ended before a response"));
+      return;
+    }
     if (out !== "") this.#sink.write(Buffer.from(out));
     this.#sink.end(() => done());
   }
