@@ -48,17 +48,17 @@ export const accountCommands: readonly AdminCommand[] = [
     prepare(input) {
       const kind = input.choice("kind", { apikey: AccountType.API_KEY, chatgpt: AccountType.OAUTH });
       const chatgpt = kind === AccountType.OAUTH;
-      for (const flag of chatgpt ? ["name"] : ["name", "base-url", "api-key"]) input.required(flag);
+      const tokens = chatgptTokens(input);
+      if (chatgpt && tokens === undefined)
+        throw new UsageError("--kind chatgpt needs --auth-file or --access-token and --refresh-token");
+      if (!chatgpt && tokens !== undefined) throw new UsageError("ChatGPT tokens need --kind chatgpt");
       if (chatgpt && input.text("api-key") !== undefined)
         throw new UsageError("--api-key is not for --kind chatgpt");
+      for (const flag of chatgpt ? ["name"] : ["name", "base-url", "api-key"]) input.required(flag);
       if (input.texts("group").length === 0) throw new UsageError("--group is required");
       const { groups, modelMapping, apiKey = "", ...fields } = accountFields(input);
       return async ({ client, out }) => {
         const groupIds = await resolveGroupIds(client, groups);
-        const tokens = chatgpt ? await chatgptTokens(input) : undefined;
-        if (chatgpt && tokens === undefined)
-          throw new UsageError("--kind chatgpt needs --auth-file or --access-token");
-        if (!chatgpt && tokens !== undefined) throw new UsageError("ChatGPT tokens need --kind chatgpt");
         const res = await client.createAccount({
           ...fields,
           ...(chatgpt
@@ -141,10 +141,11 @@ export const accountCommands: readonly AdminCommand[] = [
         "--name, --base-url, --api-key, --auth-file/--access-token, --group, --concurrency, --priority, --models, " +
           "--model-map, --proxy, --status, --schedulable",
       );
+      const chatgpt = newTokens ? chatgptTokens(input) : undefined;
       return async ({ client, out }) => {
         const groupIds = await resolveGroupIds(client, groups);
         const credential = apiKey === undefined ? undefined : await upstreamKey(apiKey);
-        const chatgpt = newTokens ? await chatgptTokens(input) : undefined;
+
         const res = await client.updateAccount({
           ...fields,
           ...state,

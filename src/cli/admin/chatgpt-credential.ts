@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import type { CommandInput } from "./command-line.js";
 import { UsageError } from "./usage-error.js";
@@ -29,10 +29,10 @@ function text(value: unknown): string {
 }
 
 /** Reads Codex CLI's auth.json: `{"tokens": {"access_token", "refresh_token", "id_token", "account_id"}}`. */
-async function fromAuthFile(path: string): Promise<ChatGptTokens> {
+function fromAuthFile(path: string): ChatGptTokens {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(expandHome(path), "utf8"));
+    parsed = JSON.parse(readFileSync(expandHome(path), "utf8"));
   } catch (err) {
     const why =
       err instanceof SyntaxError ? "not JSON" : ((err as NodeJS.ErrnoException).code ?? "unreadable");
@@ -55,9 +55,10 @@ async function fromAuthFile(path: string): Promise<ChatGptTokens> {
 
 /**
  * The tokens given on the command line: --auth-file, or the explicit flags (which also override the file's
- * values). Undefined when no ChatGPT flag was given.
+ * values). Undefined when no ChatGPT flag was given. Read while the command line is checked, so a missing or
+ * malformed file is a usage error (exit 2) before any RPC.
  */
-export async function chatgptTokens(input: CommandInput): Promise<ChatGptTokens | undefined> {
+export function chatgptTokens(input: CommandInput): ChatGptTokens | undefined {
   const file = input.text("auth-file");
   const explicit = {
     accessToken: input.text("access-token"),
@@ -68,7 +69,7 @@ export async function chatgptTokens(input: CommandInput): Promise<ChatGptTokens 
   const base =
     file === undefined
       ? { accessToken: "", refreshToken: "", idToken: "", chatgptAccountId: "" }
-      : await fromAuthFile(file);
+      : fromAuthFile(file);
   const tokens = {
     accessToken: explicit.accessToken ?? base.accessToken,
     refreshToken: explicit.refreshToken ?? base.refreshToken,
