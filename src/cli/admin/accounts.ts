@@ -1,12 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  AccountType,
   ClearAccountCooldownResponseSchema,
   CreateAccountResponseSchema,
   GetAccountResponseSchema,
   ListAccountsResponseSchema,
   UpdateAccountResponseSchema,
 } from "../../gen/switchyard/v1/admin_pb.js";
-import { AccountType } from "../../gen/switchyard/v1/admin_pb.js";
 import { ACCOUNT_NOTES, accountFields, accountStateFields, upstreamKey } from "./account-fields.js";
 import { ACCOUNT_COLUMNS, accountDetails, withoutProxyPassword } from "./account-views.js";
 import { CHATGPT_NOTES, chatgptTokens } from "./chatgpt-credential.js";

@@ -3,12 +3,12 @@ import { ErrorCode, SwitchyardError } from "../../../shared/errors.js";
 import type { Logger } from "../../../shared/logger.js";
 import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { LeaseStore } from "../../store/leases/lease-store.js";
+import type { ReportedUsage, UsageWindows } from "../oauth/usage-windows.js";
 import { applySuccess, DEFAULT_STICKY_POLICY, responsePinKey } from "../scheduling/index.js";
 import { accountSlotKey } from "./account-picker.js";
 import type { Directory } from "./directory.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
 import type { LeaseTickets } from "./lease-ticket.js";
-import type { ReportedUsage, UsageWindows } from "../oauth/usage-windows.js";
 
 /** Slot key of a user. */
 export const userSlotKey = (userId: string): string => `user:${userId}`;

@@ -13,8 +13,8 @@ import {
   type AccountType,
   type SchedulableAccount,
   toAccountRecord,
-  type UsageWindowsRecord,
   toSchedulableAccount,
+  type UsageWindowsRecord,
 } from "./account-records.js";
 import {
   baseUrl,
