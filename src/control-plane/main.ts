@@ -191,12 +191,12 @@ function services(deps: {
   });
   const tickets = new LeaseTickets(deps.secretKey);
   const tokens = new ChatGptTokens({
-    vault: catalog.accounts,
+    vault: catalog.chatgptState,
     endpoint: chatgptTokenEndpoint(config.controlPlane.chatgptTokenUrl),
     locks: live.kv,
     clock,
     log,
-    markError: (accountId, reason) => catalog.accounts.markError(accountId, reason),
+    markError: (accountId, reason) => catalog.chatgptState.markError(accountId, reason),
   });
   const admission = new AdmissionService({
     directory,
@@ -219,7 +219,7 @@ function services(deps: {
     clock,
     log,
     windows: new UsageWindows({
-      store: catalog.accounts,
+      store: catalog.chatgptState,
       directory,
       clock,
       log,

@@ -7,6 +7,7 @@ import type { AcquireRefusal, LeaseStore } from "../../store/leases/lease-store.
 import { type AccountCredentials, STORED_CREDENTIALS } from "../oauth/account-credentials.js";
 import { applyFailure, type UpstreamFailureView } from "../scheduling/index.js";
 import { type AccountPicker, accountSlotKey, type Pick, type PickRequest } from "./account-picker.js";
+import { CredentialGate } from "./credential-gate.js";
 import type { AccountEntry, Directory, KeyRecord } from "./directory.js";
 import { assertEligible } from "./eligibility.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
@@ -65,6 +66,7 @@ export interface AdmissionDeps {
  */
 export class AdmissionService {
   readonly #deps: AdmissionDeps;
+  readonly #credentials: CredentialGate;
   /** Admits waiting on this replica, so a cancel can withdraw them. */
   readonly #waiting = new Map<string, AbortController>();
   /** While set, new admits wait for it: holders are re-asserting leases the lease store may have lost. */
@@ -72,6 +74,11 @@ export class AdmissionService {
 
   constructor(deps: AdmissionDeps) {
     this.#deps = deps;
+    this.#credentials = new CredentialGate({
+      ...deps,
+      credentials: deps.credentials ?? STORED_CREDENTIALS,
+      seal: (record) => deps.tickets.seal(record),
+    });
   }
 
   /** Resolves a key without taking a slot. */
@@ -115,7 +122,13 @@ export class AdmissionService {
     });
     if (fast) {
       try {
-        return await this.#grant(input, key, leaseId, await this.#withCredential(fast, request), 0);
+        return await this.#grant(
+          input,
+          key,
+          leaseId,
+          await this.#credentials.withCredential(fast, request),
+          0,
+        );
       } catch (err) {
         await this.#deps.leases.release(userSlotKey(key.userId), leaseId).catch(() => false);
         throw err;
@@ -172,32 +185,11 @@ export class AdmissionService {
         assertEligible(fresh, this.#deps.clock.now());
       }
       const request = this.#pickRequest(input, key, leaseId, signal);
-      const pick = await this.#withCredential(await this.#deps.picker.pick(request), request);
+      const pick = await this.#credentials.withCredential(await this.#deps.picker.pick(request), request);
       return await this.#grant(input, key, leaseId, pick, user.waitedMs);
     } catch (err) {
       await this.#deps.leases.release(userKey, leaseId).catch(() => false);
       throw err;
-    }
-  }
-
-  /**
-   * The pick with a credential usable now (a ChatGPT account's token refreshed when it is about to expire). An
-   * account that cannot be used gives its slot back and is excluded, and another is picked; the caller frees the
-   * user slot if no account is left.
-   */
-  async #withCredential(pick: Pick, request: PickRequest): Promise<Pick> {
-    const credentials = this.#deps.credentials ?? STORED_CREDENTIALS;
-    const excluded = new Set(request.excludedAccountIds);
-    let current = pick;
-    for (;;) {
-      const account = await credentials.usable(current.account).catch((err: unknown) => {
-        this.#deps.log.warn({ err, accountId: current.account.view.id }, "account credential not usable");
-        return null;
-      });
-      if (account) return account === current.account ? current : { ...current, account };
-      await this.#deps.leases.release(accountSlotKey(current.account.view.id), request.holder);
-      excluded.add(current.account.view.id);
-      current = await this.#deps.picker.pick({ ...request, excludedAccountIds: excluded });
     }
   }
 
@@ -276,7 +268,7 @@ export class AdmissionService {
     signal: AbortSignal,
   ): Promise<Grant> {
     const record = await this.#liveRecord(leaseId);
-    const retry = await this.#retryWithNewToken(record, failure);
+    const retry = await this.#credentials.retryAfterUnauthorized(record, failure);
     if (retry !== "refused" && retry !== null) return retry;
     if (record.accountId !== null) {
       // A refused refresh has put the account in error with its reason already: nothing to add.
@@ -298,7 +290,7 @@ export class AdmissionService {
         ttlMs: record.ttlMs,
         signal,
       };
-      pick = await this.#withCredential(await this.#deps.picker.pick(request), request);
+      pick = await this.#credentials.withCredential(await this.#deps.picker.pick(request), request);
     } catch (err) {
       // No account now: the record keeps the user slot only, for the release that follows.
       await this.#deps.book.put(record);
@@ -318,49 +310,6 @@ export class AdmissionService {
       account: pick.account,
       userWaitMs: 0,
       accountWaitMs: pick.waitedMs,
-    };
-  }
-
-  /**
-   * A ChatGPT account's 401 (CHATGPT-ACCOUNTS.md "Usage windows and errors"): the token is refreshed and the same
-   * account retried, once per account and request, keeping its slot. Null when this is not such a case (the caller
-   * fails over as usual); "refused" when the refresh was refused and the account is now in error.
-   */
-  async #retryWithNewToken(
-    record: LeaseRecord,
-    failure: UpstreamFailureView,
-  ): Promise<Grant | "refused" | null> {
-    if (failure.kind !== "http_status" || failure.status !== 401 || record.accountId === null) return null;
-    if (record.tokenRetriedOn === record.accountId) return null;
-    const accounts = await this.#deps.directory.accountsOfGroup(record.groupId);
-    const account = accounts.find((a) => a.view.id === record.accountId);
-    if (!account?.oauth) return null;
-    if (/^token_(invalidated|revoked)\b/.test(failure.message)) {
-      // The upstream says the token is dead for good: no refresh brings it back.
-      const reason = `upstream 401: ${failure.message}`.slice(0, 200);
-      await this.#deps.directory.recordOutcome(account.view.id, account.health, { kind: "error", reason });
-      return "refused";
-    }
-    const credentials = this.#deps.credentials ?? STORED_CREDENTIALS;
-    const fresh = await credentials.usable(account, true).catch((err: unknown) => {
-      this.#deps.log.warn({ err, accountId: account.view.id }, "token refresh after a 401 failed");
-      return undefined;
-    });
-    if (fresh === null) return "refused";
-    if (fresh === undefined) return null;
-    Object.assign(record, {
-      tokenRetriedOn: account.view.id,
-      attempt: record.attempt + 1,
-      expiresAt: this.#deps.clock.now() + record.ttlMs,
-    });
-    await this.#deps.book.put(record);
-    this.#deps.log.info({ accountId: account.view.id }, "retrying with a refreshed token after a 401");
-    return {
-      record,
-      ticket: this.#deps.tickets.seal(record),
-      account: fresh,
-      userWaitMs: 0,
-      accountWaitMs: 0,
     };
   }
 

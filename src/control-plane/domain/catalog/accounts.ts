@@ -1,12 +1,7 @@
 import { newEntityId } from "../../../shared/ids.js";
 import { type Account, AccountEntity, GroupEntity } from "../../store/db/entities.js";
 import type { CredentialCipher } from "../credential-cipher.js";
-import {
-  type ChatGptCredential,
-  CredentialShapeError,
-  chatgptCredentialFrom,
-  serializeChatGptCredential,
-} from "../oauth/chatgpt-credential.js";
+import { serializeChatGptCredential } from "../oauth/chatgpt-credential.js";
 import {
   type AccountRecord,
   type AccountStatus,
@@ -14,7 +9,6 @@ import {
   type SchedulableAccount,
   toAccountRecord,
   toSchedulableAccount,
-  type UsageWindowsRecord,
 } from "./account-records.js";
 import {
   baseUrl,
@@ -26,6 +20,7 @@ import {
 } from "./account-validation.js";
 import { accountsOfGroupQuery } from "./accounts-of-group.js";
 import { type CatalogDeps, nowOf, recordMutation } from "./catalog-deps.js";
+import { type ChatGptCredentialInput, chatgptTokens, sealChatGptTokens } from "./chatgpt-account-state.js";
 import { decodeCursor, type Page, type PageRequest, resolvePageSize, toPage } from "./pagination.js";
 import { onUniqueViolation } from "./unique-violation.js";
 import { MAX_CONCURRENCY } from "./users.js";
@@ -39,14 +34,6 @@ import {
   optionalId,
   requiredName,
 } from "./validation.js";
-
-/** The tokens of a ChatGPT account as an admin gives them (see proto ChatGptCredential). */
-export interface ChatGptCredentialInput {
-  accessToken: string;
-  refreshToken: string;
-  idToken: string;
-  chatgptAccountId: string;
-}
 
 /** CreateAccount's fields; absent ones take the proto's defaults. */
 export interface CreateAccountInput {
@@ -203,7 +190,7 @@ export class AccountCatalog {
     }
     if (input.chatgpt !== undefined) {
       if (row.type !== "oauth") throw invalid("chatgpt", "only for OAUTH accounts");
-      this.#sealTokens(row, chatgptTokens(input.chatgpt));
+      sealChatGptTokens(row, chatgptTokens(input.chatgpt), this.deps.cipher);
       changed.push("chatgpt");
     }
     if (input.groupIds !== undefined) {
@@ -280,59 +267,6 @@ export class AccountCatalog {
     return row && opened !== null ? toSchedulableAccount(row, opened) : null;
   }
 
-  /**
-   * The stored tokens of a ChatGPT account, read fresh from the database (never a cache: another replica may just
-   * have rotated them); null when the account is gone, not OAuth, or cannot be opened.
-   */
-  async readChatGptCredential(id: string): Promise<string | null> {
-    if (!isUuid(id)) return null;
-    const row = await this.deps.em.fork().findOne(AccountEntity, { id: id.toLowerCase() });
-    return row && row.type === "oauth" ? this.#open(row) : null;
-  }
-
-  /**
-   * Seals and stores refreshed tokens (the rotated refresh token with them) and tells every replica. Written before
-   * the new access token is used, so a crash right after a refresh never loses the only valid refresh token.
-   */
-  async storeChatGptCredential(id: string, tokens: ChatGptCredential): Promise<void> {
-    const em = this.deps.em.fork();
-    const row = await this.#find(em, id);
-    this.#sealTokens(row, tokens);
-    row.updatedAt = nowOf(this.deps);
-    await em.flush();
-    this.deps.changes.publish({ kind: "account", id: row.id });
-  }
-
-  /**
-   * Puts an active account in status error with the reason (an OAuth account whose refresh was refused), and tells
-   * every replica, so it is not scheduled until an administrator clears it.
-   */
-  async markError(id: string, reason: string): Promise<void> {
-    if (!isUuid(id)) return;
-    await this.deps.em
-      .getConnection()
-      .execute(
-        "update accounts set status = case when status = 'active' then 'error' else status end, status_reason = ?, updated_at = now() where id = ?",
-        [reason, id],
-      );
-    this.deps.changes.publish({ kind: "account", id });
-  }
-
-  /** Keeps a subscription account's reported usage windows (not an admin change: no audit line, no notice). */
-  async saveUsageWindows(id: string, windows: UsageWindowsRecord): Promise<void> {
-    if (!isUuid(id)) return;
-    await this.deps.em
-      .getConnection()
-      .execute("update accounts set usage_windows = ?::jsonb where id = ?", [JSON.stringify(windows), id]);
-  }
-
-  #sealTokens(row: Account, tokens: ChatGptCredential): void {
-    const sealed = this.deps.cipher.seal(serializeChatGptCredential(tokens));
-    row.credentialCiphertext = sealed.ciphertext;
-    row.credentialKeyId = sealed.keyId;
-    row.credentialExpiresAt = tokens.expiresAt === null ? null : new Date(tokens.expiresAt);
-  }
-
   #open(row: Account): string | null {
     try {
       return this.deps.cipher.open({ keyId: row.credentialKeyId, ciphertext: row.credentialCiphertext });
@@ -394,16 +328,5 @@ export class AccountCatalog {
     const missing = wanted.find((id) => !known.has(id));
     if (missing !== undefined) throw notFound("group", missing);
     return wanted;
-  }
-}
-
-/** The admin's tokens checked; a shape error becomes INVALID_ARGUMENT naming the field (never quoting a token). */
-function chatgptTokens(input: ChatGptCredentialInput | undefined): ChatGptCredential {
-  if (!input) throw invalid("chatgpt", "required with type OAUTH");
-  try {
-    return chatgptCredentialFrom(input);
-  } catch (err) {
-    if (err instanceof CredentialShapeError) throw invalid(err.field, err.message);
-    throw err;
   }
 }
