@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Agent, request } from "undici";
 import { type ServerProcess, startServerProcess } from "./support/processes.js";
 import { startSwitchyard } from "./support/switchyard.js";
+import { seedBestCase } from "./support/tenants.js";
 
 /**
  * Memory of one data plane holding many concurrent SSE streams (DESIGN.md §8: 2,000 streams within 300 MB RSS),
@@ -52,7 +53,7 @@ const bare = await startServerProcess("bench/support/bare-express-proxy.ts", [fa
 const switchyard = await startSwitchyard({ label: "bench_streams", dataPlane: true });
 const dataPlane = switchyard.dataPlane as ServerProcess;
 try {
-  const key = await switchyard.seedTenant({ upstream: fake.url, accounts: 1 });
+  const [key = ""] = (await seedBestCase(switchyard.admin, fake.url, 1)).keys;
   const baseline = await hold(bare.url, bare.pid, {});
   const measured = await hold(dataPlane.url, dataPlane.pid, { authorization: `Bearer ${key}` });
   const f = (n: number) => n.toFixed(0);

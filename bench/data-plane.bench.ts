@@ -1,72 +1,143 @@
 import { Agent, request } from "undici";
 import { load } from "./support/load.js";
+import { startPortkey } from "./support/portkey.js";
 import { type ServerProcess, startServerProcess } from "./support/processes.js";
 import { percentile, startSwitchyard } from "./support/switchyard.js";
+import { type BenchTenants, requestHeaders, seedBestCase, seedOperatorTenants } from "./support/tenants.js";
 
 /**
- * The data plane's cost (DESIGN.md §8): added latency over calling the upstream directly (sequential, non-stream
- * /v1/responses, full path: auth, admit, forward, release, usage) and throughput at 50 concurrent against a bare
- * Express 5 + undici pass-through started in the same run.
+ * The data plane's cost (DESIGN.md §8), against a bare Express 5 + undici pass-through and Portkey OSS started in the
+ * same run, on the same fake upstream: added latency over calling the upstream directly (sequential, non-stream
+ * /v1/responses, full path: auth, admit, forward, release, usage), added time to the first byte of a stream, and
+ * throughput at 50 concurrent. Switchyard runs twice: tenants as an operator configures them (50 users with
+ * concurrency 5–20, 3 keys each, 4 accounts of concurrency 50, half the requests with a session header, the default
+ * price table) and the best case (one unlimited user and key).
  */
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 2000);
-const body = JSON.stringify({ model: "gpt-4o", input: "hello" });
+const WARMUP = 200;
 
-async function sequentialLatency(url: string, headers: Record<string, string>): Promise<number[]> {
+/** One sequential run: total latency, time to the first body byte, and the admit phase from Server-Timing. */
+interface Samples {
+  total: number[];
+  firstByte: number[];
+  admit: number[];
+}
+
+/** Sends SEQUENTIAL requests one after another over one keep-alive connection. */
+async function sequential(
+  url: string,
+  headersFor: (i: number) => Record<string, string>,
+  stream: boolean,
+): Promise<Samples> {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 1 });
-  const samples: number[] = [];
-  for (let i = 0; i < SEQUENTIAL + 200; i++) {
+  const body = JSON.stringify({ model: "gpt-4o", input: "hello", stream });
+  const samples: Samples = { total: [], firstByte: [], admit: [] };
+  for (let i = 0; i < SEQUENTIAL + WARMUP; i++) {
     const started = performance.now();
     const res = await request(`${url}/v1/responses`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...headers },
+      headers: { "content-type": "application/json", ...headersFor(i) },
       body,
       dispatcher: agent,
     });
-    await res.body.arrayBuffer();
+    let firstByte = 0;
+    for await (const _chunk of res.body) firstByte ||= performance.now() - started;
     if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}`);
-    if (i >= 200) samples.push(performance.now() - started);
+    if (i < WARMUP) continue;
+    samples.total.push(performance.now() - started);
+    samples.firstByte.push(firstByte);
+    const admit = /admit;dur=([\d.]+)/.exec(String(res.headers["server-timing"] ?? ""))?.[1];
+    if (admit) samples.admit.push(Number(admit));
   }
   await agent.close();
-  return samples.sort((a, b) => a - b);
+  return samples;
 }
+
+const f = (n: number) => n.toFixed(2);
+const none = () => ({});
 
 const fake = await startServerProcess("test/support/fake-openai/main.ts", ["--port", "0", "--no-record"]);
 const bare = await startServerProcess("bench/support/bare-express-proxy.ts", [fake.url]);
+const portkey = await startPortkey();
 const switchyard = await startSwitchyard({ label: "bench_dp", dataPlane: true });
 const dataPlane = switchyard.dataPlane as ServerProcess;
 try {
-  const key = await switchyard.seedTenant({ upstream: fake.url, accounts: 1 });
-  const auth = { authorization: `Bearer ${key}` };
-  const direct = await sequentialLatency(fake.url, {});
-  const viaBare = await sequentialLatency(bare.url, {});
-  const viaSwitchyard = await sequentialLatency(dataPlane.url, auth);
-  const loadOf = (url: string, headers: Record<string, string>) =>
-    load({ url: `${url}/v1/responses`, connections: 50, durationSeconds: DURATION_S, body, headers });
-  await loadOf(dataPlane.url, auth); // warm-up
-  const bareLoad = await loadOf(bare.url, {});
-  const switchyardLoad = await loadOf(dataPlane.url, auth);
-  const f = (n: number) => n.toFixed(2);
-  const added = (p: number) => percentile(viaSwitchyard, p) - percentile(direct, p);
+  const best = await seedBestCase(switchyard.admin, fake.url, 1);
+  const operators = await seedOperatorTenants(switchyard.admin, fake.url);
+  const viaTenants = (t: BenchTenants) => (i: number) => requestHeaders(t, i);
+  const portkeyHeaders = () => portkey.headers(fake.url);
+
+  const direct = await sequential(fake.url, none, false);
+  const rows = [
+    { name: "bare Express 5 + undici pass-through", s: await sequential(bare.url, none, false) },
+    { name: "Portkey OSS 1.15.2", s: await sequential(portkey.url, portkeyHeaders, false) },
+    {
+      name: "Switchyard, operator tenants",
+      s: await sequential(dataPlane.url, viaTenants(operators), false),
+    },
+    { name: "Switchyard, best case", s: await sequential(dataPlane.url, viaTenants(best), false) },
+  ];
+  const added = (s: Samples, p: number) => percentile(s.total, p) - percentile(direct.total, p);
+  const bareRow = rows[0]?.s as Samples;
+
+  const directStream = await sequential(fake.url, none, true);
+  const bareStream = await sequential(bare.url, none, true);
+  const switchyardStream = await sequential(dataPlane.url, viaTenants(operators), true);
+  const addedFirstByte = (s: Samples) =>
+    percentile(s.firstByte, 0.5) - percentile(directStream.firstByte, 0.5);
+
+  const loadOf = (url: string, headersFor: (i: number) => Record<string, string>) =>
+    load({
+      url: `${url}/v1/responses`,
+      connections: 50,
+      durationSeconds: DURATION_S,
+      body: JSON.stringify({ model: "gpt-4o", input: "hello" }),
+      headersFor,
+    });
+  await loadOf(dataPlane.url, viaTenants(operators)); // warm-up
+  const loads = [
+    { name: "bare Express 5 + undici (baseline)", r: await loadOf(bare.url, none) },
+    { name: "Portkey OSS 1.15.2", r: await loadOf(portkey.url, portkeyHeaders) },
+    { name: "Switchyard, operator tenants", r: await loadOf(dataPlane.url, viaTenants(operators)) },
+    { name: "Switchyard, best case", r: await loadOf(dataPlane.url, viaTenants(best)) },
+  ];
+  const bareRps = loads[0]?.r.requestsPerSecond ?? 1;
+  const portkeyRps = loads[1]?.r.requestsPerSecond ?? 1;
+
   process.stdout.write(
     [
       `### Data plane: non-stream /v1/responses, full path (${SEQUENTIAL} sequential requests; c=50 for ${DURATION_S} s)`,
       "",
-      "| path | sequential p50 ms | sequential p99 ms | added p50 ms | added p99 ms |",
-      "|---|---|---|---|---|",
-      `| direct to the fake upstream (baseline) | ${f(percentile(direct, 0.5))} | ${f(percentile(direct, 0.99))} | — | — |`,
-      `| bare Express 5 + undici pass-through | ${f(percentile(viaBare, 0.5))} | ${f(percentile(viaBare, 0.99))} | ${f(percentile(viaBare, 0.5) - percentile(direct, 0.5))} | ${f(percentile(viaBare, 0.99) - percentile(direct, 0.99))} |`,
-      `| Switchyard data plane (+ control plane, Redis) | ${f(percentile(viaSwitchyard, 0.5))} | ${f(percentile(viaSwitchyard, 0.99))} | ${f(added(0.5))} | ${f(added(0.99))} |`,
+      "Operator tenants: 50 users (concurrency 5–20), 3 keys each, 4 accounts of concurrency 50 in one group, every",
+      "other request with a `session_id`, the default price table. Best case: one unlimited user, one key.",
       "",
-      "| c=50 | req/s | vs bare pass-through | p50 ms | p99 ms | errors |",
-      "|---|---|---|---|---|---|",
-      `| bare Express 5 + undici (baseline) | ${Math.round(bareLoad.requestsPerSecond)} | 1.00× | ${bareLoad.p50Ms} | ${bareLoad.p99Ms} | ${bareLoad.errors + bareLoad.non2xx} |`,
-      `| Switchyard data plane | ${Math.round(switchyardLoad.requestsPerSecond)} | ${(switchyardLoad.requestsPerSecond / bareLoad.requestsPerSecond).toFixed(2)}× | ${switchyardLoad.p50Ms} | ${switchyardLoad.p99Ms} | ${switchyardLoad.errors + switchyardLoad.non2xx} |`,
+      "| path | sequential p50 ms | p99 ms | added p50 ms | added p99 ms | added vs bare (p50 / p99) | admit p50 / p99 ms |",
+      "|---|---|---|---|---|---|---|",
+      `| direct to the fake upstream (baseline) | ${f(percentile(direct.total, 0.5))} | ${f(percentile(direct.total, 0.99))} | — | — | — | — |`,
+      ...rows.map(
+        ({ name, s }) =>
+          `| ${name} | ${f(percentile(s.total, 0.5))} | ${f(percentile(s.total, 0.99))} | ${f(added(s, 0.5))} | ${f(added(s, 0.99))} | ${f(added(s, 0.5) / added(bareRow, 0.5))}× / ${f(added(s, 0.99) / added(bareRow, 0.99))}× | ${s.admit.length ? `${f(percentile(s.admit, 0.5))} / ${f(percentile(s.admit, 0.99))}` : "—"} |`,
+      ),
       "",
-      "Budget (DESIGN.md §8): added p50 ≤ 1 ms, p99 ≤ 3 ms; ≥ 0.7× the bare pass-through at c=50.",
+      "| stream: time to first byte | p50 ms | added p50 ms | added vs bare |",
+      "|---|---|---|---|",
+      `| direct to the fake upstream | ${f(percentile(directStream.firstByte, 0.5))} | — | — |`,
+      `| bare Express 5 + undici pass-through | ${f(percentile(bareStream.firstByte, 0.5))} | ${f(addedFirstByte(bareStream))} | 1.00× |`,
+      `| Switchyard, operator tenants | ${f(percentile(switchyardStream.firstByte, 0.5))} | ${f(addedFirstByte(switchyardStream))} | ${f(addedFirstByte(switchyardStream) / addedFirstByte(bareStream))}× |`,
+      "",
+      "| c=50 | req/s | vs bare pass-through | vs Portkey | p50 ms | p99 ms | errors |",
+      "|---|---|---|---|---|---|---|",
+      ...loads.map(
+        ({ name, r }) =>
+          `| ${name} | ${Math.round(r.requestsPerSecond)} | ${(r.requestsPerSecond / bareRps).toFixed(2)}× | ${(r.requestsPerSecond / portkeyRps).toFixed(2)}× | ${r.p50Ms} | ${r.p99Ms} | ${r.errors + r.non2xx} |`,
+      ),
+      "",
+      "Budget (DESIGN.md §8): added latency p50 ≤ 2.5× and p99 ≤ 3× the bare pass-through's; added time to first byte",
+      "p50 ≤ 2.5× bare's; at c=50 ≥ 0.7× the bare pass-through and ≥ 2.5× Portkey — for the operator tenants.",
       "",
     ].join("\n"),
   );
 } finally {
-  await Promise.all([bare.stop(), fake.stop(), switchyard.stop()]);
+  await Promise.all([fake.stop(), bare.stop(), portkey.stop(), switchyard.stop()]);
 }

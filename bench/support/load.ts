@@ -17,11 +17,27 @@ export interface LoadOptions {
   method?: "GET" | "POST";
   body?: string;
   headers?: Record<string, string>;
+  /** Headers of the i-th request (keys and sessions spread over a tenant set); added to `headers`. */
+  headersFor?: (i: number) => Record<string, string>;
 }
 
 /** Drives `url` with autocannon and returns throughput and latency percentiles. */
 export async function load(options: LoadOptions): Promise<LoadResult> {
+  let sent = 0;
+  const headersFor = options.headersFor;
   const result = await autocannon({
+    ...(headersFor
+      ? {
+          requests: [
+            {
+              setupRequest: (req: autocannon.Request) => ({
+                ...req,
+                headers: { ...req.headers, ...headersFor(sent++) },
+              }),
+            },
+          ],
+        }
+      : {}),
     url: options.url,
     connections: options.connections,
     duration: options.durationSeconds,

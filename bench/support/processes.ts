@@ -32,10 +32,16 @@ export async function startServerProcess(
     }),
   ])) as [string];
   const { url } = JSON.parse(first) as { url: string };
+  let stopping = false;
+  child.once("exit", (code, signal) => {
+    if (!stopping)
+      process.stderr.write(`bench: ${script} exited during the run (code ${code}, signal ${signal})\n`);
+  });
   return {
     url,
     pid: child.pid ?? 0,
     async stop() {
+      stopping = true;
       if (child.exitCode !== null) return;
       child.kill("SIGTERM");
       await once(child, "exit");

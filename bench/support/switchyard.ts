@@ -5,6 +5,7 @@ import { AdminService } from "../../src/gen/switchyard/v1/admin_pb.js";
 import { redisNamespace } from "../../test/support/redis-namespace.js";
 import { createTestDatabase } from "../../test/support/test-database.js";
 import { type ServerProcess, startServerProcess } from "./processes.js";
+import type { Admin } from "./tenants.js";
 
 /** BENCH_PROFILE_DIR=dir writes CPU profiles of the Switchyard processes there (open them in Chrome DevTools). */
 const PROFILE_ARGS = process.env.BENCH_PROFILE_DIR
@@ -21,7 +22,8 @@ export interface BenchSwitchyard {
    * A user with unlimited concurrency and a large balance, a group, `accounts` accounts at `upstream` with room for
    * any load, and an API key; returns the key.
    */
-  seedTenant(options: { upstream: string; accounts: number }): Promise<string>;
+  /** AdminService of the control plane, with the admin token. */
+  admin: Admin;
   stop(): Promise<void>;
 }
 
@@ -68,7 +70,18 @@ export async function startSwitchyard(options: {
     controlPlane,
     dataPlane,
     dataPlaneToken,
-    seedTenant: (tenant) => seedTenant(cpUrl, adminToken, tenant.upstream, tenant.accounts),
+    admin: createClient(
+      AdminService,
+      createGrpcTransport({
+        baseUrl: cpUrl,
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("authorization", `Bearer ${adminToken}`);
+            return next(req);
+          },
+        ],
+      }),
+    ),
     async stop() {
       await dataPlane?.stop();
       await controlPlane.stop();
@@ -76,39 +89,6 @@ export async function startSwitchyard(options: {
       await redis.drop();
     },
   };
-}
-
-async function seedTenant(
-  url: string,
-  adminToken: string,
-  upstream: string,
-  accounts: number,
-): Promise<string> {
-  const admin = createClient(
-    AdminService,
-    createGrpcTransport({
-      baseUrl: url,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${adminToken}`);
-          return next(req);
-        },
-      ],
-    }),
-  );
-  const { user } = await admin.createUser({ name: "bench", balanceUsd: "1000000", concurrency: 0 });
-  const { group } = await admin.createGroup({ name: "bench" });
-  for (let i = 1; i <= accounts; i++) {
-    await admin.createAccount({
-      name: `bench-${i}`,
-      baseUrl: upstream,
-      credential: `sk-bench-${i}`,
-      concurrency: 100_000,
-      groupIds: [group?.id ?? ""],
-    });
-  }
-  const { key } = await admin.createApiKey({ userId: user?.id ?? "", groupId: group?.id ?? "" });
-  return key;
 }
 
 /** The p-quantile (0..1) of samples. */

@@ -88,8 +88,14 @@ export async function startDataPlane(
       get clientGoneDrainMs() {
         return settings()?.clientGoneDrainMs || 60_000;
       },
+      get clientGoneDrainIdleMs() {
+        return settings()?.clientGoneDrainIdleMs || 10_000;
+      },
       get streamIdleTimeoutMs() {
         return settings()?.streamIdleTimeoutMs || 180_000;
+      },
+      get passthroughRules() {
+        return snapshots.current?.passthroughRules ?? [];
       },
     },
     ready: () => !draining && controlPlane.connected && snapshots.current !== null,

@@ -13,6 +13,11 @@ const CONTEXT_LENGTH =
 /** A 400 that really means "busy": some upstreams and proxies answer capacity problems with 400. */
 const OVERLOADED = /overloaded|slow[_ ]down|at capacity/i;
 
+/** Whether an error's code or message says the upstream is overloaded (busy, not broken). */
+export function isOverloadedError(text: string): boolean {
+  return OVERLOADED.test(text);
+}
+
 /** Whether the error text is about the request exceeding the model's context length. */
 export function isContextLengthError(bodyExcerpt: string): boolean {
   return CONTEXT_LENGTH.test(bodyExcerpt);

@@ -285,6 +285,12 @@ describe("billing accounting across a mixed run", () => {
     ]);
     expect(summary).toEqual([[total, reported.input_tokens, reported.output_tokens]]);
 
+    // Time to first token is recorded for JSON answers too (when the body went out), never past the request's end.
+    const answered = records.filter((r) => !planOf(r).kind.stream && r.outcome === Outcome.COMPLETED);
+    expect(answered.length).toBeGreaterThan(0);
+    expect(answered.some((r) => r.firstTokenMs > 0)).toBe(true);
+    expect(records.every((r) => r.firstTokenMs <= r.durationMs + 1)).toBe(true); // two clocks, 1 ms apart at most
+
     // Failovers: each 500 from the first account moved its request once; at least the first one did.
     const failovers = records.filter((r) => byId.get(r.requestId)?.kind.fault === "failover");
     expect(records.filter((r) => !failovers.includes(r)).every((r) => r.failoverCount === 0)).toBe(true);

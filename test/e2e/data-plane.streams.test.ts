@@ -204,6 +204,45 @@ describe("upstream streams that break, and clients that leave", () => {
     });
   });
 
+  describe("when the client leaves and then the upstream stalls", () => {
+    it("frees the account slot once the upstream is silent for the drain idle bound, not at the total bound", async () => {
+      await stack.admin.updateSettings({
+        settings: { clientGoneDrainMs: 60_000, clientGoneDrainIdleMs: 1000 },
+      });
+      await sleep(1500); // the next snapshot carries the settings to the data plane
+      const tenant = await seedStackTenant(stack, { accounts: [{ concurrency: 1 }] });
+      const apiKey = tenant.accounts[0]?.credential;
+      // Frames 100 ms apart; the client leaves after the first delta, the upstream stalls ~1.5 s later.
+      stack.fake.script({
+        match: { apiKey },
+        events: 30,
+        eventDelayMs: 100,
+        stall: { afterEvents: 20 },
+        times: 1,
+      });
+      stack.fake.script({ match: { apiKey } });
+      const url = `${stack.dataPlane.url}/v1/responses`;
+      const abort = new AbortController();
+      const first = await postJson(
+        url,
+        tenant.key,
+        { model: "gpt-4o", input: "a", stream: true },
+        abort.signal,
+      );
+      const reader = new SseBodyReader(first);
+      await reader.readUntil((frames) => frames.some((f) => f.event === "response.output_text.delta"));
+      abort.abort();
+      const abortedAt = Date.now();
+      // The account's only slot is held by the stalled drain until the idle bound ends it.
+      const second = await postJson(url, tenant.key, { model: "gpt-4o", input: "b" });
+      const body = (await second.json()) as { status?: string };
+      expect(second.status).toBe(200);
+      expect(body.status).toBe("completed");
+      expect(Date.now() - abortedAt).toBeLessThan(10_000); // the total bound is 60 s
+      await stack.admin.updateSettings({ settings: {} });
+    });
+  });
+
   describe("when the upstream stalls after output began", () => {
     beforeAll(async () => {
       // The shortest values the settings accept; they reach data planes in the next snapshot.

@@ -28,6 +28,7 @@ describe("AdminService settings", () => {
       streamIdleTimeoutMs: 180_000,
       streamKeepaliveIntervalMs: 10_000,
       clientGoneDrainMs: 60_000,
+      clientGoneDrainIdleMs: 10_000,
     });
     expect(await readGatewaySettings(h.orm.em)).toEqual(DEFAULT_GATEWAY_SETTINGS);
   });

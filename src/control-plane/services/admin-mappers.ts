@@ -170,5 +170,6 @@ export function settingsFromProto(s: GatewaySettings | undefined): Partial<Gatew
     streamIdleTimeoutMs: s.streamIdleTimeoutMs,
     streamKeepaliveIntervalMs: s.streamKeepaliveIntervalMs,
     clientGoneDrainMs: s.clientGoneDrainMs,
+    clientGoneDrainIdleMs: s.clientGoneDrainIdleMs,
   };
 }

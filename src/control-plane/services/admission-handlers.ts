@@ -11,10 +11,12 @@ import {
   RenewResponseSchema,
   RerouteResponseSchema,
   type SubscriptionUsage,
+  type UpstreamFailure,
   UpstreamFailureKind,
 } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
+import type { AttemptFailure } from "../domain/admission/account-penalty.js";
 import type { AdmissionService, Grant } from "../domain/admission/admission-service.js";
 import type { LeaseKeeping, RenewInput } from "../domain/admission/lease-keeping.js";
 import type { ReportedUsage } from "../domain/oauth/usage-windows.js";
@@ -70,16 +72,9 @@ export function createAdmissionHandlers(
     },
 
     async reroute(request, ctx) {
-      const failure = request.failure;
       const grant = await admission.reroute(
         request.leaseId,
-        {
-          kind: FAILURE_KINDS[failure?.kind ?? UpstreamFailureKind.UNSPECIFIED] ?? "http_status",
-          status: failure?.status ?? 0,
-          resetAfterMs: failure?.resetAfterMs ?? 0,
-          message: (failure?.message ?? "").slice(0, 200),
-          skipMonitoring: failure?.skipMonitoring ?? false,
-        },
+        attemptFailure(request.failure),
         request.excludedAccountIds,
         ctx.signal,
       );
@@ -104,6 +99,7 @@ export function createAdmissionHandlers(
         userSlotOnly: request.scope === ReleaseScope.USER_SLOT,
         upstreamStatus: request.upstreamStatus,
         responseId: request.responseId,
+        ...(request.failure ? { failure: attemptFailure(request.failure) } : {}),
         ...(request.subscriptionUsage ? { usage: reportedUsage(request.subscriptionUsage) } : {}),
       });
       return create(ReleaseResponseSchema, { released });
@@ -112,6 +108,16 @@ export function createAdmissionHandlers(
     async reportUsage(request) {
       return usage.record(request.records);
     },
+  };
+}
+
+function attemptFailure(failure: UpstreamFailure | undefined): AttemptFailure {
+  return {
+    kind: FAILURE_KINDS[failure?.kind ?? UpstreamFailureKind.UNSPECIFIED] ?? "http_status",
+    status: failure?.status ?? 0,
+    resetAfterMs: failure?.resetAfterMs ?? 0,
+    message: (failure?.message ?? "").slice(0, 200),
+    skipMonitoring: failure?.skipMonitoring ?? false,
   };
 }
 

@@ -1,15 +1,16 @@
 import type { Writable } from "node:stream";
-import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
+import type { Lease, SnapshotPassthroughRule } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Outcome } from "../../gen/switchyard/v1/types_pb.js";
-import { ErrorCode, SwitchyardError, toOpenAIError } from "../../shared/errors.js";
+import { ErrorCode, type OpenAIErrorBody, SwitchyardError, toOpenAIError } from "../../shared/errors.js";
 import { adapterFor } from "../upstream/adapters.js";
 import {
   classifyTransportError,
   emptyStreamFailure,
   isStreamIdleTimeout,
+  overloadedBeforeOutput,
   type UpstreamAttemptFailure,
 } from "../upstream/failure.js";
-import { SseTap } from "../upstream/sse-tap.js";
+import { SseTap, type SseTerminal } from "../upstream/sse-tap.js";
 import {
   type HeaderBag,
   isTranslating,
@@ -19,8 +20,9 @@ import {
 import type { UpstreamPool } from "../upstream/upstream-pool.js";
 import { readJsonResponse, type TokenUsage } from "../upstream/usage.js";
 import { inBandError } from "./client-response.js";
+import { applyPassthroughRule, matchPassthroughRule } from "./passthrough-match.js";
 import type { RequestContext } from "./request-context.js";
-import { BodyCollector, StreamRelay } from "./stream-relay.js";
+import { BodyCollector, isFailure, StreamRelay } from "./stream-relay.js";
 
 const ERROR_BODY_LIMIT = 64 * 1024;
 
@@ -41,8 +43,12 @@ export interface AttemptDeps {
   keepaliveMs: number;
   /** How long to keep reading an upstream for usage after the client left. */
   clientGoneDrainMs: number;
+  /** Upstream silence that ends that drain early (the account slot is freed then). */
+  clientGoneDrainIdleMs: number;
   /** Upstream stream silence before the client gets an in-band `stream_timeout`. */
   streamIdleTimeoutMs: number;
+  /** The error-passthrough rules in force (for an upstream stream that fails before any output). */
+  passthroughRules: readonly SnapshotPassthroughRule[];
 }
 
 /** The upstream refused before anything reached the client: the caller may fail over. */
@@ -87,9 +93,12 @@ export async function runAttempt(
     call,
   });
   const abort = new AbortController();
-  const drain = () => setTimeout(() => abort.abort(), deps.clientGoneDrainMs).unref();
-  ctx.clientGone.addEventListener("abort", drain, { once: true });
   const got: { head: Head | null; sink: StreamRelay | BodyCollector | null } = { head: null, sink: null };
+  let stopDrain = () => {};
+  const drain = () => {
+    stopDrain = drainBounded(abort, () => got.sink?.lastWriteAt ?? 0, deps);
+  };
+  ctx.clientGone.addEventListener("abort", drain, { once: true });
   const sentAt = performance.now();
   try {
     await deps.pool.stream(
@@ -126,10 +135,12 @@ export async function runAttempt(
     return afterTransportError(ctx, err, got.head, got.sink, request);
   } finally {
     ctx.clientGone.removeEventListener("abort", drain);
+    stopDrain();
   }
   const { head: h, sink } = got;
   if (!h || !sink) return refused(classifyTransportError(new Error("no response")), null, Buffer.alloc(0));
-  if (sink instanceof StreamRelay) return withReportedUsage(adapter, h, finishStream(ctx, sink, h, request));
+  if (sink instanceof StreamRelay)
+    return withReportedUsage(adapter, h, finishStream(ctx, deps, sink, h, request));
   if (h.status >= 400) {
     // Some upstreams echo the key they refused: it must reach neither the client nor the account's status reason.
     const body = withoutSecret(sink.body, target.credential);
@@ -148,6 +159,33 @@ function withReportedUsage<T extends Refusal | Relayed>(adapter: UpstreamAdapter
   if (result.kind !== "relayed" || !isTranslating(adapter)) return result;
   const usage = adapter.reportedUsage(head.headers);
   return usage ? { ...result, subscriptionUsage: usage } : result;
+}
+
+/**
+ * After the client left, the upstream is read on for its usage until it ends, falls silent for the idle bound, or
+ * the total bound passes — then it is cut, so a stalled upstream does not hold the account slot. Returns the stop.
+ */
+function drainBounded(
+  abort: AbortController,
+  lastWriteAt: () => number,
+  bounds: { clientGoneDrainMs: number; clientGoneDrainIdleMs: number },
+): () => void {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const check = () => {
+    const now = performance.now();
+    // Silence counts from the upstream's last bytes: a client that left during a stall is noticed late (a paused
+    // socket shows its close on the next write), and the stall before that counts too.
+    const silentFor = now - (lastWriteAt() || started);
+    const left = Math.min(
+      bounds.clientGoneDrainMs - (now - started),
+      bounds.clientGoneDrainIdleMs - silentFor,
+    );
+    if (left <= 0) abort.abort();
+    else timer = setTimeout(check, left).unref();
+  };
+  check();
+  return () => clearTimeout(timer);
 }
 
 function relayFor(
@@ -186,13 +224,19 @@ function relayFor(
 /** The upstream stream ended: complete, cut (in-band error), or empty (a refusal, nothing was sent). */
 function finishStream(
   ctx: RequestContext,
+  deps: AttemptDeps,
   relay: StreamRelay,
   head: Head,
   request: ClientRequest,
 ): Refusal | Relayed {
   const tap = relay.tap;
   if (!relay.committed) {
-    if (!tap.terminal) return refused(emptyStreamFailure(), head, Buffer.alloc(0));
+    const terminal = tap.terminal;
+    if (!terminal) return refused(emptyStreamFailure(), head, Buffer.alloc(0));
+    if (isFailure(terminal) && !tap.outputProduced) {
+      const early = failedBeforeOutput(ctx, deps, relay, head, terminal, request);
+      if (early) return early;
+    }
     relay.commitHeld();
   }
   let outcome = Outcome.COMPLETED;
@@ -204,6 +248,40 @@ function finishStream(
   } else if (tap.terminal?.kind === "incomplete") outcome = Outcome.INCOMPLETE;
   if (!ctx.res.writableEnded) ctx.res.end();
   return relayed(ctx, head, outcome, tap.usage, tap.responseId, tap.firstTokenAt);
+}
+
+/**
+ * The upstream stream failed before any output (BEHAVIOUR.md "Error passthrough"): an overloaded upstream fails over
+ * like a 529; otherwise a matching passthrough rule words the in-band failure. Null: relay the upstream's own.
+ */
+function failedBeforeOutput(
+  ctx: RequestContext,
+  deps: AttemptDeps,
+  relay: StreamRelay,
+  head: Head,
+  terminal: SseTerminal,
+  request: ClientRequest,
+): Refusal | Relayed | null {
+  const error = terminal.error ?? { code: null, message: "" };
+  const body = Buffer.from(JSON.stringify({ error }));
+  const overloaded = overloadedBeforeOutput(error);
+  if (overloaded) return refused(overloaded, { status: overloaded.status, headers: head.headers }, body);
+  const rule = matchPassthroughRule(deps.passthroughRules, {
+    status: head.status,
+    body: body.toString("utf8"),
+    platform: "openai",
+  });
+  if (!rule) return null;
+  const answer = applyPassthroughRule(rule, {
+    status: 502,
+    message: error.message || "Upstream request failed",
+  });
+  const failure: OpenAIErrorBody = {
+    error: { type: "upstream_error", message: answer.message, code: null, param: null },
+  };
+  relay.commitReplacing(inBandError(ctx.api, failure, request.model));
+  if (!ctx.res.writableEnded) ctx.res.end();
+  return relayed(ctx, head, Outcome.FAILED_UPSTREAM, relay.tap.usage, relay.tap.responseId, undefined);
 }
 
 function finishJson(
@@ -228,7 +306,8 @@ function finishJson(
     // A wait ping committed an event stream: the JSON body still goes out, as the last bytes of it.
     ctx.res.end(answer.bytes);
   }
-  return relayed(ctx, head, outcome, answer.usage, answer.responseId, ctx.elapsed());
+  // A JSON answer reaches the client whole: its first token arrives with the body, now.
+  return relayed(ctx, head, outcome, answer.usage, answer.responseId, Date.now());
 }
 
 /** A transport error: before anything reached the client it is a refusal; after, the stream is cut in-band. */

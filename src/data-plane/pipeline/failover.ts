@@ -62,16 +62,21 @@ export async function runWithFailover(
       const body = result.body.toString("utf8");
       const rule = matchPassthroughRule(rules, { status: result.status, body, platform: "openai" });
       const maxSwitches = deps.snapshots.current?.settings?.maxAccountSwitches || 3;
+      const skipMonitoring = rule?.skipMonitoring ?? false;
+      // A reroute penalises the account it leaves; a refusal that is not rerouted is penalised by the release.
+      let penalised = !result.failure.failover || ctx.clientGone.aborted;
       if (result.failure.failover && ctx.failovers < maxSwitches && !ctx.clientGone.aborted) {
-        const next = await reroute(ctx, deps, lease, result, excluded, rule?.skipMonitoring ?? false);
+        const next = await reroute(ctx, deps, lease, result, excluded, skipMonitoring);
         if (next) {
           lease = next;
           held.update(next);
           continue;
         }
+        penalised = true;
       }
       const status = answerRefusal(ctx, result, rule, body);
-      return settle(ctx, deps, lease, refusalOutcome(result, status));
+      const failure = penalised ? undefined : upstreamFailure(result, skipMonitoring);
+      return settle(ctx, deps, lease, refusalOutcome(result, status), failure);
     }
   } finally {
     held.end();
@@ -94,13 +99,7 @@ async function reroute(
       "reroute",
       {
         leaseId: lease.leaseId,
-        failure: {
-          kind: FAILURE_KINDS[f.kind],
-          status: f.status,
-          resetAfterMs: f.resetAfterMs,
-          message: f.message,
-          skipMonitoring,
-        },
+        failure: upstreamFailure(refusal, skipMonitoring),
         excludedAccountIds: excluded,
       },
       { timeoutMs: deps.controlTimeoutMs, signal: ctx.clientGone },
@@ -117,6 +116,18 @@ async function reroute(
     ctx.log.info({ err, status: f.status }, "no other account to fail over to");
     return null;
   }
+}
+
+/** The refusal as the control plane penalises it. */
+function upstreamFailure(refusal: Refusal, skipMonitoring: boolean) {
+  const f = refusal.failure;
+  return {
+    kind: FAILURE_KINDS[f.kind],
+    status: f.status,
+    resetAfterMs: f.resetAfterMs,
+    message: f.message,
+    skipMonitoring,
+  };
 }
 
 /** Answers the client for the last refusal; returns the status it was given. */
@@ -184,7 +195,13 @@ function refusalOutcome(_refusal: Refusal, status: number): Relayed {
 }
 
 /** Releases the lease with its outcome and reports usage: off the client's path, never awaited by it. */
-function settle(ctx: RequestContext, deps: FailoverDeps, lease: Lease, result: Relayed): void {
+function settle(
+  ctx: RequestContext,
+  deps: FailoverDeps,
+  lease: Lease,
+  result: Relayed,
+  failure?: ReturnType<typeof upstreamFailure>,
+): void {
   if (ctx.timings.upstream !== undefined) {
     deps.metrics.upstreamLatency.observe({ route: ctx.api }, ctx.timings.upstream / 1000);
   }
@@ -195,6 +212,7 @@ function settle(ctx: RequestContext, deps: FailoverDeps, lease: Lease, result: R
     outcome: result.outcome,
     upstreamStatus: result.status,
     responseId: result.responseId,
+    ...(failure ? { failure } : {}),
     ...(result.subscriptionUsage ? { subscriptionUsage: result.subscriptionUsage } : {}),
   });
   const u = result.usage;

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { Writable } from "node:stream";
-import type { SseTap } from "../upstream/sse-tap.js";
+import type { SseTap, SseTerminal } from "../upstream/sse-tap.js";
 import { startEventStream } from "./client-response.js";
 
 /** Settings of a {@link StreamRelay}. */
@@ -58,16 +58,22 @@ export class StreamRelay extends Writable {
     return this.#committed;
   }
 
+  /** When the upstream last sent something (performance.now()). */
+  lastWriteAt = 0;
+
   override _write(
     chunk: Buffer | string,
     _encoding: BufferEncoding,
     done: (error?: Error | null) => void,
   ): void {
+    this.lastWriteAt = performance.now();
     this.#armIdle();
     const out = this.#o.tap.feed(chunk);
     if (!this.#committed) {
       this.#held.push(out);
-      if (this.#o.tap.outputProduced || this.#o.tap.terminal) this.#commit();
+      // A failure before any output is held too: the attempt may still fail over, or answer it in its own words.
+      const terminal = this.#o.tap.terminal;
+      if (this.#o.tap.outputProduced || (terminal && !isFailure(terminal))) this.#commit();
       done();
       return;
     }
@@ -91,6 +97,13 @@ export class StreamRelay extends Writable {
   /** Sends what was held: the stream ended (or failed) before any output but with something worth showing. */
   commitHeld(): void {
     if (!this.#committed) this.#commit();
+  }
+
+  /** Commits with `text` instead of what was held (an upstream failure before output, answered in other words). */
+  commitReplacing(text: string): void {
+    if (this.#committed) return;
+    this.#held = [text];
+    this.#commit();
   }
 
   #commit(): void {
@@ -152,6 +165,11 @@ export class StreamRelay extends Writable {
   }
 }
 
+/** A `response.failed` or an in-band `error`: an ending that is not an answer. */
+export function isFailure(terminal: SseTerminal): boolean {
+  return terminal.kind === "failed" || terminal.kind === "error";
+}
+
 /** Whether a chunk ends exactly at an event boundary (a blank line), so a comment may follow. */
 function endsFrame(data: Buffer | string): boolean {
   const n = data.length;
@@ -168,7 +186,11 @@ export class BodyCollector extends Writable {
     super();
   }
 
+  /** When the upstream last sent something (performance.now()). */
+  lastWriteAt = 0;
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.lastWriteAt = performance.now();
     if (this.#size < this.limit) {
       const part = chunk.subarray(0, this.limit - this.#size);
       this.#chunks.push(part);

@@ -1,5 +1,5 @@
 import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
-import { isFailoverWorthy } from "../../shared/failover-classifier.js";
+import { isFailoverWorthy, isOverloadedError } from "../../shared/failover-classifier.js";
 import { parseJsonOrUndefined } from "./json-shape.js";
 import { rateLimitResetMs } from "./rate-limit-reset.js";
 import type { HeaderBag } from "./upstream-adapter.js";
@@ -111,6 +111,24 @@ export function emptyStreamFailure(): UpstreamAttemptFailure {
     status: 0,
     resetAfterMs: 0,
     message: "upstream stream ended before any output",
+    failover: true,
+  };
+}
+
+/**
+ * A stream whose first terminal event is an overloaded `response.failed` (or chat `error`) before any output: it
+ * fails over like a 529. Null for any other in-band failure, which is the answer to relay.
+ */
+export function overloadedBeforeOutput(error: {
+  code: string | null;
+  message: string;
+}): UpstreamAttemptFailure | null {
+  if (!isOverloadedError(`${error.code ?? ""} ${error.message}`)) return null;
+  return {
+    kind: "http_status",
+    status: 529,
+    resetAfterMs: 0,
+    message: excerptOf(error.message),
     failover: true,
   };
 }

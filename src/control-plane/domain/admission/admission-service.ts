@@ -5,7 +5,7 @@ import type { Logger } from "../../../shared/logger.js";
 import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { AcquireRefusal, LeaseStore } from "../../store/leases/lease-store.js";
 import { type AccountCredentials, STORED_CREDENTIALS } from "../oauth/account-credentials.js";
-import { applyFailure, type UpstreamFailureView } from "../scheduling/index.js";
+import { type AttemptFailure, penaliseAccount } from "./account-penalty.js";
 import { type AccountPicker, accountSlotKey, type Pick, type PickRequest } from "./account-picker.js";
 import { CredentialGate } from "./credential-gate.js";
 import type { AccountEntry, Directory, KeyRecord } from "./directory.js";
@@ -263,7 +263,7 @@ export class AdmissionService {
   /** Penalises the failed account, frees its slot, and takes a slot on another account for the same lease. */
   async reroute(
     leaseId: string,
-    failure: UpstreamFailureView & { skipMonitoring: boolean },
+    failure: AttemptFailure,
     excluded: readonly string[],
     signal: AbortSignal,
   ): Promise<Grant> {
@@ -272,7 +272,7 @@ export class AdmissionService {
     if (retry !== "refused" && retry !== null) return retry;
     if (record.accountId !== null) {
       // A refused refresh has put the account in error with its reason already: nothing to add.
-      if (retry !== "refused") await this.#penalise(record, failure);
+      if (retry !== "refused") await penaliseAccount(this.#deps, record, failure);
       await this.#deps.leases.release(accountSlotKey(record.accountId), leaseId);
     }
     const excludedIds = new Set([...excluded, ...(record.accountId ? [record.accountId] : [])]);
@@ -311,24 +311,6 @@ export class AdmissionService {
       userWaitMs: 0,
       accountWaitMs: pick.waitedMs,
     };
-  }
-
-  async #penalise(record: LeaseRecord, failure: UpstreamFailureView & { skipMonitoring: boolean }) {
-    const accounts = await this.#deps.directory.accountsOfGroup(record.groupId);
-    const account = accounts.find((a) => a.view.id === record.accountId);
-    if (!account) return;
-    const outcome = applyFailure({
-      health: account.health,
-      cooldowns: account.view,
-      failure,
-      accountType: account.view.type,
-      skipMonitoring: failure.skipMonitoring,
-      now: this.#deps.clock.now(),
-    });
-    await this.#deps.directory.recordOutcome(account.view.id, outcome.health, outcome.penalty);
-    if (outcome.penalty.kind !== "none") {
-      this.#deps.log.info({ accountId: account.view.id, penalty: outcome.penalty }, "account penalised");
-    }
   }
 
   async #liveRecord(leaseId: string): Promise<LeaseRecord> {

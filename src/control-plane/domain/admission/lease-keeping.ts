@@ -5,6 +5,7 @@ import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { LeaseStore } from "../../store/leases/lease-store.js";
 import type { ReportedUsage, UsageWindows } from "../oauth/usage-windows.js";
 import { applySuccess, DEFAULT_STICKY_POLICY, responsePinKey } from "../scheduling/index.js";
+import { type AttemptFailure, penaliseAccount } from "./account-penalty.js";
 import { accountSlotKey } from "./account-picker.js";
 import type { Directory } from "./directory.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
@@ -36,6 +37,8 @@ export interface ReleaseInput {
   userSlotOnly: boolean;
   upstreamStatus: number;
   responseId: string;
+  /** The request ended on a refusal of the lease's account that was not rerouted: penalise the account. */
+  failure?: AttemptFailure;
   /** The subscription usage windows the last attempt's upstream reported (ChatGPT accounts). */
   usage?: ReportedUsage;
 }
@@ -124,6 +127,7 @@ export class LeaseKeeping {
       await this.#deps.book.put(record);
       return true;
     }
+    if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
     await Promise.all([
       record.userSlotHeld ? this.#deps.leases.release(userKey, record.leaseId) : false,
       record.accountId ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId) : false,

@@ -10,6 +10,7 @@ export interface GatewaySettingsValues {
   streamIdleTimeoutMs: number;
   streamKeepaliveIntervalMs: number;
   clientGoneDrainMs: number;
+  clientGoneDrainIdleMs: number;
 }
 
 /** The settings row's key. */
@@ -22,6 +23,7 @@ export const DEFAULT_GATEWAY_SETTINGS: Readonly<GatewaySettingsValues> = {
   streamIdleTimeoutMs: 180_000,
   streamKeepaliveIntervalMs: 10_000,
   clientGoneDrainMs: 60_000,
+  clientGoneDrainIdleMs: 10_000,
 };
 
 type SettingName = keyof GatewaySettingsValues;
@@ -33,6 +35,7 @@ const RULES: Record<SettingName, { field: string; min: number; max: number }> = 
   streamIdleTimeoutMs: { field: "settings.stream_idle_timeout_ms", min: 10_000, max: 3_600_000 },
   streamKeepaliveIntervalMs: { field: "settings.stream_keepalive_interval_ms", min: 1_000, max: 120_000 },
   clientGoneDrainMs: { field: "settings.client_gone_drain_ms", min: 1_000, max: 600_000 },
+  clientGoneDrainIdleMs: { field: "settings.client_gone_drain_idle_ms", min: 1_000, max: 600_000 },
 };
 const NAMES = Object.keys(RULES) as SettingName[];
 
