@@ -1,8 +1,10 @@
+import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlaneProcess, runCli, startControlPlaneProcess } from "../support/cli.js";
+import { startFakeChatGpt } from "../support/fake-chatgpt/index.js";
 import { accessTokenFor, idTokenFor } from "../support/fake-chatgpt/tokens.js";
 
 /**
@@ -220,6 +222,54 @@ describe("switchyard admin accounts --kind chatgpt", () => {
       expect(noKind.stderr).toContain("ChatGPT tokens need --kind chatgpt");
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("switchyard admin accounts login-chatgpt", () => {
+  it("logs in with PKCE from a pasted redirect URL and adds the account; another login's URL is refused", async () => {
+    const fake = await startFakeChatGpt();
+    try {
+      const login = (name: string, pasted: string) =>
+        admin(
+          [
+            "accounts",
+            "login-chatgpt",
+            "--name",
+            name,
+            "--group",
+            "pool",
+            "--token-url",
+            fake.tokenUrl,
+            "--json",
+          ],
+          `${pasted}\n`,
+        );
+      const code = fake.authorizationCode("chatgpt-login-1");
+      const ok = await login("sub-login", `http://localhost:1455/auth/callback?code=${code}`);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.stdout).account).toMatchObject({ name: "sub-login", type: "ACCOUNT_TYPE_OAUTH" });
+      expect(ok.stdout).not.toContain(fake.latest("chatgpt-login-1")?.refreshToken);
+      const authorize = new URL(ok.stderr.match(/https?:\/\/\S+/)?.[0] ?? "");
+      expect(authorize.origin + authorize.pathname).toBe(
+        new URL("/oauth/authorize", fake.tokenUrl).toString(),
+      );
+      expect(authorize.searchParams.get("code_challenge_method")).toBe("S256");
+      expect(authorize.searchParams.get("redirect_uri")).toBe("http://localhost:1455/auth/callback");
+      const challenge = createHash("sha256")
+        .update(fake.verifiers[0] ?? "")
+        .digest("base64url");
+      expect(authorize.searchParams.get("code_challenge")).toBe(challenge);
+
+      const other = fake.authorizationCode("chatgpt-login-2");
+      const refused = await login(
+        "sub-login-2",
+        `http://localhost:1455/auth/callback?code=${other}&state=another`,
+      );
+      expect(refused).toMatchObject({ status: 1 });
+      expect(refused.stderr).toContain("belongs to another login");
+    } finally {
+      await fake.close();
     }
   });
 });

@@ -10,7 +10,15 @@ import {
 import { ACCOUNT_NOTES, accountFields, accountStateFields, upstreamKey } from "./account-fields.js";
 import { ACCOUNT_COLUMNS, accountDetails, withoutProxyPassword } from "./account-views.js";
 import { CHATGPT_NOTES, chatgptTokens } from "./chatgpt-credential.js";
+import {
+  codeFromPaste,
+  DEFAULT_TOKEN_URL,
+  exchangeCode,
+  readPastedLine,
+  startLogin,
+} from "./chatgpt-login.js";
 import { type AdminCommand, requireSomeChange, VALUE, VALUES } from "./command.js";
+import { httpUrlValue } from "./flag-values.js";
 import { resolveGroupId, resolveGroupIds } from "./group-ref.js";
 import { emit, table } from "./output.js";
 import { collectPages, LIMIT_NOTE, limitFlag } from "./pages.js";
@@ -64,6 +72,45 @@ export const accountCommands: readonly AdminCommand[] = [
           ...(chatgpt
             ? { type: AccountType.OAUTH, chatgpt: tokens }
             : { credential: await upstreamKey(apiKey) }),
+          groupIds,
+          modelMapping: modelMapping ?? {},
+        });
+        withoutProxyPassword(res.account);
+        emit(out, CreateAccountResponseSchema, res, () => accountDetails(res.account));
+      };
+    },
+  },
+  {
+    name: "accounts login-chatgpt",
+    synopsis: `--name N --group NAME|ID [--base-url URL] [--token-url URL] ${ACCOUNT_SYNOPSIS}`,
+    summary: "log in to a ChatGPT subscription (PKCE) and add it as an account",
+    notes: [
+      "prints a URL to open in a browser; after the login, paste the URL the browser was sent to",
+      "  (http://localhost:1455/auth/callback?code=…; nothing needs to listen there) or just its code",
+      `--token-url: the OAuth token endpoint (default ${DEFAULT_TOKEN_URL}; the login page is on its origin)`,
+      ...ACCOUNT_NOTES.slice(1),
+    ],
+    flags: { ...ACCOUNT_FLAGS, "token-url": VALUE },
+    prepare(input) {
+      input.required("name");
+      if (input.texts("group").length === 0) throw new UsageError("--group is required");
+      for (const flag of ["api-key", "auth-file", "access-token", "refresh-token"])
+        if (input.text(flag) !== undefined) throw new UsageError(`--${flag} is not for login-chatgpt`);
+      const tokenUrl = httpUrlValue(input.text("token-url") ?? DEFAULT_TOKEN_URL, "--token-url");
+      const { groups, modelMapping, apiKey: _none, ...fields } = accountFields(input);
+      return async ({ client, out }) => {
+        const groupIds = await resolveGroupIds(client, groups);
+        const login = startLogin(tokenUrl);
+        process.stderr.write(
+          `Open this URL in a browser and log in to ChatGPT:\n\n  ${login.authorizeUrl}\n\n` +
+            "Then paste the URL the browser was sent to (or its code) here:\n",
+        );
+        const code = codeFromPaste(await readPastedLine(), login.state);
+        const tokens = await exchangeCode(tokenUrl, code, login.verifier);
+        const res = await client.createAccount({
+          ...fields,
+          type: AccountType.OAUTH,
+          chatgpt: tokens,
           groupIds,
           modelMapping: modelMapping ?? {},
         });

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -98,6 +99,9 @@ export async function startFakeChatGpt() {
   const refusedAccounts = new Set<string>();
   const refreshes: Array<{ chatgptAccountId: string; ok: boolean; reason: string }> = [];
   const latest = new Map<string, IssuedTokens>();
+  /** Authorization codes of the login flow → their ChatGPT account; and the PKCE verifiers they were redeemed with. */
+  const codes = new Map<string, string>();
+  const verifiers: string[] = [];
 
   const issue = (chatgptAccountId: string, expiresInMs: number): IssuedTokens => {
     const tokens = {
@@ -120,8 +124,21 @@ export async function startFakeChatGpt() {
       refreshes.push({ chatgptAccountId: accountId ?? "", ok: false, reason });
       json(res, 401, { error: "invalid_grant", error_description: reason });
     };
-    if (body.grant_type !== "refresh_token" || body.client_id !== "app_EMoamEEZ73f0CkXaXp7hrann")
-      return json(res, 400, { error: "invalid_request" });
+    if (body.client_id !== "app_EMoamEEZ73f0CkXaXp7hrann") return json(res, 400, { error: "invalid_client" });
+    if (body.grant_type === "authorization_code") {
+      const owner = codes.get(String(body.code ?? ""));
+      if (owner === undefined || typeof body.code_verifier !== "string")
+        return json(res, 400, { error: "invalid_grant", error_description: "unknown code" });
+      codes.delete(String(body.code));
+      verifiers.push(body.code_verifier);
+      const tokens = issue(owner, 10 * 24 * 3_600_000);
+      return json(res, 200, {
+        access_token: tokens.accessToken,
+        refresh_token: tokens.refreshToken,
+        id_token: tokens.idToken,
+      });
+    }
+    if (body.grant_type !== "refresh_token") return json(res, 400, { error: "unsupported_grant_type" });
     if (accountId === undefined) return refuse("refresh token already used or unknown");
     if (refusedAccounts.has(accountId)) return refuse("refresh token revoked");
     refresh.delete(token);
@@ -206,6 +223,14 @@ export async function startFakeChatGpt() {
     codexBaseUrl: `${url}/backend-api/codex`,
     requests,
     refreshes,
+    /** The PKCE verifiers authorization codes were redeemed with, in order. */
+    verifiers,
+    /** A one-time authorization code, as the login page would redirect with, for `chatgptAccountId`. */
+    authorizationCode(chatgptAccountId: string): string {
+      const code = `ac_${randomBytes(8).toString("hex")}`;
+      codes.set(code, chatgptAccountId);
+      return code;
+    },
     /** Registers a ChatGPT account whose access token expires in `expiresInMs`. */
     issue,
     /** The tokens the fake issued last for an account. */
