@@ -91,11 +91,12 @@ function interleave(keys: string[], perUser: number): string[] {
 
 /**
  * The headers of the i-th request over a tenant set: its key in turn, and on every other request a `session_id`
- * from a bounded set of conversations (sticky routing, as half of real traffic).
+ * (sticky routing, as half of real traffic) naming one of two conversations of that key — a conversation belongs to
+ * its user, so its requests come back with the same key.
  */
 export function requestHeaders(tenants: BenchTenants, i: number): Record<string, string> {
-  const key = tenants.keys[i % tenants.keys.length] ?? "";
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-  if (i % 2 === 1) headers.session_id = `conversation-${i % 500}`;
+  const k = i % tenants.keys.length;
+  const headers: Record<string, string> = { authorization: `Bearer ${tenants.keys[k] ?? ""}` };
+  if (i % 2 === 1) headers.session_id = `conversation-${k}-${Math.floor(i / tenants.keys.length) % 2}`;
   return headers;
 }

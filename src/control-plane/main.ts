@@ -33,6 +33,7 @@ import { PostgresUsageLedger } from "./store/db/postgres-usage-ledger.js";
 import { seedDefaultPrices } from "./store/db/price-seed.js";
 import { snapshotPartsLoader } from "./store/db/snapshot-parts.js";
 import type { ExpiringMap } from "./store/kv/expiring-map.js";
+import { LocallyCachedMap } from "./store/kv/locally-cached-map.js";
 import { MemoryExpiringMap } from "./store/kv/memory-expiring-map.js";
 import { RedisExpiringMap } from "./store/kv/redis-expiring-map.js";
 import type { LeaseStore } from "./store/leases/lease-store.js";
@@ -182,10 +183,16 @@ function services(deps: {
     billingTimezone: config.controlPlane.billingTimezone,
   });
   const book = new LeaseBook(live.kv, clock);
+  // Sticky bindings and response pins: a conversation's next request on this replica skips the round trip.
+  const affinity = new LocallyCachedMap(live.kv, {
+    ttlMs: AFFINITY_LOCAL_TTL_MS,
+    maxEntries: 100_000,
+    clock,
+  });
   const picker = new AccountPicker({
     directory,
     leases: live.leases,
-    affinity: live.kv,
+    affinity,
     clock,
     random: Math.random,
   });
@@ -204,7 +211,7 @@ function services(deps: {
     picker,
     book,
     tickets,
-    affinity: live.kv,
+    affinity,
     clock,
     log,
     leaseTtlMs: ttl,
@@ -215,7 +222,7 @@ function services(deps: {
     leases: live.leases,
     book,
     tickets,
-    affinity: live.kv,
+    affinity,
     clock,
     log,
     windows: new UsageWindows({
@@ -251,12 +258,12 @@ function services(deps: {
       snapshots.close();
       directory.close();
     },
-    admin: { ...createAdminService({ catalog, log }), ...createLiveStateAdmin({ book, affinity: live.kv }) },
+    admin: { ...createAdminService({ catalog, log }), ...createLiveStateAdmin({ book, affinity }) },
     gateway: createGatewayService(
       createAdmissionHandlers(
         admission,
         keeping,
-        new UsageRecorder(ledger, log, clock, deps.usageMetrics.outOfRange),
+        new UsageRecorder({ ledger, tickets, log, clock, onOutOfRange: deps.usageMetrics.outOfRange }),
       ),
       snapshots,
       {
@@ -272,6 +279,11 @@ function services(deps: {
 
 /** How long new admits wait for data planes to re-assert their leases after a lease-store outage. */
 const REASSERT_HOLD_MS = 2_000;
+/**
+ * How long this replica answers a sticky binding or response pin from memory: a binding another replica changes
+ * meanwhile is followed this much later (a prompt-cache miss at worst).
+ */
+const AFFINITY_LOCAL_TTL_MS = 5_000;
 
 async function openLiveState(config: Config, log: Logger, instanceId: string): Promise<LiveState> {
   const { redisUrl: url, redisPrefix: prefix } = config.controlPlane;

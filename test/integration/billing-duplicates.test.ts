@@ -5,6 +5,7 @@ import { startControlPlane } from "../../src/control-plane/main.js";
 import { AdminService } from "../../src/gen/switchyard/v1/admin_pb.js";
 import { GatewayService, type UsageReportSchema } from "../../src/gen/switchyard/v1/gateway_pb.js";
 import { Endpoint, Outcome, type TokenUsageSchema } from "../../src/gen/switchyard/v1/types_pb.js";
+import { hashApiKey } from "../../src/shared/api-key.js";
 import { loadConfig } from "../../src/shared/config.js";
 import { newRequestId } from "../../src/shared/ids.js";
 import {
@@ -118,6 +119,53 @@ describe("duplicate usage reports", () => {
     await cp.admin.setModelPrice({ price: PRICE });
   });
   afterAll(() => cp?.stop());
+
+  it("bills the principal, account and model the lease ticket carries, and refuses a ticket that does not open", async () => {
+    const tenant = await seedTenant(cp.admin, { balanceUsd: "10" });
+    const other = await seedTenant(cp.admin, { balanceUsd: "10" });
+    const headers = { headers: { "x-switchyard-instance": "dp-billing" } };
+    const admit = async () => {
+      const requestId = newRequestId();
+      const { lease } = await cp.gateway.admit(
+        { requestId, keySha256: hashApiKey(tenant.key), model: MODEL, endpoint: Endpoint.RESPONSES },
+        headers,
+      );
+      await cp.gateway.release({ leaseId: lease?.leaseId ?? "" });
+      return { requestId, leaseId: lease?.leaseId ?? "", ticket: lease?.ticket ?? new Uint8Array() };
+    };
+    const tokens = { inputTokens: 1000, cachedInputTokens: 400, outputTokens: 500, reasoningTokens: 0 };
+
+    // The report names another user, key and account: the ticket's identity is billed.
+    const honest = await admit();
+    const forged = {
+      ...report(other, tokens, Outcome.COMPLETED),
+      requestId: honest.requestId,
+      leaseId: honest.leaseId,
+      leaseTicket: honest.ticket,
+    };
+    expect(await cp.gateway.reportUsage({ records: [forged] })).toMatchObject({ recorded: 1 });
+    const billed = await ledgerOf(cp.admin, tenant);
+    expect(billed.records.map((r) => [r.requestId, r.cost])).toEqual([[honest.requestId, "0.00942"]]);
+    expect((await ledgerOf(cp.admin, other)).records).toEqual([]);
+    const { records } = await cp.admin.listUsage({ userId: tenant.user.id });
+    expect(records[0]).toMatchObject({ keyId: tenant.keyId, accountId: tenant.accounts[0]?.id });
+
+    // A ticket altered by one byte, or one for another request, is refused: nothing is billed.
+    const next = await admit();
+    const tampered = Uint8Array.from(next.ticket);
+    tampered[5] = (tampered[5] ?? 0) ^ 1;
+    const refused = [
+      {
+        ...report(tenant, tokens, Outcome.COMPLETED),
+        requestId: next.requestId,
+        leaseId: next.leaseId,
+        leaseTicket: tampered,
+      },
+      { ...report(tenant, tokens, Outcome.COMPLETED), leaseId: next.leaseId, leaseTicket: next.ticket },
+    ];
+    expect(await cp.gateway.reportUsage({ records: refused })).toMatchObject({ recorded: 0, duplicates: 2 });
+    expect((await ledgerOf(cp.admin, tenant)).records).toHaveLength(1);
+  });
 
   it("leave records, balance and key quota unchanged when the same batch is sent twice", async () => {
     const tenant = await seedTenant(cp.admin, { balanceUsd: "10" });

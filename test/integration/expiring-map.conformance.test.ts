@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ExpiringMap } from "../../src/control-plane/store/kv/expiring-map.js";
+import { LocallyCachedMap } from "../../src/control-plane/store/kv/locally-cached-map.js";
 import { MemoryExpiringMap } from "../../src/control-plane/store/kv/memory-expiring-map.js";
 import { RedisExpiringMap } from "../../src/control-plane/store/kv/redis-expiring-map.js";
 import { systemClock } from "../../src/shared/clock.js";
@@ -16,6 +17,15 @@ afterAll(async () => {
 const implementations: Array<[string, () => ExpiringMap]> = [
   ["memory", () => new MemoryExpiringMap(systemClock)],
   ["redis", () => new RedisExpiringMap(redis, `sytest:kv:${randomBytes(4).toString("hex")}:`)],
+  [
+    "redis behind a local cache",
+    () =>
+      new LocallyCachedMap(new RedisExpiringMap(redis, `sytest:kv:${randomBytes(4).toString("hex")}:`), {
+        ttlMs: 5_000,
+        maxEntries: 100,
+        clock: systemClock,
+      }),
+  ],
 ];
 
 describe.each(implementations)("ExpiringMap on %s", (_name, make) => {

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  PrincipalSchema,
   type ReportUsageResponse,
   ReportUsageResponseSchema,
   type UsageReport,
@@ -7,6 +8,7 @@ import {
 import { Endpoint, Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import type { Clock } from "../../shared/clock.js";
 import type { Logger } from "../../shared/logger.js";
+import type { LeaseTickets } from "../domain/admission/lease-ticket.js";
 import type { UsageInput, UsageLedger, UsageOutcome } from "../domain/billing/usage-ledger.js";
 
 const OUTCOMES: Record<Outcome, UsageOutcome> = {
@@ -27,30 +29,61 @@ const ENDPOINTS: Record<Endpoint, UsageInput["endpoint"]> = {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Translates usage reports into ledger entries; a malformed report is logged and skipped, never retried forever. */
+/** Dependencies of {@link UsageRecorder}. */
+export interface UsageRecorderDeps {
+  ledger: UsageLedger;
+  /** Opens the lease tickets reports carry: the identity billed comes from them. */
+  tickets: LeaseTickets;
+  log: Logger;
+  clock: Clock;
+  /** Called for each record flagged with out-of-range token counts. */
+  onOutOfRange?: () => void;
+}
+
+/**
+ * Translates usage reports into ledger entries; a malformed report is logged and skipped, never retried forever.
+ * Who is billed, on which account and for which upstream model comes from the lease's ticket (sealed by the control
+ * plane), so a data plane cannot bill one user's request to another; a report without a ticket (a data plane of an
+ * earlier release) is read as sent.
+ */
 export class UsageRecorder {
-  constructor(
-    private readonly ledger: UsageLedger,
-    private readonly log: Logger,
-    private readonly clock: Clock,
-    /** Called for each record flagged with out-of-range token counts. */
-    private readonly onOutOfRange: () => void = () => {},
-  ) {}
+  readonly #deps: UsageRecorderDeps;
+
+  constructor(deps: UsageRecorderDeps) {
+    this.#deps = deps;
+  }
 
   async record(reports: readonly UsageReport[]): Promise<ReportUsageResponse> {
     const inputs: UsageInput[] = [];
-    const now = this.clock.now();
+    const now = this.#deps.clock.now();
     for (const report of reports) {
-      const input = toInput(report, now);
-      if (input?.usageOutOfRange) this.onOutOfRange();
+      const input = toInput(this.#vouched(report), now);
+      if (input?.usageOutOfRange) this.#deps.onOutOfRange?.();
       if (input) inputs.push(input);
-      else this.log.warn({ requestId: report.requestId }, "malformed usage report skipped");
+      else this.#deps.log.warn({ requestId: report.requestId }, "malformed usage report skipped");
     }
-    const result = await this.ledger.record(inputs);
+    const result = await this.#deps.ledger.record(inputs);
     return create(ReportUsageResponseSchema, {
       recorded: result.recorded,
       duplicates: result.duplicates + (reports.length - inputs.length),
     });
+  }
+
+  /** The report with its identity taken from its lease ticket; null when the ticket does not open. */
+  #vouched(report: UsageReport): UsageReport | null {
+    if (report.leaseTicket.length === 0) return report;
+    const lease = this.#deps.tickets.open(report.leaseTicket, report.leaseId, 0);
+    if (!lease || lease.requestId !== report.requestId) return null;
+    return {
+      ...report,
+      principal: create(PrincipalSchema, {
+        userId: lease.userId,
+        keyId: lease.keyId,
+        groupId: lease.groupId,
+      }),
+      accountId: lease.accountId ?? "",
+      upstreamModel: lease.upstreamModel,
+    };
   }
 }
 
@@ -62,7 +95,8 @@ const MAX_TEXT = 256;
 /** Start times further than this from now are not believed (a broken clock or a bad record). */
 const MAX_CLOCK_SKEW_MS = 24 * 3_600_000;
 
-function toInput(r: UsageReport, now: number): UsageInput | null {
+function toInput(r: UsageReport | null, now: number): UsageInput | null {
+  if (r === null) return null;
   const p = r.principal;
   if (!p || r.requestId === "" || !UUID.test(p.userId) || !UUID.test(p.keyId) || !UUID.test(p.groupId))
     return null;

@@ -226,6 +226,7 @@ function settle(
   deps.usage.report({
     requestId: ctx.requestId,
     leaseId: lease.leaseId,
+    leaseTicket: lease.ticket,
     ...(lease.principal ? { principal: lease.principal } : {}),
     accountId: lease.target?.accountId ?? "",
     requestedModel: ctx.model,
