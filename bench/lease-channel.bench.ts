@@ -88,6 +88,7 @@ async function run(
         "release",
         {
           leaseId: lease?.leaseId ?? "",
+          ticket: lease?.ticket ?? new Uint8Array(),
           outcome: Outcome.COMPLETED,
           upstreamStatus: 200,
         } as OperationRequest<"release">,

@@ -63,6 +63,32 @@ describe("GatewayService through real HTTP/2, Redis and PostgreSQL", () => {
     expect(leases).toEqual([]);
   });
 
+  it("releases by ticket without the record, answers false the second time, and falls back when a ticket does not open", async () => {
+    const tenant = await seedTenant(cp.admin, { userConcurrency: 1, accounts: [{ concurrency: 1 }] });
+    // Both slots have room for one: an admit that does not wait is granted only once the last lease freed them.
+    const admitNow = () => dp1.call("admit", admitOf(tenant.key, { maxWaitMs: 1 }), { timeoutMs: 5_000 });
+    const first = (await admitNow()).lease;
+    const ticket = first?.ticket ?? new Uint8Array();
+    expect(ticket.length).toBeGreaterThan(0);
+    const released = await dp1.call("release", release(first?.leaseId ?? "", { ticket }), {
+      timeoutMs: 5_000,
+    });
+    expect(released.released).toBe(true);
+    const again = await dp1.call("release", release(first?.leaseId ?? "", { ticket }), { timeoutMs: 5_000 });
+    expect(again.released).toBe(false);
+
+    const second = (await admitNow()).lease;
+    const tampered = Uint8Array.from(second?.ticket ?? []);
+    tampered[3] = (tampered[3] ?? 0) ^ 1;
+    const byRecord = await dp1.call("release", release(second?.leaseId ?? "", { ticket: tampered }), {
+      timeoutMs: 5_000,
+    });
+    expect(byRecord.released).toBe(true);
+    const third = (await admitNow()).lease;
+    await dp1.call("release", release(third?.leaseId ?? "", { ticket: third?.ticket }), { timeoutMs: 5_000 });
+    expect((await cp.admin.listLeases({ userId: tenant.user.id })).leases).toEqual([]);
+  });
+
   it("gives a lease that stopped renewing to the next waiter after the TTL, and records it as abandoned", async () => {
     const tenant = await seedTenant(cp.admin, { userConcurrency: 1 });
     const silent = admitOf(tenant.key);

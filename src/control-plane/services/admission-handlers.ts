@@ -100,6 +100,7 @@ export function createAdmissionHandlers(
         upstreamStatus: request.upstreamStatus,
         responseId: request.responseId,
         ...(request.failure ? { failure: attemptFailure(request.failure) } : {}),
+        ticket: request.ticket,
         ...(request.subscriptionUsage ? { usage: reportedUsage(request.subscriptionUsage) } : {}),
       });
       return create(ReleaseResponseSchema, { released });

@@ -259,7 +259,7 @@ async function release(
   try {
     await deps.channel.call(
       "release",
-      { leaseId: lease.leaseId, ...fields },
+      { leaseId: lease.leaseId, ticket: lease.ticket, ...fields },
       {
         timeoutMs: 30_000,
       },

@@ -39,6 +39,8 @@ export interface ReleaseInput {
   responseId: string;
   /** The request ended on a refusal of the lease's account that was not rerouted: penalise the account. */
   failure?: AttemptFailure;
+  /** The holder's latest ticket: the slots are freed without reading the record. */
+  ticket?: Uint8Array;
   /** The subscription usage windows the last attempt's upstream reported (ChatGPT accounts). */
   usage?: ReportedUsage;
 }
@@ -112,14 +114,16 @@ export class LeaseKeeping {
 
   /** Frees the lease's slots; false when it had already ended. */
   async release(input: ReleaseInput): Promise<boolean> {
+    if (!input.userSlotOnly && input.ticket && input.ticket.length > 0) {
+      const sealed = this.#deps.tickets.open(input.ticket, input.leaseId, this.#deps.clock.now());
+      if (sealed) {
+        await this.#keepUsageWindows(sealed, input);
+        return this.#releaseSealed(sealed, input);
+      }
+    }
     const record = await this.#deps.book.get(input.leaseId);
     if (!record) return false;
-    if (input.usage && record.accountId && this.#deps.windows) {
-      // Account state, not the lease's: a failure to keep it never fails the release.
-      await this.#deps.windows.report(record.accountId, record.groupId, input.usage).catch((err: unknown) => {
-        this.#deps.log.warn({ err, accountId: record.accountId }, "usage windows not recorded");
-      });
-    }
+    await this.#keepUsageWindows(record, input);
     const userKey = userSlotKey(record.userId);
     if (input.userSlotOnly) {
       if (record.userSlotHeld) await this.#deps.leases.release(userKey, record.leaseId);
@@ -135,6 +139,32 @@ export class LeaseKeeping {
     ]);
     await this.#afterSuccess(record, input);
     return true;
+  }
+
+  /**
+   * The release of a lease its holder names by ticket: the slots the ticket names are freed and the record replaced
+   * by its tombstone in one round of commands, without reading the record first. The holder's ticket is its latest
+   * (a reroute issues a new one), and freeing a slot the lease no longer holds is a no-op, so this frees exactly
+   * what the record would have named.
+   */
+  async #releaseSealed(record: LeaseRecord, input: ReleaseInput): Promise<boolean> {
+    if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
+    const [user, account] = await Promise.all([
+      this.#deps.leases.release(userSlotKey(record.userId), record.leaseId),
+      record.accountId ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId) : false,
+      this.#deps.book.markReleased(record),
+    ]);
+    if (!user && !account) return false;
+    await this.#afterSuccess(record, input);
+    return true;
+  }
+
+  /** The usage windows the upstream reported, kept on the account (a failure to keep them never fails a release). */
+  async #keepUsageWindows(record: LeaseRecord, input: ReleaseInput): Promise<void> {
+    if (!input.usage || !record.accountId || !this.#deps.windows) return;
+    await this.#deps.windows.report(record.accountId, record.groupId, input.usage).catch((err: unknown) => {
+      this.#deps.log.warn({ err, accountId: record.accountId }, "usage windows not recorded");
+    });
   }
 
   async #afterSuccess(record: LeaseRecord, input: ReleaseInput): Promise<void> {
