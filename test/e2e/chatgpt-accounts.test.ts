@@ -310,6 +310,18 @@ describe("ChatGPT-subscription (Codex) accounts", () => {
     );
   });
 
+  it("fails a cut Codex stream over to another account for a client that did not stream", async () => {
+    const t = await tenant([{ priority: 10 }, { priority: 20 }, { priority: 50 }]);
+    const [ended, reset, spare] = t.accounts;
+    fake.behave(ended?.chatgptAccountId ?? "", { cut: "end" });
+    fake.behave(reset?.chatgptAccountId ?? "", { cut: "reset" });
+    const response = await t.client().responses.create({ model: "gpt-5", input: "hi" });
+    expect(response.output_text).toBe("Hello from Codex");
+    expect(t.accounts.map((a) => requestsOf(a.chatgptAccountId).length)).toEqual([1, 1, 1]);
+    expect(requestsOf(spare?.chatgptAccountId ?? "")).toHaveLength(1);
+    expect((await fetch(`${stack.dataPlane.url}/healthz`)).status).toBe(200);
+  });
+
   it("answers a 401 with one refresh and a retry on the same account", async () => {
     const t = await tenant([{}]);
     const [account] = t.accounts;

@@ -25,6 +25,8 @@ export interface CodexAccountBehaviour {
   headers?: Record<string, string>;
   /** Answer 429 with a usage-limit body and these reset seconds. */
   rateLimitedFor?: number;
+  /** Stop the stream after its first events: end it cleanly ("end") or reset the connection ("reset"). */
+  cut?: "end" | "reset";
 }
 
 /** A ChatGPT account the fake knows: its current tokens. */
@@ -200,8 +202,10 @@ export async function startFakeChatGpt() {
       "x-request-id": "codex-req-1",
       ...behaviour.headers,
     });
-    for (const frame of codexStream(String(body.model), toolName)) res.write(frame);
-    res.end();
+    const frames = codexStream(String(body.model), toolName);
+    for (const frame of behaviour.cut ? frames.slice(0, 4) : frames) res.write(frame);
+    if (behaviour.cut === "reset") res.socket?.resetAndDestroy();
+    else res.end();
   };
 
   const server = createServer((req, res) => {

@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
 import { chatgptOAuthAdapter } from "../../../src/data-plane/upstream/chatgpt-oauth/adapter.js";
 import { DEFAULT_INSTRUCTIONS } from "../../../src/data-plane/upstream/chatgpt-oauth/codex-body.js";
@@ -42,9 +43,9 @@ async function translate(
   // Split frames mid-way, as a network would.
   const all = frames.join("");
   for (let i = 0; i < all.length; i += 37) writer.write(Buffer.from(all.slice(i, i + 37)));
-  await new Promise<void>((resolve, reject) =>
-    writer.end((err?: Error | null) => (err ? reject(err) : resolve())),
-  );
+  const ended = finished(writer);
+  writer.end();
+  await ended;
   return { text, contentType: translation.head.headers["content-type"] };
 }
 

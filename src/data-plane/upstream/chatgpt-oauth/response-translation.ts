@@ -58,7 +58,8 @@ function chatJson(state: CodexResponseState, model: string): EventTranslator {
 
 /**
  * Writes a Codex SSE body into `sink` as the client's wire format. Backpressure is the sink's: each chunk is done
- * when the sink has taken its translation; the end waits for the sink to finish; destroying this destroys the sink.
+ * when the sink has taken its translation; the end waits for the sink to finish; destroying this destroys the sink
+ * (quietly: the error is this stream's, which the pool listens to).
  */
 class TranslatingWritable extends Writable {
   readonly #sink: Writable;
@@ -99,7 +100,8 @@ class TranslatingWritable extends Writable {
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
-    if (!this.#sink.destroyed && !this.#sink.writableFinished) this.#sink.destroy(error ?? undefined);
+    // Without the error: the caller learns it from this stream; an 'error' on the sink would have no listener.
+    if (!this.#sink.destroyed && !this.#sink.writableFinished) this.#sink.destroy();
     done(error);
   }
 }
