@@ -10,8 +10,12 @@ commands:
   serve control-plane | data-plane | all   run a plane (all: both, on embedded storage)
   migrate [--wait [--timeout-ms N]]         apply database migrations; --wait applies none and waits until
                                             they are all applied (N ms at most; 0: no limit)
-  admin <resource> <action> [flags]         manage users, groups, keys, accounts, rules, prices; inspect
-                                            usage, leases and sticky sessions ('switchyard admin help')
+  admin <resource> <action> [flags]         manage users, groups, keys, subscriptions, accounts, rules,
+                                            prices; inspect usage, leases and sticky sessions
+                                            ('switchyard admin help')
+  import sub2api --database-url URL [--apply]
+                                            carry users, groups, keys, accounts, subscriptions and rules
+                                            over from sub2api (a dry run unless --apply)
   version                                   print the version
   help                                      print this help
 `;
@@ -42,6 +46,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     }
     case "admin":
       return runAdmin(rest, () => loadConfigOrExit().controlPlane);
+    case "import": {
+      const { runImport } = await import("./import/import-command.js");
+      return runImport(rest, () => loadConfigOrExit().controlPlane);
+    }
     default:
       process.stderr.write(`switchyard: unknown command '${command}'\n${USAGE}`);
       return 2;

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { startControlPlane } from "../control-plane/main.js";
 import { startEmbeddedPostgres } from "../control-plane/store/db/embedded-postgres.js";
 import { startDataPlane } from "../data-plane/main.js";
@@ -73,6 +73,11 @@ async function loadOrCreateSecrets(path: string): Promise<{ secrets: LocalSecret
   return { secrets, created: true };
 }
 
+/**
+ * What `npm start` prints once both planes run. The first run shows the new admin token and the commands that set
+ * up a user, a group, an account and a key; later runs never print the token again but give commands that read it
+ * from the data directory, and commands for what is already set up (creating it again would fail).
+ */
 function welcome(
   config: Config,
   controlPlaneUrl: string,
@@ -80,22 +85,34 @@ function welcome(
   token: string,
   first: boolean,
 ): string {
-  const where = join(config.dataDir, "secrets.json");
-  const tokenLine = first
-    ? `  admin token:            ${token}\n                          (kept in ${where})`
-    : `  admin token:            in ${where}`;
-  return `Switchyard is running.
+  const where = resolve(config.dataDir, "secrets.json");
+  const header = `Switchyard is running.
   OpenAI-compatible API:  ${dataPlaneUrl}/v1
   control plane:          ${controlPlaneUrl}
-${tokenLine}
+`;
+  if (!first) {
+    return `${header}  admin token:            in ${where}
+
+In another shell:
+  export SWITCHYARD_ADMIN_TOKEN=$(node -p 'require(${JSON.stringify(where)}).adminToken') SWITCHYARD_CONTROL_PLANE_URL=${controlPlaneUrl}
+  npm run cli -- admin users list
+  npm run cli -- admin keys list
+  npm run cli -- admin keys create --user <user name> --group <group name>
+  npm run cli -- admin usage list
+  npm run cli -- admin help
+Then point an OpenAI SDK at ${dataPlaneUrl}/v1 with one of your sk-… keys.
+`;
+  }
+  return `${header}  admin token:            ${token}
+                          (kept in ${where})
 
 Next, in another shell:
-  export SWITCHYARD_ADMIN_TOKEN=${first ? token : "<admin token>"} SWITCHYARD_CONTROL_PLANE_URL=${controlPlaneUrl}
-  npm run --silent dev:cli -- admin users create --name me --balance 10
-  npm run --silent dev:cli -- admin groups create --name default
-  npm run --silent dev:cli -- admin accounts create --name openai --base-url https://api.openai.com \\
+  export SWITCHYARD_ADMIN_TOKEN=${token} SWITCHYARD_CONTROL_PLANE_URL=${controlPlaneUrl}
+  npm run cli -- admin users create --name me --balance 10
+  npm run cli -- admin groups create --name default
+  npm run cli -- admin accounts create --name openai --base-url https://api.openai.com \\
       --api-key "$OPENAI_API_KEY" --group default
-  npm run --silent dev:cli -- admin keys create --user <user id> --group default
+  npm run cli -- admin keys create --user me --group default
 Then point an OpenAI SDK at ${dataPlaneUrl}/v1 with the sk-sy-… key it printed.
 `;
 }

@@ -39,6 +39,9 @@ import { RedisExpiringMap } from "./store/kv/redis-expiring-map.js";
 import type { LeaseStore } from "./store/leases/lease-store.js";
 import { MemoryLeaseStore } from "./store/leases/memory-lease-store.js";
 import { RedisLeaseStore } from "./store/leases/redis-lease-store.js";
+import { MemoryRequestRate } from "./store/rates/memory-request-rate.js";
+import { RedisRequestRate } from "./store/rates/redis-request-rate.js";
+import type { RequestRate } from "./store/rates/request-rate.js";
 import { RedisChangeFeed } from "./store/redis-change-feed.js";
 import { createUsageMetrics, type UsageMetrics } from "./usage-metrics.js";
 import { createUsageWindowMetrics } from "./usage-window-metrics.js";
@@ -63,6 +66,7 @@ export interface ControlPlaneOverrides {
 interface LiveState {
   leases: LeaseStore;
   kv: ExpiringMap;
+  rates: RequestRate;
   feed: ChangeFeed;
   /**
    * Called when the live state came back after being lost (every connection it needs is ready again): holders must
@@ -212,6 +216,7 @@ function services(deps: {
     book,
     tickets,
     affinity,
+    rates: live.rates,
     clock,
     log,
     leaseTtlMs: ttl,
@@ -292,6 +297,7 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
     return {
       leases,
       kv: new MemoryExpiringMap(systemClock),
+      rates: new MemoryRequestRate(),
       feed: new LocalChangeFeed(),
       onRestored: (listener) => leases.onReconnected(listener),
       close: () => leases.close(),
@@ -317,6 +323,7 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
   return {
     leases,
     kv: new RedisExpiringMap(commands, prefix),
+    rates: new RedisRequestRate(commands, prefix),
     feed,
     // Lease records live on the command connection: re-assertion waits until it is back too.
     onRestored: (listener) => leases.onReconnected(() => void whenReady(commands, 2_000).then(listener)),

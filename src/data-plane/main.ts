@@ -7,6 +7,7 @@ import { serverNameOf } from "../shared/control-plane-resolver.js";
 import { parseControlPlaneTarget } from "../shared/control-plane-target.js";
 import { connectControlPlane } from "../shared/control-plane-transport.js";
 import { newInstanceId } from "../shared/ids.js";
+import { ipRanges } from "../shared/ip-ranges.js";
 import type { Logger } from "../shared/logger.js";
 import { ControlPlanePool } from "./control/control-plane-pool.js";
 import { LeaseKeeper } from "./control/lease-keeper.js";
@@ -77,6 +78,10 @@ export async function startDataPlane(
     log,
     limiter: new AuthFailureLimiter({ clock: systemClock }),
     bodyLimitBytes: dp.requestBodyLimitBytes,
+    clientAddress: {
+      trustedProxies: dp.trustedProxies.length > 0 ? ipRanges(dp.trustedProxies) : null,
+      header: dp.clientIpHeader,
+    },
     clientHeadersTimeoutMs: dp.clientHeadersTimeoutMs,
     clientBodyTimeoutMs: dp.clientBodyTimeoutMs,
     controlTimeoutMs: dp.admitTimeoutMs,

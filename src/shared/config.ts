@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseControlPlaneTarget } from "./control-plane-target.js";
+import { ipRangeProblem } from "./ip-ranges.js";
 
 const MiB = 1024 * 1024;
 
@@ -29,6 +30,24 @@ const optionalHostPort = z.union([z.literal(""), z.string()]).default("");
 
 const optionalUrl = (protocols: RegExp, hint: string) =>
   z.union([z.literal(""), z.url({ protocol: protocols, error: `expected ${hint}` })]).default("");
+
+/** Comma-separated IPs and CIDR ranges; empty for none. */
+const ipRangeList = z
+  .string()
+  .default("")
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
+  )
+  .superRefine((entries, ctx) => {
+    for (const entry of entries) {
+      const problem = ipRangeProblem(entry);
+      if (problem)
+        ctx.addIssue({ code: "custom", message: `${problem}; expected IPs or CIDRs, comma-separated` });
+    }
+  });
 
 const bool = z
   .enum(["true", "false", "1", "0"], { error: "expected true or false" })
@@ -114,6 +133,12 @@ const schema = z
     SWITCHYARD_CHATGPT_CODEX_BASE_URL: z
       .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
       .default("https://chatgpt.com/backend-api/codex"),
+    SWITCHYARD_TRUSTED_PROXIES: ipRangeList,
+    SWITCHYARD_CLIENT_IP_HEADER: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, { error: "expected a header name, e.g. x-forwarded-for" })
+      .default("x-forwarded-for")
+      .transform((v) => v.toLowerCase()),
   })
   .superRefine((e, ctx) => {
     // A certificate needs its key (and the reverse): a half-configured TLS would fail at the first connection.
@@ -197,6 +222,10 @@ export interface Config {
     requestBodyLimitBytes: number;
     shutdownDelayMs: number;
     shutdownGraceMs: number;
+    /** Peers (IPs, CIDRs) whose client-address header is believed; empty: the socket's peer is the client. */
+    trustedProxies: string[];
+    /** The header those proxies put the client's address in (lower-case). */
+    clientIpHeader: string;
   };
 }
 
@@ -312,6 +341,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestBodyLimitBytes: e.SWITCHYARD_REQUEST_BODY_LIMIT_BYTES,
       shutdownDelayMs: e.SWITCHYARD_SHUTDOWN_DELAY_MS,
       shutdownGraceMs: e.SWITCHYARD_SHUTDOWN_GRACE_MS,
+      trustedProxies: e.SWITCHYARD_TRUSTED_PROXIES,
+      clientIpHeader: e.SWITCHYARD_CLIENT_IP_HEADER,
     },
   };
 }

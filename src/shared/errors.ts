@@ -96,6 +96,13 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
     "too_many_auth_failures",
     "Too many invalid API key attempts, please retry later",
   ),
+  [ErrorCode.IP_NOT_ALLOWED]: spec(
+    Code.PermissionDenied,
+    403,
+    "permission_error",
+    "ip_not_allowed",
+    "Your IP address is not allowed to use this API key",
+  ),
   [ErrorCode.INSUFFICIENT_BALANCE]: spec(
     Code.FailedPrecondition,
     403,
@@ -123,6 +130,13 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
     "insufficient_quota",
     "usage_limit_exceeded",
     "Subscription usage limit exceeded",
+  ),
+  [ErrorCode.KEY_SPEND_LIMIT_EXCEEDED]: spec(
+    Code.ResourceExhausted,
+    429,
+    "rate_limit_error",
+    "spend_limit_exceeded",
+    "API key spend limit reached, please retry later",
   ),
   [ErrorCode.USER_QUEUE_FULL]: spec(
     Code.ResourceExhausted,
@@ -152,6 +166,13 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
     "api_error",
     null,
     "Service temporarily unavailable",
+  ),
+  [ErrorCode.USER_RATE_LIMITED]: spec(
+    Code.ResourceExhausted,
+    429,
+    "rate_limit_error",
+    "rate_limit_exceeded",
+    "Requests per minute limit exceeded, please retry later",
   ),
   [ErrorCode.UPSTREAM_AUTH_FAILED]: spec(
     Code.Unavailable,

@@ -12,6 +12,7 @@ const REDACTED_KEYS = [
   "apiKey",
   "api_key",
   "x-api-key",
+  "x-goog-api-key",
   "api-key",
   "token",
   "adminToken",

@@ -57,7 +57,9 @@ describe("switchyard admin users", () => {
 
     const list = await admin(["users", "list"]);
     expect(list.status).toBe(0);
-    expect(list.stdout.split("\n")[0]).toMatch(/^ID\s+NAME\s+STATUS\s+BALANCE\s+CONCURRENCY\s+CREATED$/);
+    expect(list.stdout.split("\n")[0]).toMatch(
+      /^ID\s+NAME\s+STATUS\s+BALANCE\s+CONCURRENCY\s+RPM\s+CREATED$/,
+    );
     expect(list.stdout).toMatch(new RegExp(`^${user.id}\\s+bob\\s+active\\s+\\$0\\s+5\\s`, "m"));
     expect(list.stdout).toContain("alice");
     const listed = await adminJson<{ users: Array<{ name: string }> }>(["users", "list"]);
@@ -175,7 +177,7 @@ describe("switchyard admin help", () => {
     }
     const one = await admin(["keys", "create", "--bogus", "--help"]);
     expect(one).toMatchObject({ status: 0, stderr: "" });
-    expect(one.stdout).toContain("usage: switchyard admin keys create --user ID --group NAME|ID");
+    expect(one.stdout).toContain("usage: switchyard admin keys create --user NAME|ID --group NAME|ID");
   });
 });
 

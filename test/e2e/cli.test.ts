@@ -51,7 +51,9 @@ describe("switchyard migrate", () => {
       const first = switchyard(["migrate"], { SWITCHYARD_DATABASE_URL: db.url });
       expect(first).toMatchObject({
         status: 0,
-        stdout: "applied: 0001-initial-schema, 0002-subscription-usage-index, 0003-usage-out-of-range\n",
+        stdout:
+          "applied: 0001-initial-schema, 0002-subscription-usage-index, 0003-usage-out-of-range, " +
+          "0004-parity-with-reference\n",
       });
       const again = switchyard(["migrate"], { SWITCHYARD_DATABASE_URL: db.url });
       expect(again).toMatchObject({ status: 0, stdout: "database is up to date\n" });

@@ -324,7 +324,7 @@ describe("data-plane requests: validation, limits, auth, health and passthrough"
           401,
           "authentication_error",
           "You didn't provide an API key. You need to provide your API key in an Authorization header using " +
-            "Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or in an x-api-key or api-key header.",
+            "Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or in an x-api-key, x-goog-api-key or api-key header.",
           "invalid_api_key",
         );
       });

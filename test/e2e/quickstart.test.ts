@@ -74,7 +74,7 @@ describe("the quickstart: npm start on embedded storage", () => {
     const apiUrl = /OpenAI-compatible API:\s+(\S+)/.exec(welcome)?.[1] ?? "";
     expect(token).not.toBe("");
     const cli = (...args: string[]) => {
-      const r = spawnSync("npm", ["run", "--silent", "dev:cli", "--", "admin", ...args, "--json"], {
+      const r = spawnSync("npm", ["run", "--silent", "cli", "--", "admin", ...args, "--json"], {
         cwd: REPO_ROOT,
         encoding: "utf8",
         env: { ...process.env, SWITCHYARD_ADMIN_TOKEN: token, SWITCHYARD_CONTROL_PLANE_URL: controlPlaneUrl },
@@ -82,7 +82,7 @@ describe("the quickstart: npm start on embedded storage", () => {
       expect(r.status, r.stderr).toBe(0);
       return JSON.parse(r.stdout) as Record<string, Record<string, string>>;
     };
-    const user = cli("users", "create", "--name", "me", "--balance", "10").user?.id ?? "";
+    cli("users", "create", "--name", "me", "--balance", "10");
     cli("groups", "create", "--name", "default");
     cli(
       "accounts",
@@ -96,7 +96,7 @@ describe("the quickstart: npm start on embedded storage", () => {
       "--group",
       "default",
     );
-    const { key } = cli("keys", "create", "--user", user, "--group", "default") as unknown as { key: string };
+    const { key } = cli("keys", "create", "--user", "me", "--group", "default") as unknown as { key: string };
 
     const client = new OpenAI({ apiKey: key, baseURL: apiUrl, maxRetries: 0 });
     const response = await client.responses.create({ model: "gpt-4o", input: "hello" });
@@ -108,6 +108,23 @@ describe("the quickstart: npm start on embedded storage", () => {
     const again = await second.output;
     expect(again).not.toContain(token);
     expect(again).toContain("secrets.json");
+    expect(again).not.toContain("users create");
+    // The second banner's commands work as printed: its export reads the token from the data directory.
+    const exportLine = again.split("\n").find((line) => line.trim().startsWith("export ")) ?? "";
+    const listed = spawnSync(
+      "sh",
+      ["-c", `${exportLine.trim()} && npm run --silent cli -- admin users list --json`],
+      {
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "" },
+      },
+    );
+    expect(listed.status, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { users: { name: string }[] }).users.map((u) => u.name)).toEqual([
+      "me",
+    ]);
+    expect(again).toContain("npm run cli -- admin keys list");
     const after = new OpenAI({ apiKey: key, baseURL: apiUrl, maxRetries: 0 });
     expect((await after.responses.create({ model: "gpt-4o", input: "again" })).status).toBe("completed");
     expect(await stop(second.child)).toBe(0);

@@ -8,7 +8,7 @@ import {
   CreateApiKeyResponseSchema,
   GetApiKeyResponseSchema,
 } from "../../src/gen/switchyard/v1/admin_pb.js";
-import { hashApiKey, looksLikeApiKey } from "../../src/shared/api-key.js";
+import { hashApiKey, isIssuedApiKey } from "../../src/shared/api-key.js";
 import {
   type AdminHarness,
   auditLines,
@@ -33,7 +33,7 @@ describe("AdminService API keys", () => {
   it("returns the plaintext once and stores only its SHA-256 and prefix", async () => {
     const res = await h.client.createApiKey({ userId, groupId, name: "ci", quotaUsd: "25" });
     const key = res.key;
-    expect(looksLikeApiKey(key)).toBe(true);
+    expect(isIssuedApiKey(key)).toBe(true);
     expect(res.apiKey).toMatchObject({
       name: "ci",
       prefix: key.slice(0, 10),
@@ -162,5 +162,81 @@ describe("AdminService API keys", () => {
     const all = await h.client.listApiKeys({ pageSize: 500 });
     expect(all.apiKeys.length).toBeGreaterThan(5);
     await expectRpcError(h.client.listApiKeys({ userId: "bad" }), Code.InvalidArgument, "user_id");
+  });
+
+  it("keeps IP lists and spend limits, refusing malformed ones naming the field", async () => {
+    const c = h.client;
+    const { apiKey } = await c.createApiKey({
+      userId,
+      groupId,
+      ipAllow: ["10.0.0.0/8", " 2001:db8::1 "],
+      spendLimit5hUsd: "1.5",
+    });
+    expect(apiKey).toMatchObject({
+      ipAllow: ["10.0.0.0/8", "2001:db8::1"],
+      ipDeny: [],
+      spendLimit5hUsd: "1.5",
+    });
+    const updated = await c.updateApiKey({
+      id: apiKey?.id ?? "",
+      replaceIpAllow: true,
+      ipAllow: [],
+      replaceIpDeny: true,
+      ipDeny: ["192.0.2.0/24"],
+      spendLimit5hUsd: "",
+      spendLimit7dUsd: "40",
+    });
+    expect(updated.apiKey).toMatchObject({
+      ipAllow: [],
+      ipDeny: ["192.0.2.0/24"],
+      spendLimit5hUsd: "",
+      spendLimit7dUsd: "40",
+    });
+    await expectRpcError(
+      c.createApiKey({ userId, groupId, ipDeny: ["10.0.0.0/40"] }),
+      Code.InvalidArgument,
+      "ip_deny",
+    );
+    await expectRpcError(
+      c.createApiKey({ userId, groupId, ipAllow: ["host.example"] }),
+      Code.InvalidArgument,
+      "ip_allow",
+    );
+    await expectRpcError(
+      c.createApiKey({ userId, groupId, spendLimit1dUsd: "0" }),
+      Code.InvalidArgument,
+      "spend_limit_1d_usd",
+    );
+  });
+
+  it("imports an existing key by its hash once, and finds it by hash", async () => {
+    const c = h.client;
+    const key = `sk-${"0123456789abcdef".repeat(4)}`;
+    const keySha256 = hashApiKey(key);
+    const { apiKey } = await c.importApiKey({
+      keySha256,
+      prefix: key.slice(0, 10),
+      userId,
+      groupId,
+      name: "moved",
+      status: ApiKeyStatus.DISABLED,
+      expireTime: timestampFromMs(HARNESS_START - 1000),
+      quotaUsd: "10",
+      quotaUsedUsd: "2.5",
+    });
+    expect(apiKey).toMatchObject({
+      name: "moved",
+      status: ApiKeyStatus.DISABLED,
+      quotaUsd: "10",
+      quotaUsedUsd: "2.5",
+    });
+    expect((await c.getApiKey({ keySha256 })).apiKey?.id).toBe(apiKey?.id);
+    await expectRpcError(c.importApiKey({ keySha256, prefix: "sk-", userId, groupId }), Code.AlreadyExists);
+    await expectRpcError(
+      c.importApiKey({ keySha256: keySha256.subarray(1), prefix: "x", userId, groupId }),
+      Code.InvalidArgument,
+      "key_sha256",
+    );
+    await expectRpcError(c.getApiKey({ keySha256: hashApiKey("never-imported-key") }), Code.NotFound);
   });
 });

@@ -21,6 +21,7 @@ describe("database migrations", () => {
       "0001-initial-schema",
       "0002-subscription-usage-index",
       "0003-usage-out-of-range",
+      "0004-parity-with-reference",
       "0005-chatgpt-accounts",
     ]);
     expect(await migrate(orm)).toEqual([]);

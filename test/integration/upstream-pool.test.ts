@@ -19,6 +19,7 @@ import {
 } from "../../src/data-plane/upstream/upstream-pool.js";
 import { readJsonResponse } from "../../src/data-plane/upstream/usage.js";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai/index.js";
+import { type Socks5Server, startSocks5Server } from "../support/socks5-server.js";
 
 type Json = Record<string, unknown>;
 
@@ -296,25 +297,6 @@ describe("failures", () => {
       failover: true,
     });
   });
-
-  it("refuses a socks5 proxy with a clear transport failure, sending nothing", async () => {
-    const { call } = callFor(
-      "responses",
-      { model: "gpt-4.1", input: "hi" },
-      "sk-socks",
-      "",
-      "socks5://user:pw@127.0.0.1:1080",
-    );
-    const failure = classifyTransportError(await failureOf(collect(pool, call)));
-    expect(failure).toEqual({
-      kind: "transport",
-      status: 0,
-      resetAfterMs: 0,
-      message: "socks5 proxies are not supported",
-      failover: true,
-    });
-    expect(fake.total).toBe(0);
-  });
 });
 
 describe("an http proxy", () => {
@@ -355,5 +337,69 @@ describe("an http proxy", () => {
     expect(tunnels).toBeLessThanOrEqual(2);
     expect(fake.requests.map((request) => request.apiKey)).toEqual(Array(5).fill("sk-proxied"));
     expect(fake.requests.every((request) => request.path === "/v1/responses")).toBe(true);
+  });
+});
+
+describe("a socks5 proxy", () => {
+  let open: Socks5Server;
+  let guarded: Socks5Server;
+
+  beforeAll(async () => {
+    open = await startSocks5Server();
+    guarded = await startSocks5Server({ username: "proxy-user", password: "p@ss word" });
+  });
+  afterAll(async () => {
+    await open.close();
+    await guarded.close();
+  });
+
+  /** A call to the fake upstream named `host` (an IP, or "localhost"), through `proxyUrl`. */
+  function viaProxy(proxyUrl: string, host: string, credential: string): UpstreamCall {
+    const { call } = callFor("responses", { model: "a", input: "hi" }, credential, "gpt-4.1", proxyUrl);
+    return { ...call, url: call.url.replace("127.0.0.1", host) };
+  }
+
+  it("socks5 without auth: the data plane resolves the name and sends the proxy an IP", async () => {
+    const result = await collect(pool, viaProxy(open.url("socks5"), "127.0.0.1", "sk-socks-open"));
+    expect(result.head.status).toBe(200);
+    expect(open.connects.at(-1)).toMatchObject({ addressType: "ipv4", host: "127.0.0.1", username: "" });
+    expect(fake.requests.at(-1)?.apiKey).toBe("sk-socks-open");
+  });
+
+  it("socks5h with username and password: the proxy gets the name to resolve, and the tunnel is reused", async () => {
+    for (let i = 0; i < 3; i++) {
+      const result = await collect(pool, viaProxy(guarded.url("socks5h"), "localhost", "sk-socks-auth"));
+      expect(result.head.status).toBe(200);
+    }
+    expect(guarded.connects.length).toBeGreaterThanOrEqual(1);
+    expect(guarded.connects.length).toBeLessThanOrEqual(2);
+    expect(guarded.connects[0]).toMatchObject({
+      addressType: "domain",
+      host: "localhost",
+      username: "proxy-user",
+    });
+    expect(fake.requests.map((r) => r.apiKey)).toEqual(Array(3).fill("sk-socks-auth"));
+  });
+
+  it("wrong proxy credentials are a transport failure that fails over, sending nothing upstream", async () => {
+    const url = guarded.url("socks5").replace("p%40ss%20word", "wrong");
+    const failure = classifyTransportError(
+      await failureOf(collect(pool, viaProxy(url, "127.0.0.1", "sk-x"))),
+    );
+    expect(failure).toMatchObject({ kind: "transport", failover: true });
+    expect(guarded.refused).toBeGreaterThanOrEqual(1);
+    expect(fake.total).toBe(0);
+  });
+
+  it("an unknown proxy scheme is a transport failure naming the scheme, not the URL", async () => {
+    const failure = classifyTransportError(
+      await failureOf(collect(pool, viaProxy("socks4://user:pw@127.0.0.1:1", "127.0.0.1", "sk-x"))),
+    );
+    expect(failure).toMatchObject({
+      kind: "transport",
+      message: "unsupported proxy scheme socks4",
+      failover: true,
+    });
+    expect(fake.total).toBe(0);
   });
 });

@@ -26,6 +26,8 @@ export interface AdminHarness {
   orm: MikroORM;
   cipher: CredentialCipher;
   clock: ManualClock;
+  /** Where the catalog publishes its changes. */
+  feed: LocalChangeFeed;
   /** Changes published, in order. */
   changes: Change[];
   /** Parsed JSON log lines, in order. */
@@ -67,6 +69,7 @@ export async function startAdminHarness(label: string): Promise<AdminHarness> {
     orm,
     cipher,
     clock,
+    feed,
     changes,
     logLines,
     logText: () => raw.join(""),

@@ -155,6 +155,8 @@ export async function startStack(options: {
   const first = await startDataPlane();
   return {
     admin,
+    /** What the CLI needs to reach this control plane (SWITCHYARD_CONTROL_PLANE_URL, SWITCHYARD_ADMIN_TOKEN). */
+    cliEnv: { SWITCHYARD_CONTROL_PLANE_URL: controlPlaneUrl, SWITCHYARD_ADMIN_TOKEN: adminToken },
     fake,
     db,
     /** SWITCHYARD_SECRET_KEY of the control plane (hex), to open what it sealed. */

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { displayPrefix, generateApiKey, hashApiKey, looksLikeApiKey } from "../../src/shared/api-key.js";
+import {
+  displayPrefix,
+  generateApiKey,
+  hashApiKey,
+  isIssuedApiKey,
+  looksLikeApiKey,
+} from "../../src/shared/api-key.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import { isAcceptableRequestId, leaseIdFor, newRequestId } from "../../src/shared/ids.js";
 
@@ -9,14 +15,24 @@ describe("API keys", () => {
     expect(keys.size).toBe(200);
     for (const key of keys) {
       expect(key).toMatch(/^sk-sy-[A-Za-z0-9_-]{43}$/);
+      expect(isIssuedApiKey(key)).toBe(true);
       expect(looksLikeApiKey(key)).toBe(true);
     }
   });
 
-  it("rejects strings of the wrong shape", () => {
+  it("tell issued keys from others of the wrong shape", () => {
+    expect(isIssuedApiKey("sk-proj-abc")).toBe(false);
+    expect(isIssuedApiKey(`sk-sy-${"a".repeat(42)}`)).toBe(false);
+    expect(isIssuedApiKey(`sk-sy-${"a".repeat(42)}!`)).toBe(false);
+  });
+
+  it("accept imported keys of another format, but never short, spaced or non-ASCII strings", () => {
+    expect(looksLikeApiKey(`sk-${"0123456789abcdef".repeat(4)}`)).toBe(true);
+    expect(looksLikeApiKey("sk-proj-abcdefghijklmnop")).toBe(true);
     expect(looksLikeApiKey("sk-proj-abc")).toBe(false);
-    expect(looksLikeApiKey(`sk-sy-${"a".repeat(42)}`)).toBe(false);
-    expect(looksLikeApiKey(`sk-sy-${"a".repeat(42)}!`)).toBe(false);
+    expect(looksLikeApiKey("sk-abcdefgh ijklmnop")).toBe(false);
+    expect(looksLikeApiKey("sk-ключ-ключ-ключ-ключ")).toBe(false);
+    expect(looksLikeApiKey(`sk-${"a".repeat(200)}`)).toBe(false);
   });
 
   it("hash to the SHA-256 of their UTF-8 bytes and display only a prefix", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { KeyRecord } from "../../src/control-plane/domain/admission/directory.js";
+import { type KeyRecord, NO_KEY_CONTROLS } from "../../src/control-plane/domain/admission/directory.js";
 import { assertEligible } from "../../src/control-plane/domain/admission/eligibility.js";
 import { NO_LIMITS, NO_USAGE } from "../../src/control-plane/domain/billing/subscription-limits.js";
 import { ErrorCode, SwitchyardError, toOpenAIError } from "../../src/shared/errors.js";
@@ -24,6 +24,7 @@ const balanceKey: KeyRecord = {
   billingMode: "balance",
   limitsUsd: NO_LIMITS,
   subscription: null,
+  controls: NO_KEY_CONTROLS,
 };
 
 const subscriptionKey: KeyRecord = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { KeyRecord } from "../../src/control-plane/domain/admission/directory.js";
+import { type KeyRecord, NO_KEY_CONTROLS } from "../../src/control-plane/domain/admission/directory.js";
 import { KeyRecordCache } from "../../src/control-plane/domain/billing/key-record-cache.js";
 import { NO_LIMITS } from "../../src/control-plane/domain/billing/subscription-limits.js";
 import { ManualClock } from "../../src/shared/clock.js";
@@ -28,6 +28,7 @@ function recordOf(hash: string, balance: bigint): KeyRecord | null {
     billingMode: "balance",
     limitsUsd: NO_LIMITS,
     subscription: null,
+    controls: NO_KEY_CONTROLS,
   };
 }
 

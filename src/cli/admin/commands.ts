@@ -5,6 +5,7 @@ import { keyCommands } from "./keys.js";
 import { liveStateCommands } from "./live-state.js";
 import { priceCommands } from "./prices.js";
 import { ruleCommands } from "./rules.js";
+import { subscriptionCommands } from "./subscriptions.js";
 import { usageCommands } from "./usage.js";
 import { userCommands } from "./users.js";
 
@@ -13,6 +14,7 @@ export const ADMIN_COMMANDS: readonly AdminCommand[] = [
   ...userCommands,
   ...groupCommands,
   ...keyCommands,
+  ...subscriptionCommands,
   ...accountCommands,
   ...ruleCommands,
   ...priceCommands,

@@ -10,6 +10,7 @@ import { Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import { type AdminCommand, VALUE } from "./command.js";
 import { type Column, emit, label, table, usd, when } from "./output.js";
 import { collectPages, limitFlag } from "./pages.js";
+import { resolveOptionalUserId } from "./user-ref.js";
 
 /** Usage grows without bound, so unlike other lists `usage list` stops at this many records unless told. */
 const DEFAULT_USAGE_LIMIT = 100;
@@ -41,6 +42,8 @@ const RECORD_COLUMNS: readonly Column<UsageRecord>[] = [
   ["OUTCOME", (r) => label(Outcome, r.outcome)],
   ["STATUS", (r) => String(r.statusCode)],
   ["MS", (r) => String(r.durationMs)],
+  ["CLIENT IP", (r) => r.clientIp || "-"],
+  ["USER AGENT", (r) => r.userAgent || "-"],
 ];
 
 const SUMMARY_COLUMNS: readonly Column<UsageSummaryRow>[] = [
@@ -60,13 +63,13 @@ const TIME_NOTE =
 export const usageCommands: readonly AdminCommand[] = [
   {
     name: "usage list",
-    synopsis: "[--user ID] [--key ID] [--account ID] [--since ISO] [--until ISO] [--limit N]",
+    synopsis: "[--user NAME|ID] [--key ID] [--account ID] [--since ISO] [--until ISO] [--limit N]",
     summary: "list usage records, newest first",
     notes: [TIME_NOTE, `--limit N: at most N records (default ${DEFAULT_USAGE_LIMIT}; 0 for all)`],
     flags: { user: VALUE, key: VALUE, account: VALUE, since: VALUE, until: VALUE, limit: VALUE },
     prepare(input) {
+      const user = input.text("user") ?? "";
       const filter = {
-        userId: input.text("user") ?? "",
         keyId: input.text("key") ?? "",
         accountId: input.text("account") ?? "",
         startTime: input.time("since", "past"),
@@ -74,8 +77,9 @@ export const usageCommands: readonly AdminCommand[] = [
       };
       const limit = limitFlag(input, DEFAULT_USAGE_LIMIT);
       return async ({ client, out }) => {
+        const userId = await resolveOptionalUserId(client, user);
         const page = await collectPages(limit, async (pageSize, pageToken) => {
-          const res = await client.listUsage({ ...filter, pageSize, pageToken });
+          const res = await client.listUsage({ ...filter, userId, pageSize, pageToken });
           return { items: res.records, nextPageToken: res.nextPageToken };
         });
         const res = create(ListUsageResponseSchema, {
@@ -88,19 +92,22 @@ export const usageCommands: readonly AdminCommand[] = [
   },
   {
     name: "usage summary",
-    synopsis: "[--user ID] [--group-by model|account|key|user] [--since ISO] [--until ISO]",
+    synopsis: "[--user NAME|ID] [--group-by model|account|key|user] [--since ISO] [--until ISO]",
     summary: "total requests, tokens and cost per model (or account, key, user), by cost",
     notes: [TIME_NOTE],
     flags: { user: VALUE, "group-by": VALUE, since: VALUE, until: VALUE },
     prepare(input) {
+      const user = input.text("user") ?? "";
       const request = {
-        userId: input.text("user") ?? "",
         groupBy: input.choice("group-by", GROUP_BY) ?? UsageGroupBy.MODEL,
         startTime: input.time("since", "past"),
         endTime: input.time("until", "past"),
       };
       return async ({ client, out }) => {
-        const res = await client.summarizeUsage(request);
+        const res = await client.summarizeUsage({
+          ...request,
+          userId: await resolveOptionalUserId(client, user),
+        });
         emit(out, SummarizeUsageResponseSchema, res, () => table(res.rows, SUMMARY_COLUMNS, "no usage"));
       };
     },

@@ -20,11 +20,16 @@ const COLUMNS: readonly Column<User>[] = [
   ["STATUS", (u) => label(UserStatus, u.status)],
   ["BALANCE", (u) => usd(u.balanceUsd)],
   ["CONCURRENCY", (u) => concurrency(u.concurrency)],
+  ["RPM", (u) => rpm(u.rpmLimit)],
   ["CREATED", (u) => when(u.createTime)],
 ];
 
 function concurrency(n: number): string {
   return n === 0 ? "unlimited" : String(n);
+}
+
+function rpm(n: number): string {
+  return n === 0 ? "unlimited" : `${n}/min`;
 }
 
 function userDetails(user: User | undefined): string {
@@ -35,6 +40,7 @@ function userDetails(user: User | undefined): string {
     ["status", label(UserStatus, u.status)],
     ["balance", usd(u.balanceUsd)],
     ["concurrency", concurrency(u.concurrency)],
+    ["requests per minute", rpm(u.rpmLimit)],
     ["created", when(u.createTime)],
     ["updated", when(u.updateTime)],
   ]);
@@ -44,15 +50,19 @@ function userDetails(user: User | undefined): string {
 export const userCommands: readonly AdminCommand[] = [
   {
     name: "users create",
-    synopsis: "--name N [--balance USD] [--concurrency N]",
+    synopsis: "--name N [--balance USD] [--concurrency N] [--rpm N]",
     summary: "create a user",
-    notes: ["--balance defaults to 0; --concurrency (requests in flight) defaults to 5, 0 is unlimited"],
-    flags: { name: VALUE, balance: VALUE, concurrency: VALUE },
+    notes: [
+      "--balance defaults to 0; --concurrency (requests in flight) defaults to 5, 0 is unlimited",
+      "--rpm caps the requests the user starts in any rolling minute (all keys together); default 0, unlimited",
+    ],
+    flags: { name: VALUE, balance: VALUE, concurrency: VALUE, rpm: VALUE },
     prepare(input) {
       const request = {
         name: input.required("name"),
         balanceUsd: input.usd("balance") ?? "",
         concurrency: input.int("concurrency", 0, UINT32_MAX),
+        rpmLimit: input.int("rpm", 0, UINT32_MAX),
       };
       return async ({ client, out }) => {
         const res = await client.createUser(request);
@@ -90,17 +100,19 @@ export const userCommands: readonly AdminCommand[] = [
   {
     name: "users update",
     args: ["ID"],
-    synopsis: "ID [--name N] [--balance USD] [--concurrency N] [--status active|disabled]",
+    synopsis: "ID [--name N] [--balance USD] [--concurrency N] [--rpm N] [--status active|disabled]",
     summary: "change a user (--balance sets the balance, it does not add to it)",
-    flags: { name: VALUE, balance: VALUE, concurrency: VALUE, status: VALUE },
+    notes: ["--rpm 0 removes the requests-per-minute limit"],
+    flags: { name: VALUE, balance: VALUE, concurrency: VALUE, rpm: VALUE, status: VALUE },
     prepare(input) {
       const changes = {
         name: input.text("name"),
         balanceUsd: input.usd("balance"),
         concurrency: input.int("concurrency", 0, UINT32_MAX),
+        rpmLimit: input.int("rpm", 0, UINT32_MAX),
         status: input.choice("status", STATUSES),
       };
-      requireSomeChange(changes, "--name, --balance, --concurrency, --status");
+      requireSomeChange(changes, "--name, --balance, --concurrency, --rpm, --status");
       const request = { id: input.arg(0), ...changes };
       return async ({ client, out }) => {
         const res = await client.updateUser(request);

@@ -107,6 +107,7 @@ export function userToProto(u: UserRecord): User {
     status: userStatuses.proto(u.status),
     balanceUsd: formatUsd(u.balanceUsd),
     concurrency: u.concurrency,
+    rpmLimit: u.rpmLimit,
     createTime: toTimestamp(u.createdAt),
     updateTime: toTimestamp(u.updatedAt),
   });
@@ -142,6 +143,11 @@ export function apiKeyToProto(k: ApiKeyRecord): ApiKey {
     quotaUsedUsd: formatUsd(k.quotaUsedUsd),
     lastUsedTime: toTimestamp(k.lastUsedAt),
     createTime: toTimestamp(k.createdAt),
+    ipAllow: k.ipAllow,
+    ipDeny: k.ipDeny,
+    spendLimit5hUsd: usdString(k.spendLimitsUsd.h5),
+    spendLimit1dUsd: usdString(k.spendLimitsUsd.d1),
+    spendLimit7dUsd: usdString(k.spendLimitsUsd.d7),
   });
 }
 

@@ -60,7 +60,7 @@ function identityRpcs(c: Catalog) {
       return { user: userToProto(await c.users.create(req)) };
     },
     async getUser(req) {
-      return { user: userToProto(await c.users.get(req.id)) };
+      return { user: userToProto(await c.users.get(req)) };
     },
     async listUsers(req) {
       const page = await c.users.list(req);
@@ -98,7 +98,8 @@ function identityRpcs(c: Catalog) {
       return { apiKey: apiKeyToProto(created.apiKey), key: created.key };
     },
     async getApiKey(req) {
-      return { apiKey: apiKeyToProto(await c.apiKeys.get(req.id)) };
+      const key = req.keySha256.length > 0 ? await c.apiKeys.getByHash(req) : await c.apiKeys.get(req.id);
+      return { apiKey: apiKeyToProto(key) };
     },
     async listApiKeys(req) {
       const page = await c.apiKeys.list(req);
@@ -112,11 +113,27 @@ function identityRpcs(c: Catalog) {
         expiresAt: fromTimestamp(req.expireTime),
         clearExpiresAt: req.clearExpireTime,
         quotaUsd: req.quotaUsd,
+        replaceIpAllow: req.replaceIpAllow,
+        ipAllow: req.ipAllow,
+        replaceIpDeny: req.replaceIpDeny,
+        ipDeny: req.ipDeny,
+        spendLimit5hUsd: req.spendLimit5hUsd,
+        spendLimit1dUsd: req.spendLimit1dUsd,
+        spendLimit7dUsd: req.spendLimit7dUsd,
       });
       return { apiKey: apiKeyToProto(updated) };
     },
     async revokeApiKey(req) {
       return { apiKey: apiKeyToProto(await c.apiKeys.revoke(req.id)) };
+    },
+    async importApiKey(req) {
+      const status = apiKeyStatuses.orDefault(req.status, "status");
+      const imported = await c.apiKeys.importKey({
+        ...req,
+        status,
+        expiresAt: fromTimestamp(req.expireTime),
+      });
+      return { apiKey: apiKeyToProto(imported) };
     },
   } satisfies Partial<AdminServiceImpl>;
 }

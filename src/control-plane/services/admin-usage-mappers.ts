@@ -98,6 +98,8 @@ export function usageRecordToProto(r: UsageRecordView): UsageRecord {
     failoverCount: r.failoverCount,
     upstreamRequestId: r.upstreamRequestId,
     usageOutOfRange: r.usageOutOfRange,
+    clientIp: r.clientIp,
+    userAgent: r.userAgent,
     createTime: toTimestamp(r.createdAt),
   });
 }

@@ -60,6 +60,7 @@ export function createAdmissionHandlers(
         sessionHash: request.sessionHash,
         previousResponseId: request.previousResponseId,
         maxWaitMs: request.maxWaitMs,
+        clientIp: request.clientIp.slice(0, 64),
         resend: request.resend,
         instanceId: ctx.instanceId,
         signal: ctx.signal,

@@ -117,6 +117,8 @@ function toInput(r: UsageReport | null, now: number): UsageInput | null {
     stream: r.stream,
     tokens: counted.tokens,
     usageOutOfRange: r.usageOutOfRange || counted.outOfRange,
+    clientIp: r.clientIp.slice(0, 64),
+    userAgent: r.userAgent.slice(0, MAX_TEXT),
     outcome: OUTCOMES[r.outcome] ?? "completed",
     statusCode: r.statusCode <= 999 ? r.statusCode : 0,
     firstTokenMs: Math.min(r.firstTokenMs, MAX_INT),

@@ -8,7 +8,7 @@ export const MAX_CREDENTIAL_HEADER_BYTES = 256;
 /** OpenAI's wording for a request without a key, naming the headers Switchyard also accepts. */
 export const MISSING_API_KEY_MESSAGE =
   "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer " +
-  "auth (i.e. Authorization: Bearer YOUR_KEY), or in an x-api-key or api-key header.";
+  "auth (i.e. Authorization: Bearer YOUR_KEY), or in an x-api-key, x-goog-api-key or api-key header.";
 
 /** The answer to a key in the URL, where proxies and access logs would keep it. */
 export const QUERY_API_KEY_MESSAGE = "API key in query parameters is not allowed";
@@ -20,7 +20,8 @@ const QUERY_KEY_NAMES: ReadonlySet<string> = new Set(["key", "api_key", "api-key
 const MASK_VISIBLE_CHARS = 6;
 
 /**
- * The client's API key, from `Authorization: Bearer` (scheme case-insensitive), then `x-api-key`, then `api-key`;
+ * The client's API key, from `Authorization: Bearer` (scheme case-insensitive), then `x-api-key`, `x-goog-api-key`
+ * (Gemini-style clients), then `api-key`;
  * the first source holding a non-empty key wins (a non-Bearer Authorization falls through to the others).
  * Throws INVALID_REQUEST (400) for a key in the query string (checked first, whatever the headers hold), and
  * INVALID_API_KEY (401) for a credential header over 256 bytes, no key at all, or a key of the wrong shape.
@@ -62,7 +63,7 @@ function keyFromHeaders(headers: HeaderMap): string | undefined {
     const token = bearerToken(authorization);
     if (token !== "") return token;
   }
-  for (const name of ["x-api-key", "api-key"]) {
+  for (const name of ["x-api-key", "x-goog-api-key", "api-key"]) {
     const value = credentialHeader(headers, name)?.trim();
     if (value) return value;
   }

@@ -247,6 +247,8 @@ function settle(
     failoverCount: ctx.failovers,
     upstreamRequestId: result.upstreamRequestId,
     startedAtMs: BigInt(ctx.startedAtMs),
+    clientIp: ctx.clientAddress,
+    userAgent: ctx.userAgent,
   });
 }
 

@@ -2,7 +2,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
 import { newRequestId } from "../../shared/ids.js";
 import type { Logger } from "../../shared/logger.js";
+import { type ClientAddressSource, clientAddress } from "./client-address.js";
 import type { ClientApi } from "./client-response.js";
+
+/** Longest User-Agent kept for usage records. */
+const MAX_USER_AGENT_CHARS = 256;
 
 /** Durations shown in the Server-Timing header (ms). */
 export interface StageTimings {
@@ -27,6 +31,9 @@ export class RequestContext {
   readonly log: Logger;
   /** Aborted when the client goes away before its response finished. */
   readonly clientGone: AbortSignal;
+  /** The client's address (see {@link clientAddress}) and User-Agent, read once as the request arrives. */
+  readonly clientAddress: string;
+  readonly userAgent: string;
   model = "";
   stream = false;
   lease: Lease | null = null;
@@ -39,7 +46,10 @@ export class RequestContext {
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     log: Logger,
+    addressSource: ClientAddressSource,
   ) {
+    this.clientAddress = clientAddress(req, addressSource);
+    this.userAgent = (req.headers["user-agent"] ?? "").slice(0, MAX_USER_AGENT_CHARS);
     const assigned = res.getHeader("x-request-id");
     this.requestId = typeof assigned === "string" ? assigned : newRequestId();
     if (assigned === undefined) res.setHeader("x-request-id", this.requestId);
@@ -74,8 +84,8 @@ export class RequestContext {
       .join(", ");
   }
 
-  /** The client's IP as the socket sees it (a load balancer in front is expected to be trusted separately). */
+  /** The client's IP: the socket's peer, or what a trusted proxy forwarded. */
   clientIp(): string {
-    return this.req.socket.remoteAddress ?? "unknown";
+    return this.clientAddress;
   }
 }

@@ -3,6 +3,7 @@ import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
 import { hashApiKey } from "../../shared/api-key.js";
 import { asSwitchyardError, ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { AuthFailureLimiter } from "./auth-failure-limiter.js";
+import type { ClientAddressSource } from "./client-address.js";
 import { sendFailure, writePing } from "./client-response.js";
 import { extractApiKey } from "./credentials.js";
 import { type FailoverDeps, runWithFailover } from "./failover.js";
@@ -15,6 +16,8 @@ import { validateChatCompletionsRequest, validateResponsesRequest } from "./vali
 export interface ServeDeps extends FailoverDeps {
   limiter: AuthFailureLimiter;
   bodyLimitBytes: number;
+  /** Where the client's address comes from (the socket, or a trusted proxy's header). */
+  clientAddress: ClientAddressSource;
   /** Longest silence while the request body arrives (answered 408). */
   clientBodyTimeoutMs: number;
 }

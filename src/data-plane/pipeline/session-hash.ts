@@ -10,6 +10,7 @@ const SESSION_HEADERS = [
   "conversation_id",
   "x-session-affinity",
   "x-session-id",
+  "x-opencode-session",
   "x-conversation-id",
 ] as const;
 
@@ -19,10 +20,11 @@ const MAX_SEED_DEPTH = 32;
 /**
  * The sticky-session hash of a request: 16 lower-case hex characters, the first 8 bytes of SHA-256 over the
  * seed (BEHAVIOUR.md allows any 64-bit hash). The seed is the first non-empty (trimmed) of: a session header
- * (`session_id`, `conversation_id`, `x-session-affinity`, `x-session-id`, `x-conversation-id`), the body's
+ * (`session_id`, `conversation_id`, `x-session-affinity`, `x-session-id`, `x-opencode-session`,
+ * `x-conversation-id`), the body's
  * `prompt_cache_key`, or the conversation's opening — model, tools, instructions, the system/developer messages
  * before the first user message, and that user message. The hashed material starts with the source kind
- * (`header`, `prompt_cache_key`, `content`), so equal values from different kinds never collide; the five
+ * (`header`, `prompt_cache_key`, `content`), so equal values from different kinds never collide; the six
  * headers are one kind on purpose (the same id under another header is the same conversation). Only what stays
  * the same as a conversation grows is in the content seed, so later turns keep the hash. Returns "" (no
  * stickiness) when there is no header, no key and no opening content: model and tools alone do not identify a

@@ -4,6 +4,7 @@ import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { ControlPlaneCalls } from "../control/lease-channel.js";
 import type { SnapshotWatcher } from "../control/snapshot-watcher.js";
 import type { AuthFailureLimiter } from "../pipeline/auth-failure-limiter.js";
+import { type ClientAddressSource, clientAddress } from "../pipeline/client-address.js";
 import { sendFailure } from "../pipeline/client-response.js";
 import { extractApiKey } from "../pipeline/credentials.js";
 
@@ -16,9 +17,10 @@ export function modelsRoute(deps: {
   snapshots: SnapshotWatcher;
   limiter: AuthFailureLimiter;
   controlTimeoutMs: number;
+  clientAddress: ClientAddressSource;
 }) {
   return async (req: Request, res: Response): Promise<void> => {
-    const ip = req.socket.remoteAddress ?? "unknown";
+    const ip = clientAddress(req, deps.clientAddress);
     try {
       deps.limiter.check(ip);
       const key = extractApiKey(req.headers, new URL(req.originalUrl, "http://x").search.slice(1));

@@ -8,7 +8,7 @@ import { type ServeDeps, serveRequest } from "../pipeline/serve-request.js";
 /** POST /v1/responses and POST /v1/chat/completions (and their aliases): the proxied OpenAI APIs. */
 export function proxyRoute(api: ClientApi, deps: ServeDeps & { log: Logger; metrics: DataPlaneMetrics }) {
   return async (req: Request, res: Response): Promise<void> => {
-    const ctx = new RequestContext(api, req, res, deps.log);
+    const ctx = new RequestContext(api, req, res, deps.log, deps.clientAddress);
     deps.metrics.inFlight.inc({ route: api });
     try {
       await serveRequest(ctx, deps);

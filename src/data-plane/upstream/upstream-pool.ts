@@ -1,5 +1,6 @@
 import type { Writable } from "node:stream";
 import { Agent, type Dispatcher, ProxyAgent } from "undici";
+import { type SocksProxy, socksConnector, socksProxyOf } from "./socks-connector.js";
 import type { HeaderBag } from "./upstream-adapter.js";
 
 /**
@@ -24,7 +25,7 @@ export interface UpstreamCall {
   readonly method?: "POST" | "GET";
   readonly headers: Record<string, string>;
   readonly body?: Buffer | string;
-  /** The account's proxy (`http://`, `https://`); empty or absent for a direct connection. */
+  /** The account's proxy (`http://`, `https://`, `socks5://`, `socks5h://`); empty or absent for a direct connection. */
   readonly proxyUrl?: string;
   /** Aborts the call (client gone, lease lost); the returned promise then rejects. */
   readonly signal?: AbortSignal;
@@ -132,9 +133,13 @@ export class UpstreamPool {
       keepAliveTimeout: o.keepAliveTimeoutMs,
     };
     if (proxyUrl === "") return new Agent({ ...common, connect: { timeout: o.connectTimeoutMs } });
+    const proxy = checkedProxy(proxyUrl);
+    if (typeof proxy !== "string") {
+      return new Agent({ ...common, connect: socksConnector(proxy, o.connectTimeoutMs) });
+    }
     return new ProxyAgent({
       ...common,
-      uri: checkedProxyUrl(proxyUrl),
+      uri: proxy,
       proxyTls: { timeout: o.connectTimeoutMs },
       requestTls: { timeout: o.connectTimeoutMs },
     });
@@ -142,11 +147,11 @@ export class UpstreamPool {
 }
 
 /**
- * The proxy URL if undici's `ProxyAgent` can use it. SOCKS5 is refused: undici 7's `Socks5ProxyAgent` is marked
- * experimental (process warning, fixed 5 s handshake timeouts, a TLS upgrade without timeout, pool options
- * ignored). Messages never echo the URL: it may hold the proxy's password.
+ * An HTTP(S) proxy URL for undici's `ProxyAgent`, or a SOCKS5 proxy for {@link socksConnector} (undici 7's own
+ * `Socks5ProxyAgent` is experimental and has no `socks5h`). Messages never echo the URL: it may hold the proxy's
+ * password.
  */
-function checkedProxyUrl(proxyUrl: string): string {
+function checkedProxy(proxyUrl: string): string | SocksProxy {
   let url: URL;
   try {
     url = new URL(proxyUrl);
@@ -154,7 +159,8 @@ function checkedProxyUrl(proxyUrl: string): string {
     throw new UnsupportedProxyError("invalid proxy URL");
   }
   if (url.protocol === "http:" || url.protocol === "https:") return url.href;
-  if (url.protocol.startsWith("socks")) throw new UnsupportedProxyError("socks5 proxies are not supported");
+  const socks = socksProxyOf(url);
+  if (socks !== null) return socks;
   throw new UnsupportedProxyError(`unsupported proxy scheme ${url.protocol.slice(0, -1)}`);
 }
 

@@ -27,6 +27,14 @@ describe("extractApiKey finds the key", () => {
     ["with an upper-case scheme", { authorization: `BEARER ${KEY}` }, KEY],
     ["after a tab and extra spaces", { authorization: `Bearer\t  ${KEY}  ` }, KEY],
     ["in x-api-key", { "x-api-key": KEY }, KEY],
+    ["in x-goog-api-key (Gemini style)", { "x-goog-api-key": KEY }, KEY],
+    ["in x-api-key before x-goog-api-key", { "x-api-key": KEY, "x-goog-api-key": OTHER_KEY }, KEY],
+    ["in x-goog-api-key before api-key", { "x-goog-api-key": KEY, "api-key": OTHER_KEY }, KEY],
+    [
+      "of an imported key's format",
+      { authorization: "Bearer sk-0123456789abcdef0123" },
+      "sk-0123456789abcdef0123",
+    ],
     ["in api-key (Azure style)", { "api-key": ` ${KEY} ` }, KEY],
     ["in Authorization before x-api-key", { authorization: `Bearer ${KEY}`, "x-api-key": OTHER_KEY }, KEY],
     ["in x-api-key before api-key", { "x-api-key": KEY, "api-key": OTHER_KEY }, KEY],
@@ -99,14 +107,9 @@ describe("extractApiKey answers 401 invalid_api_key", () => {
       "Incorrect API key provided: aaaaaa***",
     ],
     [
-      "when the key has another provider's shape",
-      { authorization: "Bearer sk-proj-abcdefghijklmnop" },
+      "when the key holds a character outside visible ASCII",
+      { authorization: "Bearer sk-proj-abcdefghij\u00e9klmnop" },
       "Incorrect API key provided: sk-pro***",
-    ],
-    [
-      "when the key is one character too long",
-      { "x-api-key": `${KEY}A` },
-      "Incorrect API key provided: sk-sy-***",
     ],
     ["when the key is short", { "x-api-key": "abc" }, "Incorrect API key provided: a***"],
   ];

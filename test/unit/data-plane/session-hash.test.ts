@@ -16,6 +16,13 @@ describe("sessionHash takes the first non-empty source", () => {
     ["conversation_id", { conversation_id: "c1" }, {}, "header\nc1"],
     ["x-session-affinity", { "x-session-affinity": "a1" }, {}, "header\na1"],
     ["x-session-id", { "x-session-id": "x1" }, {}, "header\nx1"],
+    ["x-opencode-session", { "x-opencode-session": "oc1" }, {}, "header\noc1"],
+    [
+      "x-opencode-session before x-conversation-id",
+      { "x-opencode-session": "oc", "x-conversation-id": "z" },
+      {},
+      "header\noc",
+    ],
     ["x-conversation-id", { "x-conversation-id": "xc1" }, {}, "header\nxc1"],
     [
       "session_id before the other headers",

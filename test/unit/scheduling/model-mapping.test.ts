@@ -50,8 +50,12 @@ describe("groupModelList", () => {
 
   it.each([
     ["no accounts list nothing", [], []],
-    ["an account with an empty mapping serves everything, so the default list is used", [{}], null],
-    ["one account serving everything wins over listed keys", [{ "gpt-5": "" }, {}], null],
+    ["an account with an empty mapping serves everything: it contributes the known list", [{}], known],
+    [
+      "an account serving everything adds the known list to other accounts' keys",
+      [{ "my-model": "gpt-5" }, {}],
+      ["gpt-4o", "gpt-5", "gpt-5-mini", "my-model", "o3"],
+    ],
     [
       "exact keys of every account are merged, deduplicated and sorted",
       [{ o3: "", "gpt-5": "x" }, { "gpt-5": "" }],

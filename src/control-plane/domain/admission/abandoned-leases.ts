@@ -79,6 +79,8 @@ export function abandonedUsage(record: LeaseRecord, now: number): UsageInput {
     stream: record.stream,
     tokens: { input: 0, cachedInput: 0, output: 0, reasoning: 0 },
     usageOutOfRange: false,
+    clientIp: "",
+    userAgent: "",
     outcome: "abandoned",
     statusCode: 0,
     firstTokenMs: 0,

@@ -4,12 +4,14 @@ import { leaseIdFor } from "../../../shared/ids.js";
 import type { Logger } from "../../../shared/logger.js";
 import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { AcquireRefusal, LeaseStore } from "../../store/leases/lease-store.js";
+import type { RequestRate } from "../../store/rates/request-rate.js";
 import { type AccountCredentials, STORED_CREDENTIALS } from "../oauth/account-credentials.js";
 import { type AttemptFailure, penaliseAccount } from "./account-penalty.js";
 import { type AccountPicker, accountSlotKey, type Pick, type PickRequest } from "./account-picker.js";
 import { CredentialGate } from "./credential-gate.js";
 import type { AccountEntry, Directory, KeyRecord } from "./directory.js";
 import { assertEligible } from "./eligibility.js";
+import { assertClientAllowed, assertSpendRoom } from "./key-controls.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
 import { userSlotKey } from "./lease-keeping.js";
 import type { LeaseTickets } from "./lease-ticket.js";
@@ -17,6 +19,8 @@ import type { LeaseTickets } from "./lease-ticket.js";
 /** Limits of the user wait queue (BEHAVIOUR.md "Concurrency and waiting"). */
 export const USER_MAX_WAITING = 20;
 export const USER_WAIT_TIMEOUT_MS = 30_000;
+/** The rolling window of a user's requests-per-minute limit. */
+const RPM_WINDOW_MS = 60_000;
 
 /** One request asking to run. */
 export interface AdmitInput {
@@ -29,6 +33,8 @@ export interface AdmitInput {
   previousResponseId: string;
   /** 0 for the server's default. */
   maxWaitMs: number;
+  /** The client's address as the data plane resolved it ("unknown" when it could not). */
+  clientIp: string;
   /** Sent again after a reconnect: answer with the lease already granted under this request id, if any. */
   resend: boolean;
   instanceId: string;
@@ -53,6 +59,8 @@ export interface AdmissionDeps {
   book: LeaseBook;
   tickets: LeaseTickets;
   affinity: ExpiringMap;
+  /** Users' requests per rolling minute. */
+  rates: RequestRate;
   clock: Clock;
   log: Logger;
   leaseTtlMs: number;
@@ -112,7 +120,11 @@ export class AdmissionService {
     }
     if (this.#held) await this.#held;
     const key = await this.authenticate(input.keySha256);
-    assertEligible(key, this.#deps.clock.now());
+    const now = this.#deps.clock.now();
+    assertClientAllowed(key.controls, input.clientIp);
+    assertEligible(key, now);
+    assertSpendRoom(key.controls, now);
+    await this.#countRequest(key, input.requestId, now);
     const leaseId = leaseIdFor(input.instanceId, input.requestId);
     const request = this.#pickRequest(input, key, leaseId, input.signal);
     const fast = await this.#deps.picker.pickWithUserSlot({
@@ -145,6 +157,14 @@ export class AdmissionService {
       this.#waiting.delete(input.requestId);
       input.signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Counts the request against its user's requests-per-minute limit; 429 with Retry-After past it. */
+  async #countRequest(key: KeyRecord, requestId: string, now: number): Promise<void> {
+    const limit = key.controls.userRpmLimit;
+    if (limit <= 0) return;
+    const waitMs = await this.#deps.rates.take(`rpm:${key.userId}`, requestId, limit, RPM_WINDOW_MS, now);
+    if (waitMs > 0) throw new SwitchyardError(ErrorCode.USER_RATE_LIMITED, { retryAfterMs: waitMs });
   }
 
   #pickRequest(input: AdmitInput, key: KeyRecord, leaseId: string, signal: AbortSignal): PickRequest {

@@ -22,7 +22,34 @@ export interface KeyRecord {
   readonly limitsUsd: PerWindow<PicoUsd | null>;
   /** The user's active subscription to the group as of the lookup; null without one, and in balance groups. */
   readonly subscription: SubscriptionStanding | null;
+  /** The key's IP lists and spend windows, and its user's requests-per-minute limit. */
+  readonly controls: KeyControls;
 }
+
+/** A key's access controls as admission checks them. */
+export interface KeyControls {
+  /** IPs and CIDRs allowed to use the key; empty allows every address not denied. */
+  readonly ipAllow: readonly string[];
+  /** IPs and CIDRs refused (checked before the allow list). */
+  readonly ipDeny: readonly string[];
+  /** Requests the key's user may start per rolling minute; 0 for unlimited. */
+  readonly userRpmLimit: number;
+  /** The key's rolling spend windows that have a limit; empty when none does. */
+  readonly spendWindows: readonly SpendWindow[];
+}
+
+/** One rolling spend window of a key, as of the lookup (and the usage billed since). */
+export interface SpendWindow {
+  readonly name: "5h" | "1d" | "7d";
+  readonly lengthMs: number;
+  readonly limitUsd: PicoUsd;
+  readonly spentUsd: PicoUsd;
+  /** Epoch ms of the oldest spend still in the window (when the window first frees up); null for none. */
+  readonly oldestAt: number | null;
+}
+
+/** A key without IP lists, spend limits or a requests-per-minute limit. */
+export const NO_KEY_CONTROLS: KeyControls = { ipAllow: [], ipDeny: [], userRpmLimit: 0, spendWindows: [] };
 
 /** A subscription as eligibility sees it. */
 export interface SubscriptionStanding {

@@ -1,5 +1,5 @@
 import type { Clock } from "../../../shared/clock.js";
-import type { KeyRecord } from "../admission/directory.js";
+import type { KeyControls, KeyRecord } from "../admission/directory.js";
 import type { BilledUsage, Change, ChangeKind } from "../change-feed.js";
 import { perWindow } from "./subscription-limits.js";
 
@@ -21,6 +21,19 @@ const scopeOf = (kind: ChangeKind, id: string): string => `${kind}:${id}`;
 
 function scopesOf(record: KeyRecord): string[] {
   return [scopeOf("api_key", record.keyId), scopeOf("user", record.userId), scopeOf("group", record.groupId)];
+}
+
+/** A key's spend windows after it spent `amount` now (a window with no spend yet starts counting from now). */
+function withSpend(controls: KeyControls, amount: bigint, now: number): KeyControls {
+  if (controls.spendWindows.length === 0 || amount === 0n) return controls;
+  return {
+    ...controls,
+    spendWindows: controls.spendWindows.map((w) => ({
+      ...w,
+      spentUsd: w.spentUsd + amount,
+      oldestAt: w.oldestAt ?? now,
+    })),
+  };
 }
 
 /** Options of {@link KeyRecordCache}. */
@@ -47,8 +60,9 @@ export interface KeyRecordCacheOptions {
  * database outage. Concurrent misses on one hash share one lookup, and a lookup that overlapped a change to what it
  * read is returned but not kept, so no pre-change read outlives the change.
  *
- * Unknown keys are cached as null without an index entry: a key cannot be looked up before it is created, as its
- * hash is of random bytes only handed out on creation.
+ * Unknown keys are cached as null without an index entry, for at most a second: an issued key cannot be looked up
+ * before it is created (its hash is of random bytes only handed out on creation), and an imported one works within
+ * that second of its import.
  */
 export class KeyRecordCache {
   readonly #clock: Clock;
@@ -114,8 +128,8 @@ export class KeyRecordCache {
   }
 
   /**
-   * The user's cached records after `billed` moved money: the balance (balance groups), the key's quota used and the
-   * subscription's windows. A record whose billing day has ended is dropped instead (its daily figure restarts).
+   * The user's cached records after `billed` moved money: the balance (balance groups), the key's quota used and
+   * spend windows, and the subscription's windows. A record whose billing day has ended is dropped instead (its daily figure restarts).
    */
   #applyBilled(userId: string, billed: BilledUsage): void {
     let amount: bigint;
@@ -145,6 +159,7 @@ export class KeyRecordCache {
           sub && sub.id === billed.subscriptionId
             ? { ...sub, usageUsd: perWindow((w) => sub.usageUsd[w] + amount) }
             : sub,
+        controls: r.keyId === billed.keyId ? withSpend(r.controls, amount, now) : r.controls,
       };
     }
   }

@@ -24,6 +24,9 @@ export interface UsageInput {
   tokens: TokenCounts;
   /** A count the upstream reported could not be trusted and is recorded as 0. */
   usageOutOfRange: boolean;
+  /** The client's address and User-Agent as the data plane saw them; "" when unknown. */
+  clientIp: string;
+  userAgent: string;
   outcome: UsageOutcome;
   statusCode: number;
   firstTokenMs: number;

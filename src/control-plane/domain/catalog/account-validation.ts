@@ -45,7 +45,7 @@ export function baseUrl(value: string): string {
   return url.toString().replace(/\/+$/, "");
 }
 
-/** A proxy URL (http, https or socks5); "" for none. */
+/** A proxy URL (http, https, socks5 or socks5h — the proxy resolves names); "" for none. */
 export function proxyUrl(value: string): string {
   const trimmed = value.trim();
   if (trimmed === "") return "";
@@ -53,8 +53,8 @@ export function proxyUrl(value: string): string {
     throw invalid("proxy_url", "must not contain whitespace or control characters");
   }
   const url = parseUrl(trimmed, "proxy_url");
-  if (!["http:", "https:", "socks5:"].includes(url.protocol)) {
-    throw invalid("proxy_url", "must be http, https or socks5");
+  if (!["http:", "https:", "socks5:", "socks5h:"].includes(url.protocol)) {
+    throw invalid("proxy_url", "must be http, https, socks5 or socks5h");
   }
   if (url.hostname === "") throw invalid("proxy_url", "must name a host");
   return trimmed;

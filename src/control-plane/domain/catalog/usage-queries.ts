@@ -34,6 +34,9 @@ export interface UsageRecordView {
   upstreamRequestId: string;
   /** A token count the upstream reported was out of range and recorded as 0. */
   usageOutOfRange: boolean;
+  /** The client's address and User-Agent; "" when unknown. */
+  clientIp: string;
+  userAgent: string;
   createdAt: Date;
 }
 
@@ -124,6 +127,8 @@ function toView(r: UsageRow): UsageRecordView {
     failoverCount: int("failover_count"),
     upstreamRequestId: text("upstream_request_id"),
     usageOutOfRange: r.usage_out_of_range === true,
+    clientIp: text("client_ip"),
+    userAgent: text("user_agent"),
     createdAt: r.created_at instanceof Date ? r.created_at : new Date(text("created_at")),
   };
 }

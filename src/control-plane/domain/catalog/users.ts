@@ -4,7 +4,15 @@ import { ApiKeyEntity, SubscriptionEntity, type User, UserEntity } from "../../s
 import { type CatalogDeps, nowOf, recordMutation } from "./catalog-deps.js";
 import { decodeCursor, type Page, type PageRequest, resolvePageSize, toPage } from "./pagination.js";
 import { onUniqueViolation } from "./unique-violation.js";
-import { alreadyExists, intInRange, lookupId, moneyField, notFound, requiredName } from "./validation.js";
+import {
+  alreadyExists,
+  intInRange,
+  invalid,
+  lookupId,
+  moneyField,
+  notFound,
+  requiredName,
+} from "./validation.js";
 
 /** Whether a user may make requests. */
 export type UserStatus = "active" | "disabled";
@@ -17,6 +25,8 @@ export interface UserRecord {
   balanceUsd: PicoUsd;
   /** Most requests in flight at once; 0 for unlimited. */
   concurrency: number;
+  /** Most requests started in any rolling minute; 0 for unlimited. */
+  rpmLimit: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -26,6 +36,7 @@ export interface CreateUserInput {
   name: string;
   balanceUsd?: string;
   concurrency?: number;
+  rpmLimit?: number;
 }
 
 /** UpdateUser's fields; absent ones are left as they are. */
@@ -34,6 +45,7 @@ export interface UpdateUserInput {
   name?: string;
   balanceUsd?: string;
   concurrency?: number;
+  rpmLimit?: number;
   status?: UserStatus;
 }
 
@@ -41,6 +53,8 @@ export interface UpdateUserInput {
 export const DEFAULT_USER_CONCURRENCY = 5;
 /** The largest concurrency accepted (the column is a 32-bit int; nobody needs more). */
 export const MAX_CONCURRENCY = 100_000;
+/** The largest requests-per-minute limit accepted. */
+export const MAX_RPM = 1_000_000;
 const NAME_MAX = 128;
 
 /** The user row as a record. */
@@ -51,6 +65,7 @@ export function toUserRecord(row: User): UserRecord {
     status: row.status === "disabled" ? "disabled" : "active",
     balanceUsd: fromNumeric(row.balanceUsd),
     concurrency: row.concurrency,
+    rpmLimit: row.rpmLimit ?? 0,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -77,6 +92,7 @@ export class UserCatalog {
       status: "active",
       balanceUsd: toNumeric(balance),
       concurrency,
+      rpmLimit: intInRange(input.rpmLimit ?? 0, "rpm_limit", 0, MAX_RPM),
       createdAt: now,
       updatedAt: now,
     });
@@ -88,8 +104,16 @@ export class UserCatalog {
     return toUserRecord(row);
   }
 
-  async get(id: string): Promise<UserRecord> {
-    return toUserRecord(await this.#find(this.deps.em.fork(), id));
+  /** By exactly one of id or name. */
+  async get(by: { id?: string; name?: string }): Promise<UserRecord> {
+    const id = by.id ?? "";
+    const name = by.name ?? "";
+    if ((id === "") === (name === "")) throw invalid("id", "give exactly one of id or name");
+    const em = this.deps.em.fork();
+    if (id !== "") return toUserRecord(await this.#find(em, id));
+    const row = await em.findOne(UserEntity, { name });
+    if (!row) throw notFound("user", name);
+    return toUserRecord(row);
   }
 
   /** Oldest first. */
@@ -120,6 +144,10 @@ export class UserCatalog {
     if (input.concurrency !== undefined) {
       row.concurrency = intInRange(input.concurrency, "concurrency", 0, MAX_CONCURRENCY);
       changed.push("concurrency");
+    }
+    if (input.rpmLimit !== undefined) {
+      row.rpmLimit = intInRange(input.rpmLimit, "rpm_limit", 0, MAX_RPM);
+      changed.push("rpm_limit");
     }
     if (input.status !== undefined) {
       row.status = input.status;

@@ -39,19 +39,19 @@ export function resolveModel(mapping: Readonly<Record<string, string>>, requeste
 }
 
 /**
- * The model ids a group can list on GET /v1/models: the union of its accounts' exact mapping keys, sorted. A
- * wildcard key (`gpt-5*`) is a pattern, not a model id, so it is never listed itself; it admits the entries of
- * `knownModels` (the caller's default list) that it matches. Null when some account has an empty mapping and so
- * serves every model: the caller then answers with its default list. No accounts gives an empty list.
+ * The model ids a group can list on GET /v1/models: the union of what each of its accounts serves, sorted. An
+ * account's exact mapping keys are listed; a wildcard key (`gpt-5*`) is a pattern, not a model id, so it is never
+ * listed itself and admits the entries of `knownModels` (the caller's default list) that it matches; an account
+ * with an empty mapping serves every model and contributes all of `knownModels`. No accounts gives an empty list.
  */
 export function groupModelList(
   accounts: readonly Pick<AccountView, "modelMapping">[],
   knownModels: readonly string[] = [],
-): string[] | null {
+): string[] {
   const models = new Set<string>();
   for (const { modelMapping } of accounts) {
     const keys = Object.keys(modelMapping);
-    if (keys.length === 0) return null;
+    if (keys.length === 0) for (const known of knownModels) models.add(known);
     for (const key of keys) {
       if (!isWildcardPattern(key)) {
         models.add(key);

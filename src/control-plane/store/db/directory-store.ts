@@ -31,6 +31,8 @@ const COOLDOWN_COLUMNS = {
 /** The account catalog's read for scheduling. */
 export interface AccountSource {
   listAllForScheduling(): Promise<SchedulableAccount[]>;
+  /** One account; null when it no longer exists (or its credential cannot be opened). */
+  getForScheduling(id: string): Promise<SchedulableAccount | null>;
 }
 
 type MutableView = { -readonly [K in keyof AccountView]: AccountView[K] };
@@ -62,6 +64,10 @@ export class PostgresDirectory implements Directory {
   #lastAccounts: AccountTable | null = null;
   readonly #outage: OutageLog;
   #accountsLoading: Promise<AccountTable> | null = null;
+  /** Accounts being re-read after a change; `again` when another change came meanwhile. */
+  readonly #refreshing = new Map<string, { again: boolean }>();
+  /** The refreshes running; reading the table waits for them. */
+  readonly #refreshes = new Set<Promise<void>>();
   readonly #lastUsed = new Map<string, number>();
   readonly #unsubscribe: () => void;
 
@@ -91,8 +97,11 @@ export class PostgresDirectory implements Directory {
       lookup: (hex) => this.#lookupKey(hex),
     });
     this.#unsubscribe = deps.feed.subscribe((change) => {
-      if (change.kind === "account" || change.kind === "reset") this.#accounts = null;
-      if (change.kind !== "account") this.#keys.invalidate(change);
+      if (change.kind === "account") this.#refreshAccount(change.id);
+      else {
+        if (change.kind === "reset") this.#accounts = null;
+        this.#keys.invalidate(change);
+      }
     });
   }
 
@@ -171,9 +180,24 @@ export class PostgresDirectory implements Directory {
     if (entry) entry.view.lastUsedAt = at;
   }
 
+  /**
+   * The account table. One older than ACCOUNTS_MAX_AGE_MS is still answered while a reload runs in the background
+   * (changes announced by the feed are applied at once, by id); only the first load is waited for.
+   */
   async #accountTable(): Promise<AccountTable> {
+    // An account a change names is re-read before it is scheduled again (a change made here is seen at once).
+    if (this.#refreshes.size > 0) await Promise.all(this.#refreshes);
     const cached = this.#accounts;
     if (cached && this.#clock.now() - cached.at < ACCOUNTS_MAX_AGE_MS) return cached;
+    const loading = this.#reloadAccounts();
+    if (cached) {
+      loading.catch(() => undefined);
+      return cached;
+    }
+    return loading;
+  }
+
+  #reloadAccounts(): Promise<AccountTable> {
     this.#accountsLoading ??= this.#loadAccounts()
       .then(
         (table) => {
@@ -198,23 +222,7 @@ export class PostgresDirectory implements Directory {
     const at = this.#clock.now();
     const table: AccountTable = { byGroup: new Map(), entries: new Map(), at };
     for (const account of await this.#accountSource.listAllForScheduling()) {
-      const used = this.#lastUsed.get(account.id);
-      const view: MutableView = {
-        ...account,
-        lastUsedAt: used === undefined ? account.lastUsedAt : Math.max(used, account.lastUsedAt ?? 0),
-      };
-      const tokens = account.type === "oauth" ? parseChatGptCredential(account.credential) : null;
-      const entry: MutableEntry = {
-        view,
-        name: account.name,
-        kind: account.type === "oauth" ? "chatgpt-oauth" : "openai-apikey",
-        baseUrl: account.baseUrl,
-        // The refresh token stays in the sealed document: only the access token is handed to data planes.
-        credential: tokens ? tokens.accessToken : account.credential,
-        proxyUrl: account.proxyUrl,
-        health: account.health,
-        oauth: tokens ? { chatgptAccountId: tokens.chatgptAccountId, expiresAt: tokens.expiresAt } : null,
-      };
+      const entry = this.#entryOf(account);
       table.entries.set(account.id, entry);
       for (const groupId of account.groupIds) {
         const members = table.byGroup.get(groupId) ?? [];
@@ -225,6 +233,85 @@ export class PostgresDirectory implements Directory {
     this.#accounts = table;
     this.#lastAccounts = table;
     return table;
+  }
+
+  #entryOf(account: SchedulableAccount): MutableEntry {
+    const used = this.#lastUsed.get(account.id);
+    const view: MutableView = {
+      ...account,
+      lastUsedAt: used === undefined ? account.lastUsedAt : Math.max(used, account.lastUsedAt ?? 0),
+    };
+    const tokens = account.type === "oauth" ? parseChatGptCredential(account.credential) : null;
+    return {
+      view,
+      name: account.name,
+      kind: account.type === "oauth" ? "chatgpt-oauth" : "openai-apikey",
+      baseUrl: account.baseUrl,
+      // The refresh token stays in the sealed document: only the access token is handed to data planes.
+      credential: tokens ? tokens.accessToken : account.credential,
+      proxyUrl: account.proxyUrl,
+      health: account.health,
+      oauth: tokens ? { chatgptAccountId: tokens.chatgptAccountId, expiresAt: tokens.expiresAt } : null,
+    };
+  }
+
+  /**
+   * An account changed on some replica: re-reads that one account into the table, rather than every account (readers
+   * of the table wait for it). A full load in flight may have read the old row, so the refresh follows it; changes
+   * arriving while a refresh runs get one more. A refresh that fails drops the table for a full load.
+   */
+  #refreshAccount(id: string): void {
+    if (this.#accountsLoading) {
+      void this.#accountsLoading.then(
+        () => this.#refreshAccount(id),
+        () => undefined,
+      );
+      return;
+    }
+    if (!this.#accounts) return; // the next load reads every account anyway
+    const running = this.#refreshing.get(id);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.#refreshing.set(id, state);
+    const refresh = (async () => {
+      try {
+        do {
+          state.again = false;
+          const account = await this.#accountSource.getForScheduling(id);
+          this.#replaceEntry(id, account);
+        } while (state.again);
+        this.#outage.ok();
+      } catch (err) {
+        this.#outage.failed(err);
+        this.#accounts = null;
+      } finally {
+        this.#refreshing.delete(id);
+      }
+    })();
+    this.#refreshes.add(refresh);
+    void refresh.finally(() => this.#refreshes.delete(refresh));
+  }
+
+  /** Swaps one account's entry (or removes it) in the current table; group lists are replaced, never mutated. */
+  #replaceEntry(id: string, account: SchedulableAccount | null): void {
+    const table = this.#accounts;
+    if (!table) return;
+    const entry = account ? this.#entryOf(account) : null;
+    if (entry) table.entries.set(id, entry);
+    else table.entries.delete(id);
+    const groups = new Set([...table.byGroup.keys(), ...(account?.groupIds ?? [])]);
+    for (const groupId of groups) {
+      const members = (table.byGroup.get(groupId) ?? []).filter((e) => e.view.id !== id);
+      if (entry && account?.groupIds.includes(groupId)) {
+        members.push(entry);
+        members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      }
+      if (members.length > 0) table.byGroup.set(groupId, members);
+      else table.byGroup.delete(groupId);
+    }
   }
 }
 

@@ -20,6 +20,7 @@ export const UserEntity = defineEntity({
     status: p.text(),
     balanceUsd: money(),
     concurrency: p.integer(),
+    rpmLimit: p.integer().default(0),
     createdAt: instant(),
     updatedAt: instant(),
   },
@@ -58,6 +59,11 @@ export const ApiKeyEntity = defineEntity({
     expiresAt: instantOrNull(),
     quotaUsd: moneyOrNull(),
     quotaUsedUsd: money(),
+    ipAllow: p.json<string[]>().columnType("jsonb").default("[]"),
+    ipDeny: p.json<string[]>().columnType("jsonb").default("[]"),
+    spendLimit5hUsd: moneyOrNull().fieldName("spend_limit_5h_usd"),
+    spendLimit1dUsd: moneyOrNull().fieldName("spend_limit_1d_usd"),
+    spendLimit7dUsd: moneyOrNull().fieldName("spend_limit_7d_usd"),
     lastUsedAt: instantOrNull(),
     createdAt: instant(),
     updatedAt: instant(),
@@ -181,6 +187,11 @@ export const UsageRecordEntity = defineEntity({
       expression:
         'create index "usage_records_subscription_id_created_at_index" on "usage_records" ("subscription_id", "created_at") include ("total_cost_usd") where "subscription_id" is not null',
     },
+    {
+      name: "usage_records_key_id_created_at_index",
+      expression:
+        'create index "usage_records_key_id_created_at_index" on "usage_records" ("key_id", "created_at") include ("total_cost_usd")',
+    },
   ],
   properties: {
     requestId: p.text().primary(),
@@ -210,6 +221,8 @@ export const UsageRecordEntity = defineEntity({
     failoverCount: p.integer(),
     upstreamRequestId: p.text(),
     usageOutOfRange: p.boolean().default(false),
+    clientIp: p.text().default(""),
+    userAgent: p.text().default(""),
     createdAt: instant().index(),
   },
 });

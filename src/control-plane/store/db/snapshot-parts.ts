@@ -6,7 +6,10 @@ import { readGatewaySettings } from "../../domain/catalog/settings.js";
 import { groupModelList } from "../../domain/scheduling/index.js";
 import type { SnapshotParts } from "../../domain/snapshot/snapshot-source.js";
 
-/** Models listed for a group whose accounts serve every model (GET /v1/models needs some list). */
+/**
+ * What an account serving every model (an empty mapping) contributes to its groups' GET /v1/models list, and what
+ * a wildcard mapping key is matched against.
+ */
 export const DEFAULT_MODEL_LIST = [
   "gpt-5",
   "gpt-5-mini",
@@ -34,7 +37,10 @@ interface RuleRow {
   skip_monitoring: boolean;
 }
 
-/** Reads what a config snapshot holds: enabled passthrough rules in order, each group's models, the settings. */
+/**
+ * Reads what a config snapshot holds: enabled passthrough rules in order, each group's models (from its active,
+ * schedulable accounts: a disabled one serves nothing), the settings.
+ */
 export function snapshotPartsLoader(orm: MikroORM): () => Promise<SnapshotParts> {
   return async () => {
     const connection = orm.em.getConnection();
@@ -43,7 +49,7 @@ export function snapshotPartsLoader(orm: MikroORM): () => Promise<SnapshotParts>
         "select * from passthrough_rules where enabled order by priority, created_at, id",
       ),
       connection.execute<{ model_mapping: Record<string, string>; group_ids: string[] }[]>(
-        "select model_mapping, group_ids from accounts",
+        "select model_mapping, group_ids from accounts where status = 'active' and schedulable",
       ),
       connection.execute<{ id: string }[]>("select id from groups order by id"),
       readGatewaySettings(orm.em.fork()),
@@ -67,7 +73,7 @@ export function snapshotPartsLoader(orm: MikroORM): () => Promise<SnapshotParts>
         const members = accounts
           .filter((a) => a.group_ids.includes(g.id))
           .map((a) => ({ modelMapping: a.model_mapping }));
-        const models = groupModelList(members, DEFAULT_MODEL_LIST) ?? DEFAULT_MODEL_LIST;
+        const models = groupModelList(members, DEFAULT_MODEL_LIST);
         return create(GroupModelsSchema, { groupId: g.id, models });
       }),
       settings: create(GatewaySettingsSchema, settings),

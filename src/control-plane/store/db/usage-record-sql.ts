@@ -38,6 +38,8 @@ const REPLACED_COLUMNS = [
   "failover_count",
   "upstream_request_id",
   "usage_out_of_range",
+  "client_ip",
+  "user_agent",
 ];
 
 /**
@@ -49,11 +51,11 @@ const INSERT_SQL = `insert into usage_records (request_id, lease_id, user_id, ke
   subscription_id, requested_model, upstream_model, endpoint, stream, input_tokens, cached_input_tokens,
   output_tokens, reasoning_tokens, input_cost_usd, cached_input_cost_usd, output_cost_usd, rate_multiplier,
   total_cost_usd, outcome, status_code, first_token_ms, duration_ms, failover_count, upstream_request_id,
-  usage_out_of_range, created_at)
+  usage_out_of_range, client_ip, user_agent, created_at)
   values (?, ?, ?, ?, ?, ?,
     (select s.id from subscriptions s where s.user_id = ? and s.group_id = ? and s.status = 'active'
        and s.starts_at <= ? and s.expires_at > ? order by s.expires_at desc limit 1),
-    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   on conflict (request_id) do update set ${REPLACED_COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ")}
     where usage_records.outcome = 'abandoned' and excluded.outcome <> 'abandoned'
   returning subscription_id, (xmax <> 0) as replaced`;
@@ -102,6 +104,8 @@ export async function writeUsageRecord(
         u.failoverCount,
         u.upstreamRequestId,
         u.usageOutOfRange,
+        u.clientIp,
+        u.userAgent,
         at,
       ],
       "all",
