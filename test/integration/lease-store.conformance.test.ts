@@ -363,6 +363,30 @@ describe.each(IMPLEMENTATIONS)("LeaseStore conformance: $name", (implementation)
     expect(await loadOf()).toEqual({ inUse: 1, waiting: 0 });
   });
 
+  it("releases several keys in one step, handing each freed slot to its waiter and reporting expired holders", async () => {
+    const other = `account:${randomBytes(6).toString("hex")}`;
+    const third = `account:${randomBytes(6).toString("hex")}`;
+    const expired: Array<[string, string]> = [];
+    const unsubscribe = [...new Set(fixture.replicas)].map((store) =>
+      store.onExpired((k, holder) => expired.push([k, holder])),
+    );
+    await hold("h", 1);
+    expect(await replica().acquire({ key: other, holder: "h", limit: 1, ttlMs: 10_000 })).toMatchObject({
+      granted: true,
+    });
+    await replica().acquire({ key: third, holder: "gone", limit: 2, ttlMs: 50 });
+    const waiter = waitFor("w", 1, { timeoutMs: 5000 }, replica(1));
+    await untilWaiting(1);
+    await sleep(80); // "gone" expires on `third`; the release below prunes it
+    expect(await replica(2).releaseAll([key, other, third], "h")).toEqual([true, true, false]);
+    expect(await waiter).toMatchObject({ granted: true });
+    expect(await loadOf(other)).toEqual({ inUse: 0, waiting: 0 });
+    expect(expired).toContainEqual([third, "gone"]);
+    expect(await replica(3).releaseAll([key, other], "h")).toEqual([false, false]);
+    expect(await replica().releaseAll([], "h")).toEqual([]);
+    for (const off of unsubscribe) off();
+  });
+
   it("treats a second acquire by the same holder as the same slot, refreshing its expiry", async () => {
     expect(await hold("h0", 1, 150)).toEqual({ granted: true, waitedMs: 0 });
     await sleep(50);

@@ -259,10 +259,11 @@ export class AdmissionService {
   }
 
   async #releaseSlots(record: LeaseRecord): Promise<void> {
-    await Promise.all([
-      this.#deps.leases.release(userSlotKey(record.userId), record.leaseId),
-      record.accountId ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId) : false,
-    ]).catch(() => undefined);
+    const keys = [
+      userSlotKey(record.userId),
+      ...(record.accountId ? [accountSlotKey(record.accountId)] : []),
+    ];
+    await this.#deps.leases.releaseAll(keys, record.leaseId).catch(() => undefined);
   }
 
   /** A repeated admit (after a reconnect) gets the lease already granted. */

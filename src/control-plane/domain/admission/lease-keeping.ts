@@ -132,13 +132,19 @@ export class LeaseKeeping {
       return true;
     }
     if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
-    await Promise.all([
-      record.userSlotHeld ? this.#deps.leases.release(userKey, record.leaseId) : false,
-      record.accountId ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId) : false,
-      this.#deps.book.markReleased(record),
-    ]);
+    await Promise.all([this.#freeSlots(record, record.userSlotHeld), this.#deps.book.markReleased(record)]);
     await this.#afterSuccess(record, input);
     return true;
+  }
+
+  /** Frees the lease's account slot and, when `user`, its user slot, in one store step: whether any was held. */
+  async #freeSlots(record: LeaseRecord, user: boolean): Promise<boolean> {
+    const keys = [
+      ...(user ? [userSlotKey(record.userId)] : []),
+      ...(record.accountId ? [accountSlotKey(record.accountId)] : []),
+    ];
+    const held = await this.#deps.leases.releaseAll(keys, record.leaseId);
+    return held.some(Boolean);
   }
 
   /**
@@ -149,12 +155,8 @@ export class LeaseKeeping {
    */
   async #releaseSealed(record: LeaseRecord, input: ReleaseInput): Promise<boolean> {
     if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
-    const [user, account] = await Promise.all([
-      this.#deps.leases.release(userSlotKey(record.userId), record.leaseId),
-      record.accountId ? this.#deps.leases.release(accountSlotKey(record.accountId), record.leaseId) : false,
-      this.#deps.book.markReleased(record),
-    ]);
-    if (!user && !account) return false;
+    const [held] = await Promise.all([this.#freeSlots(record, true), this.#deps.book.markReleased(record)]);
+    if (!held) return false;
     await this.#afterSuccess(record, input);
     return true;
   }

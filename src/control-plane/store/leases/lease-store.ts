@@ -104,6 +104,8 @@ export interface LeaseStore {
   reassert(key: string, holder: string, ttlMs: number): Promise<"renewed" | "recreated">;
   /** Frees a slot and hands it to the head waiter in the same step; false (and no change) if not held. */
   release(key: string, holder: string): Promise<boolean>;
+  /** {@link release} on several keys at once (one store step); per key, whether the holder held it. */
+  releaseAll(keys: readonly string[], holder: string): Promise<boolean[]>;
   /** In-use and waiting counts per key, after pruning; keys never used answer zeros. */
   loads(keys: readonly string[]): Promise<Map<string, SlotLoad>>;
   /**

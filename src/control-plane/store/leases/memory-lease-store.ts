@@ -180,6 +180,10 @@ export class MemoryLeaseStore implements LeaseStore {
     return released;
   }
 
+  async releaseAll(keys: readonly string[], holder: string): Promise<boolean[]> {
+    return Promise.all(keys.map((key) => this.release(key, holder)));
+  }
+
   async loads(keys: readonly string[]): Promise<Map<string, SlotLoad>> {
     this.#assertOpen();
     const loads = new Map<string, SlotLoad>();

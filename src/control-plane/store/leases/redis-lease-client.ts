@@ -18,6 +18,8 @@ export interface LeaseCommands {
   leaseLoad(...keysAndArgs: ScriptArg[]): Promise<unknown>;
   /** Multi-key: the first argument is the number of keys. */
   leaseAcquirePair(...countKeysAndArgs: ScriptArg[]): Promise<unknown>;
+  /** Multi-key: the first argument is the number of keys. */
+  leaseReleaseAll(...countKeysAndArgs: ScriptArg[]): Promise<unknown>;
 }
 
 /** A command connection with the lease scripts defined on it. */

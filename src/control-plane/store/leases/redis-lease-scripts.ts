@@ -219,8 +219,30 @@ redis.call('ZADD', holders_of(best), now + ttl, holder)
 return {${ScriptStatus.GRANTED}, best - 1, 0, expired}
 `;
 
+/**
+ * releaseAll — KEYS: five per slot key. ARGV: holder. The release script on each slot key in turn (its prelude
+ * included), in one step. Answers one 1/0 per key (held or not), then the expired holders as "<key index>|<holder>".
+ */
+const RELEASE_ALL = `
+local function release_slot(base, holder)
+${PRELUDE.replace("local H, Q, D, W, L = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]", "local H, Q, D, W, L = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4], KEYS[base + 5]")}
+  local removed = redis.call('ZREM', H, holder)
+  promote(stored_limit())
+  if redis.call('ZCARD', Q) == 0 then redis.call('DEL', L) end
+  return removed, expired
+end
+local answer, gone = {}, {}
+for i = 0, #KEYS / 5 - 1 do
+  local removed, expired = release_slot(i * 5, ARGV[1])
+  answer[#answer + 1] = removed
+  for _, h in ipairs(expired) do gone[#gone + 1] = i .. '|' .. h end
+end
+answer[#answer + 1] = gone
+return answer
+`;
+
 /** Scripts over several slot keys; ioredis takes their key count as the first argument. */
-export const MULTI_KEY_SCRIPTS = { leaseAcquirePair: ACQUIRE_PAIR } as const;
+export const MULTI_KEY_SCRIPTS = { leaseAcquirePair: ACQUIRE_PAIR, leaseReleaseAll: RELEASE_ALL } as const;
 
 /** The scripts by the command name ioredis defines for each; each takes the five keys listed above. */
 export const LEASE_SCRIPTS = {

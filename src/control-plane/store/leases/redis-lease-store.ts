@@ -247,6 +247,23 @@ export class RedisLeaseStore implements LeaseStore {
     return reply.a === 1;
   }
 
+  async releaseAll(keys: readonly string[], holder: string): Promise<boolean[]> {
+    this.#assertOpen();
+    for (const key of keys) assertSlotRef(key, holder);
+    if (keys.length === 0) return [];
+    const slotKeys = keys.flatMap((key) => this.#keys(key));
+    const reply = await guarded(() => this.#client.leaseReleaseAll(slotKeys.length, ...slotKeys, holder));
+    if (!Array.isArray(reply) || reply.length !== keys.length + 1) {
+      throw new Error("lease store: malformed releaseAll reply");
+    }
+    for (const entry of reply[keys.length] as string[]) {
+      const bar = entry.indexOf("|");
+      const key = keys[Number(entry.slice(0, bar))];
+      if (key !== undefined) this.#listeners.report(key, [entry.slice(bar + 1)]);
+    }
+    return keys.map((_, i) => reply[i] === 1);
+  }
+
   async loads(keys: readonly string[]): Promise<Map<string, SlotLoad>> {
     this.#assertOpen();
     // One script per key (atomic per key, pipelined together); counts of different keys are not one snapshot.
