@@ -6,6 +6,7 @@ import { type Clock, systemClock } from "../shared/clock.js";
 import type { Config } from "../shared/config.js";
 import { newInstanceId } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
+import { chatgptTokenEndpoint } from "./clients/chatgpt-token-endpoint.js";
 import { abandonedUsage, watchAbandonedLeases } from "./domain/admission/abandoned-leases.js";
 import { AccountPicker } from "./domain/admission/account-picker.js";
 import { AdmissionService } from "./domain/admission/admission-service.js";
@@ -14,9 +15,12 @@ import { LeaseKeeping } from "./domain/admission/lease-keeping.js";
 import { LeaseTickets } from "./domain/admission/lease-ticket.js";
 import { TrafficWindow } from "./domain/admission/traffic-window.js";
 import { WaitingRequests } from "./domain/admission/waiting-requests.js";
-import { createCatalog } from "./domain/catalog/index.js";
+import { createCatalog, type UsageWindowsRecord } from "./domain/catalog/index.js";
 import { type ChangeFeed, LocalChangeFeed } from "./domain/change-feed.js";
 import { CredentialCipher, cipherKey } from "./domain/credential-cipher.js";
+import { refreshingCredentials } from "./domain/oauth/account-credentials.js";
+import { ChatGptTokens } from "./domain/oauth/chatgpt-tokens.js";
+import { UsageWindows } from "./domain/oauth/usage-windows.js";
 import { SnapshotSource } from "./domain/snapshot/snapshot-source.js";
 import { build, loadServerTls } from "./server.js";
 import { createLiveFigureAdmin } from "./services/admin-live-figures.js";
@@ -43,6 +47,7 @@ import { RedisRequestRate } from "./store/rates/redis-request-rate.js";
 import type { RequestRate } from "./store/rates/request-rate.js";
 import { RedisChangeFeed } from "./store/redis-change-feed.js";
 import { createUsageMetrics, type UsageMetrics } from "./usage-metrics.js";
+import { createUsageWindowMetrics } from "./usage-window-metrics.js";
 
 /** A running control plane. */
 export interface RunningControlPlane {
@@ -117,6 +122,7 @@ export async function startControlPlane(
       instanceId,
       secretKey: cp.secretKey,
       usageMetrics,
+      onUsageWindows: createUsageWindowMetrics(registry),
     });
     const server = build({
       ...implementations,
@@ -163,6 +169,7 @@ function services(deps: {
   instanceId: string;
   secretKey: Buffer;
   usageMetrics: UsageMetrics;
+  onUsageWindows: (accountId: string, windows: UsageWindowsRecord) => void;
 }) {
   const { config, log, clock, orm, live, cipher } = deps;
   const ttl = config.controlPlane.leaseTtlMs;
@@ -173,6 +180,7 @@ function services(deps: {
     log,
     cipher,
     billingTimezone: config.controlPlane.billingTimezone,
+    chatgptBaseUrl: config.controlPlane.chatgptCodexBaseUrl,
   });
   const directory = new PostgresDirectory({
     orm,
@@ -199,6 +207,14 @@ function services(deps: {
   const tickets = new LeaseTickets(deps.secretKey);
   const waiting = new WaitingRequests(live.kv, clock, log);
   const traffic = new TrafficWindow(clock);
+  const tokens = new ChatGptTokens({
+    vault: catalog.chatgptState,
+    endpoint: chatgptTokenEndpoint(config.controlPlane.chatgptTokenUrl),
+    locks: live.kv,
+    clock,
+    log,
+    markError: (accountId, reason) => catalog.chatgptState.markError(accountId, reason),
+  });
   const admission = new AdmissionService({
     waiting,
     directory,
@@ -211,6 +227,7 @@ function services(deps: {
     clock,
     log,
     leaseTtlMs: ttl,
+    credentials: refreshingCredentials(tokens),
   });
   const keeping = new LeaseKeeping({
     directory,
@@ -220,6 +237,13 @@ function services(deps: {
     affinity,
     clock,
     log,
+    windows: new UsageWindows({
+      store: catalog.chatgptState,
+      directory,
+      clock,
+      log,
+      onReport: deps.onUsageWindows,
+    }),
   });
   const ledger = new PostgresUsageLedger({
     orm,

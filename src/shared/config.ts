@@ -128,6 +128,12 @@ const schema = z
     SWITCHYARD_SHUTDOWN_DELAY_MS: integer(0, 120_000).default(0),
     SWITCHYARD_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(30_000),
     SWITCHYARD_BILLING_TIMEZONE: timezone.default("UTC"),
+    SWITCHYARD_CHATGPT_TOKEN_URL: z
+      .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
+      .default("https://auth.openai.com/oauth/token"),
+    SWITCHYARD_CHATGPT_CODEX_BASE_URL: z
+      .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
+      .default("https://chatgpt.com/backend-api/codex"),
     SWITCHYARD_TRUSTED_PROXIES: ipRangeList,
     SWITCHYARD_CLIENT_IP_HEADER: z
       .string()
@@ -198,6 +204,10 @@ export interface Config {
     secretKey: Buffer | null;
     leaseTtlMs: number;
     billingTimezone: string;
+    /** Where ChatGPT accounts' refresh tokens are exchanged (OpenAI's OAuth token endpoint). */
+    chatgptTokenUrl: string;
+    /** Base URL of new ChatGPT accounts (the Codex backend); an account's own base URL overrides it. */
+    chatgptCodexBaseUrl: string;
     /** The built admin web UI served under /ui/; null: not served. */
     uiDir: string | null;
   };
@@ -321,6 +331,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretKey: e.SWITCHYARD_SECRET_KEY === "" ? null : decodeSecretKey(e.SWITCHYARD_SECRET_KEY),
       leaseTtlMs: e.SWITCHYARD_LEASE_TTL_MS,
       billingTimezone: e.SWITCHYARD_BILLING_TIMEZONE,
+      chatgptTokenUrl: e.SWITCHYARD_CHATGPT_TOKEN_URL,
+      chatgptCodexBaseUrl: e.SWITCHYARD_CHATGPT_CODEX_BASE_URL.replace(/\/+$/, ""),
       uiDir: uiDirOf(e.SWITCHYARD_UI_DIR),
     },
     dataPlane: {

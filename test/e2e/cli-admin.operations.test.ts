@@ -1,5 +1,11 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlaneProcess, runCli, startControlPlaneProcess } from "../support/cli.js";
+import { startFakeChatGpt } from "../support/fake-chatgpt/index.js";
+import { accessTokenFor, idTokenFor } from "../support/fake-chatgpt/tokens.js";
 
 /**
  * `switchyard admin` accounts, passthrough rules, prices and the read-only views (usage, leases, sticky sessions),
@@ -130,9 +136,9 @@ describe("switchyard admin accounts", () => {
 
     const list = await admin(["accounts", "list"]);
     expect(list.status).toBe(0);
-    expect(list.stdout).toMatch(/\sopenai-1\s+disabled\s+no\s+7\s+3\s+https:\/\/api\.openai\.com\s/);
+    expect(list.stdout).toMatch(/\sopenai-1\s+apikey\s+disabled\s+no\s+7\s+3\s+https:\/\/api\.openai\.com\s/);
     expect(list.stdout).toMatch(
-      new RegExp(`^${doc.account.id}\\s+local-1\\s+active\\s+yes\\s+50\\s+3\\s.*\\sall\\s`, "m"),
+      new RegExp(`^${doc.account.id}\\s+local-1\\s+apikey\\s+active\\s+yes\\s+50\\s+3\\s.*\\sall\\s`, "m"),
     );
     const listed = await adminJson<{ accounts: Array<{ name: string }> }>([
       "accounts",
@@ -157,6 +163,116 @@ interface RuleJson {
     customMessage: string;
   };
 }
+
+describe("switchyard admin accounts --kind chatgpt", () => {
+  it("adds a ChatGPT account from Codex CLI's auth.json, never showing its tokens, and shows it as chatgpt", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sy-auth-"));
+    const tokens = {
+      access_token: accessTokenFor("chatgpt-cli-1", Date.UTC(2031, 0, 1)),
+      refresh_token: "rt_never-printed-Ka81",
+      id_token: idTokenFor("chatgpt-cli-1"),
+      account_id: "chatgpt-cli-1",
+    };
+    await writeFile(
+      join(dir, "auth.json"),
+      JSON.stringify({ OPENAI_API_KEY: null, tokens, last_refresh: "2026-01-01T00:00:00Z" }),
+    );
+    try {
+      const args = ["accounts", "create", "--kind", "chatgpt", "--name", "sub-1", "--group", "pool"];
+      const created = await adminJson<{ account: { id: string; type: string; baseUrl: string } }>([
+        ...args,
+        "--auth-file",
+        join(dir, "auth.json"),
+      ]);
+      expect(created.doc.account).toMatchObject({
+        type: "ACCOUNT_TYPE_OAUTH",
+        baseUrl: "https://chatgpt.com/backend-api/codex",
+      });
+      expect(created.text).not.toContain(tokens.refresh_token);
+      expect(created.text).not.toContain(tokens.access_token);
+      const shown = await admin(["accounts", "get", created.doc.account.id]);
+      expect(shown.stdout).toMatch(/type\s+chatgpt/);
+      expect(shown.stdout).toMatch(/token expires\s+2031-01-01/);
+      expect(shown.stdout).toMatch(/5 h window\s+not reported/);
+      const listed = await admin(["accounts", "list"]);
+      expect(listed.stdout).toMatch(/sub-1\s+chatgpt/);
+
+      const missing = await admin([
+        ...args.slice(0, -4),
+        "--name",
+        "sub-2",
+        "--group",
+        "pool",
+        "--auth-file",
+        join(dir, "none.json"),
+      ]);
+      expect(missing).toMatchObject({ status: 2 });
+      expect(missing.stderr).toContain("none.json: ENOENT");
+      const noKind = await admin([
+        "accounts",
+        "create",
+        "--name",
+        "sub-3",
+        "--group",
+        "pool",
+        "--auth-file",
+        join(dir, "auth.json"),
+      ]);
+      expect(noKind).toMatchObject({ status: 2 });
+      expect(noKind.stderr).toContain("ChatGPT tokens need --kind chatgpt");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("switchyard admin accounts login-chatgpt", () => {
+  it("logs in with PKCE from a pasted redirect URL and adds the account; another login's URL is refused", async () => {
+    const fake = await startFakeChatGpt();
+    try {
+      const login = (name: string, pasted: string) =>
+        admin(
+          [
+            "accounts",
+            "login-chatgpt",
+            "--name",
+            name,
+            "--group",
+            "pool",
+            "--token-url",
+            fake.tokenUrl,
+            "--json",
+          ],
+          `${pasted}\n`,
+        );
+      const code = fake.authorizationCode("chatgpt-login-1");
+      const ok = await login("sub-login", `http://localhost:1455/auth/callback?code=${code}`);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.stdout).account).toMatchObject({ name: "sub-login", type: "ACCOUNT_TYPE_OAUTH" });
+      expect(ok.stdout).not.toContain(fake.latest("chatgpt-login-1")?.refreshToken);
+      const authorize = new URL(ok.stderr.match(/https?:\/\/\S+/)?.[0] ?? "");
+      expect(authorize.origin + authorize.pathname).toBe(
+        new URL("/oauth/authorize", fake.tokenUrl).toString(),
+      );
+      expect(authorize.searchParams.get("code_challenge_method")).toBe("S256");
+      expect(authorize.searchParams.get("redirect_uri")).toBe("http://localhost:1455/auth/callback");
+      const challenge = createHash("sha256")
+        .update(fake.verifiers[0] ?? "")
+        .digest("base64url");
+      expect(authorize.searchParams.get("code_challenge")).toBe(challenge);
+
+      const other = fake.authorizationCode("chatgpt-login-2");
+      const refused = await login(
+        "sub-login-2",
+        `http://localhost:1455/auth/callback?code=${other}&state=another`,
+      );
+      expect(refused).toMatchObject({ status: 1 });
+      expect(refused.stderr).toContain("belongs to another login");
+    } finally {
+      await fake.close();
+    }
+  });
+});
 
 describe("switchyard admin rules and prices", () => {
   it("creates passthrough rules, lists them in order and deletes one", async () => {

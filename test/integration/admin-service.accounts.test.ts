@@ -18,6 +18,7 @@ import {
   seedUserAndGroup,
   startAdminHarness,
 } from "../support/admin-fixtures.js";
+import { accessTokenFor, idTokenFor } from "../support/fake-chatgpt/tokens.js";
 
 const SECRET = "sk-upstream-Zq8vT3xLw9Hc4Rb7Yp2Ns6Kd";
 const ROTATED = "sk-upstream-rotated-Mv5Gh8Jt1Qe4";
@@ -98,6 +99,44 @@ describe("AdminService accounts", () => {
     expect(opened?.credential).toBe(`${SECRET}-2`);
   });
 
+  it("creates a ChatGPT account: tokens sealed and never returned, the Codex base URL, the type and token expiry", async () => {
+    const accessToken = accessTokenFor("chatgpt-acct-1", Date.UTC(2031, 0, 1));
+    const refreshToken = "rt_Secret-Refresh-Token-9Zk";
+    const res = await h.client.createAccount({
+      name: "subscription",
+      type: AccountType.OAUTH,
+      chatgpt: { accessToken, refreshToken, idToken: idTokenFor("chatgpt-acct-1") },
+      groupIds: [groupId],
+    });
+    expect(res.account).toMatchObject({
+      type: AccountType.OAUTH,
+      baseUrl: "https://chatgpt.com/backend-api/codex",
+      hasCredential: true,
+    });
+    expect(res.account?.tokenExpireTime?.seconds).toBe(BigInt(Date.UTC(2031, 0, 1) / 1000));
+    const shown = toJsonString(
+      GetAccountResponseSchema,
+      await h.client.getAccount({ id: res.account?.id ?? "" }),
+    );
+    expect(shown).not.toContain(refreshToken);
+    expect(shown).not.toContain(accessToken);
+    const [row] = await h.sql<Record<string, unknown>>("select * from accounts where id = ?", [
+      res.account?.id,
+    ]);
+    expect(JSON.stringify(row)).not.toContain(refreshToken);
+    expect(JSON.stringify(row)).not.toContain("chatgpt-acct-1");
+    const opened = await h.catalog.accounts.getForScheduling(res.account?.id ?? "");
+    expect(JSON.parse(opened?.credential ?? "{}")).toMatchObject({
+      refresh_token: refreshToken,
+      chatgpt_account_id: "chatgpt-acct-1",
+    });
+    await expectRpcError(
+      h.client.updateAccount({ id: res.account?.id ?? "", credential: "sk-x-123456789" }),
+      Code.InvalidArgument,
+      "credential",
+    );
+  });
+
   it("refuses invalid fields with INVALID_ARGUMENT naming the field", async () => {
     const base = { name: "bad", credential: SECRET, groupIds: [groupId] };
     const c = h.client;
@@ -107,7 +146,21 @@ describe("AdminService accounts", () => {
       Code.InvalidArgument,
       "platform",
     );
-    await expectRpcError(c.createAccount({ ...base, type: AccountType.OAUTH }), Code.InvalidArgument, "type");
+    await expectRpcError(
+      c.createAccount({ ...base, type: AccountType.OAUTH }),
+      Code.InvalidArgument,
+      "chatgpt",
+    );
+    await expectRpcError(
+      c.createAccount({
+        ...base,
+        credential: "",
+        type: AccountType.OAUTH,
+        chatgpt: { accessToken: "opaque", refreshToken: "rt" },
+      }),
+      Code.InvalidArgument,
+      "chatgpt.chatgpt_account_id",
+    );
     await expectRpcError(
       c.createAccount({ ...base, baseUrl: "ftp://x.example" }),
       Code.InvalidArgument,

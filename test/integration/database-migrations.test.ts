@@ -22,6 +22,7 @@ describe("database migrations", () => {
       "0002-subscription-usage-index",
       "0003-usage-out-of-range",
       "0004-parity-with-reference",
+      "0005-chatgpt-accounts",
     ]);
     expect(await migrate(orm)).toEqual([]);
     const tables = await orm.em

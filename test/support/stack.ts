@@ -76,6 +76,8 @@ async function waitForHttp(url: string, process: StackProcess, timeoutMs = 20_00
 export async function startStack(options: {
   label: string;
   dataPlaneEnv?: Record<string, string>;
+  /** Extra settings of every control-plane replica (e.g. SWITCHYARD_CHATGPT_TOKEN_URL). */
+  controlPlaneEnv?: Record<string, string>;
   /**
    * The control plane over TLS: its server settings (SWITCHYARD_TLS_*), and the client settings every data plane and
    * the test's admin client use. Readiness is then read from a plaintext health port.
@@ -95,12 +97,17 @@ export async function startStack(options: {
   const controlPlaneUrl = `${options.tls ? "https" : "http"}://127.0.0.1:${cpPort}`;
   const healthPort = options.tls ? await freePort() : cpPort;
   const shared = { SWITCHYARD_ADMIN_TOKEN: adminToken, SWITCHYARD_DATA_PLANE_TOKEN: dataPlaneToken };
-  const controlPlane = spawnSwitchyard(["serve", "control-plane"], {
+  const secretKey = randomBytes(32).toString("hex");
+  const controlPlaneSettings = {
     ...shared,
     SWITCHYARD_DATABASE_URL: db.url,
     SWITCHYARD_REDIS_URL: redis.url,
     SWITCHYARD_REDIS_PREFIX: redis.prefix,
-    SWITCHYARD_SECRET_KEY: randomBytes(32).toString("hex"),
+    SWITCHYARD_SECRET_KEY: secretKey,
+    ...options.controlPlaneEnv,
+  };
+  const controlPlane = spawnSwitchyard(["serve", "control-plane"], {
+    ...controlPlaneSettings,
     SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${cpPort}`,
     ...(options.tls
       ? { ...options.tls.serverEnv, SWITCHYARD_CONTROL_PLANE_HEALTH_LISTEN: `127.0.0.1:${healthPort}` }
@@ -133,22 +140,38 @@ export async function startStack(options: {
     dataPlanes.push(handle);
     return handle;
   };
+  const replicas: StackProcess[] = [];
+  /** Another control-plane replica on the same database and Redis prefix (plaintext); its URL for data planes. */
+  const startControlPlaneReplica = async () => {
+    const port = await freePort();
+    const replica = spawnSwitchyard(["serve", "control-plane"], {
+      ...controlPlaneSettings,
+      SWITCHYARD_CONTROL_PLANE_LISTEN: `127.0.0.1:${port}`,
+    });
+    replicas.push(replica);
+    await waitForHttp(`http://127.0.0.1:${port}/metrics`, replica);
+    return { url: `http://127.0.0.1:${port}`, process: replica };
+  };
   const first = await startDataPlane();
   return {
     admin,
     /** What the CLI needs to reach this control plane (SWITCHYARD_CONTROL_PLANE_URL, SWITCHYARD_ADMIN_TOKEN). */
     cliEnv: { SWITCHYARD_CONTROL_PLANE_URL: controlPlaneUrl, SWITCHYARD_ADMIN_TOKEN: adminToken },
     adminToken,
-    controlPlaneUrl,
     fake,
     db,
+    /** SWITCHYARD_SECRET_KEY of the control plane (hex), to open what it sealed. */
+    secretKey,
     controlPlane,
+    controlPlaneUrl,
+    startControlPlaneReplica,
     dataPlane: first,
     dataPlanes,
     startDataPlane,
     async stop() {
       adminConnection.close();
       for (const dp of dataPlanes) await dp.stop();
+      for (const replica of replicas) await replica.stop();
       await controlPlane.stop();
       await fake.close();
       await db.drop();

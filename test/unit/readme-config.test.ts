@@ -28,6 +28,8 @@ describe("README configuration table", () => {
       SWITCHYARD_SHUTDOWN_DELAY_MS: String(env.dataPlane.shutdownDelayMs),
       SWITCHYARD_SHUTDOWN_GRACE_MS: String(env.dataPlane.shutdownGraceMs),
       SWITCHYARD_BILLING_TIMEZONE: env.controlPlane.billingTimezone,
+      SWITCHYARD_CHATGPT_TOKEN_URL: env.controlPlane.chatgptTokenUrl,
+      SWITCHYARD_CHATGPT_CODEX_BASE_URL: env.controlPlane.chatgptCodexBaseUrl,
       SWITCHYARD_REDIS_PREFIX: env.controlPlane.redisPrefix,
       SWITCHYARD_CONTROL_PLANE_RESOLVE_INTERVAL_MS: String(env.controlPlane.resolveIntervalMs),
       SWITCHYARD_CONTROL_PLANE_TLS: String(env.controlPlane.clientTls.enabled),

@@ -1,5 +1,10 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { type Account, AccountStatus, AccountType } from "../../gen/switchyard/v1/admin_pb.js";
+import {
+  type Account,
+  AccountStatus,
+  AccountType,
+  type UsageWindow,
+} from "../../gen/switchyard/v1/admin_pb.js";
 import { present } from "./command.js";
 import { type Column, details, label, until, when } from "./output.js";
 
@@ -7,6 +12,7 @@ import { type Column, details, label, until, when } from "./output.js";
 export const ACCOUNT_COLUMNS: readonly Column<Account>[] = [
   ["ID", (a) => a.id],
   ["NAME", (a) => a.name],
+  ["TYPE", (a) => accountKind(a.type)],
   ["STATUS", (a) => label(AccountStatus, a.status)],
   ["SCHEDULABLE", (a) => (a.schedulable ? "yes" : "no")],
   ["PRIORITY", (a) => String(a.priority)],
@@ -23,7 +29,7 @@ export function accountDetails(account: Account | undefined): string {
     ["id", a.id],
     ["name", a.name],
     ["platform", a.platform],
-    ["type", label(AccountType, a.type)],
+    ["type", accountKind(a.type)],
     ["base url", a.baseUrl],
     ["credential", a.hasCredential ? "stored" : "none"],
     ["proxy", a.proxyUrl === "" ? "none" : a.proxyUrl],
@@ -37,10 +43,32 @@ export function accountDetails(account: Account | undefined): string {
     ["overloaded until", until(a.overloadedUntil)],
     ["unschedulable until", until(a.tempUnschedulableUntil)],
     ["status reason", a.statusReason],
+    ...(a.type === AccountType.OAUTH
+      ? ([
+          ["token expires", when(a.tokenExpireTime, "unknown")],
+          ["5 h window", usageWindow(a.primaryWindow)],
+          ["7 d window", usageWindow(a.secondaryWindow)],
+        ] as const)
+      : []),
     ["last used", when(a.lastUsedTime, "never")],
     ["created", when(a.createTime)],
     ["updated", when(a.updateTime)],
   ]);
+}
+
+/** The kind as the CLI names it: `apikey` or `chatgpt` (the proto's API_KEY and OAUTH). */
+export function accountKind(type: AccountType): string {
+  return type === AccountType.OAUTH
+    ? "chatgpt"
+    : type === AccountType.API_KEY
+      ? "apikey"
+      : label(AccountType, type);
+}
+
+/** "37 % used, resets 2026-01-01T12:00:00.000Z" or "not reported". */
+function usageWindow(w: UsageWindow | undefined): string {
+  if (w === undefined) return "not reported";
+  return `${Math.round(w.usedPercent * 10) / 10} % used, resets ${when(w.resetTime)}`;
 }
 
 /**

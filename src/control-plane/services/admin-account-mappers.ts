@@ -4,6 +4,7 @@ import {
   AccountSchema,
   AccountStatus,
   AccountType,
+  type ChatGptCredential,
   type CreateAccountRequest,
   type CreatePassthroughRuleRequest,
   MatchMode,
@@ -11,6 +12,7 @@ import {
   PassthroughRuleSchema,
   type UpdateAccountRequest,
   type UpdatePassthroughRuleRequest,
+  UsageWindowSchema,
 } from "../../gen/switchyard/v1/admin_pb.js";
 import type {
   AccountRecord,
@@ -22,6 +24,7 @@ import type {
   PassthroughRuleRecord,
   UpdateAccountInput,
   UpdatePassthroughRuleInput,
+  UsageWindowRecord,
 } from "../domain/catalog/index.js";
 import { EnumMapping, toTimestamp } from "./admin-mappers.js";
 
@@ -69,7 +72,40 @@ export function accountToProto(a: AccountRecord): Account {
     lastUsedTime: toTimestamp(a.lastUsedAt),
     createTime: toTimestamp(a.createdAt),
     updateTime: toTimestamp(a.updatedAt),
+    ...usageWindowsToProto(a.usageWindows),
+    ...(a.tokenExpiresAt ? { tokenExpireTime: toTimestamp(a.tokenExpiresAt) } : {}),
   });
+}
+
+function usageWindowsToProto(windows: AccountRecord["usageWindows"]) {
+  const one = (w: UsageWindowRecord | null) =>
+    w === null
+      ? undefined
+      : create(UsageWindowSchema, {
+          usedPercent: w.usedPercent,
+          windowMinutes: w.windowMinutes,
+          resetTime: toTimestamp(new Date(w.resetsAt)),
+          reportTime: toTimestamp(new Date(w.reportedAt)),
+        });
+  const primary = one(windows?.primary ?? null);
+  const secondary = one(windows?.secondary ?? null);
+  return {
+    ...(primary ? { primaryWindow: primary } : {}),
+    ...(secondary ? { secondaryWindow: secondary } : {}),
+  };
+}
+
+function chatgptInput(c: ChatGptCredential | undefined) {
+  return c === undefined
+    ? {}
+    : {
+        chatgpt: {
+          accessToken: c.accessToken,
+          refreshToken: c.refreshToken,
+          idToken: c.idToken,
+          chatgptAccountId: c.chatgptAccountId,
+        },
+      };
 }
 
 /** CreateAccountRequest as catalog input; unset optional fields stay absent so defaults apply. */
@@ -81,6 +117,7 @@ export function createAccountInput(req: CreateAccountRequest): CreateAccountInpu
     ...(type === undefined ? {} : { type }),
     baseUrl: req.baseUrl,
     credential: req.credential,
+    ...chatgptInput(req.chatgpt),
     proxyUrl: req.proxyUrl,
     ...(req.concurrency === undefined ? {} : { concurrency: req.concurrency }),
     ...(req.priority === undefined ? {} : { priority: req.priority }),
@@ -96,6 +133,7 @@ export function updateAccountInput(req: UpdateAccountRequest): UpdateAccountInpu
     name: req.name,
     baseUrl: req.baseUrl,
     credential: req.credential,
+    ...chatgptInput(req.chatgpt),
     proxyUrl: req.proxyUrl,
     concurrency: req.concurrency,
     priority: req.priority,

@@ -10,6 +10,7 @@ import {
   type RenewRequest,
   RenewResponseSchema,
   RerouteResponseSchema,
+  type SubscriptionUsage,
   type UpstreamFailure,
   UpstreamFailureKind,
 } from "../../gen/switchyard/v1/gateway_pb.js";
@@ -19,6 +20,7 @@ import type { AttemptFailure } from "../domain/admission/account-penalty.js";
 import type { AdmissionService, Grant } from "../domain/admission/admission-service.js";
 import type { LeaseKeeping, RenewInput } from "../domain/admission/lease-keeping.js";
 import type { TrafficWindow } from "../domain/admission/traffic-window.js";
+import type { ReportedUsage } from "../domain/oauth/usage-windows.js";
 import type { UpstreamFailureView } from "../domain/scheduling/index.js";
 import type { GatewayHandlers } from "./gateway-handlers.js";
 import type { UsageRecorder } from "./usage-recorder.js";
@@ -115,6 +117,7 @@ export function createAdmissionHandlers(
         responseId: request.responseId,
         ...(request.failure ? { failure: attemptFailure(request.failure) } : {}),
         ticket: request.ticket,
+        ...(request.subscriptionUsage ? { usage: reportedUsage(request.subscriptionUsage) } : {}),
       });
       return create(ReleaseResponseSchema, { released });
     },
@@ -175,6 +178,7 @@ function toLease(grant: Grant): Lease {
       credential: account.credential,
       proxyUrl: account.proxyUrl,
       upstreamModel: record.upstreamModel,
+      chatgptAccountId: account.oauth?.chatgptAccountId ?? "",
     },
     attempt: record.attempt,
     sticky: record.sticky,
@@ -182,6 +186,18 @@ function toLease(grant: Grant): Lease {
     accountWaitMs: Math.round(grant.accountWaitMs),
     ticket: grant.ticket,
   });
+}
+
+function reportedUsage(usage: SubscriptionUsage): ReportedUsage {
+  const window = (w: SubscriptionUsage["primary"]) =>
+    w === undefined || !Number.isFinite(w.usedPercent)
+      ? null
+      : {
+          usedPercent: w.usedPercent,
+          windowMinutes: w.windowMinutes,
+          resetAfterSeconds: w.resetAfterSeconds,
+        };
+  return { primary: window(usage.primary), secondary: window(usage.secondary) };
 }
 
 function keyHash(bytes: Uint8Array): Uint8Array {

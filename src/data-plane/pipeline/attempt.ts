@@ -11,7 +11,12 @@ import {
   type UpstreamAttemptFailure,
 } from "../upstream/failure.js";
 import { SseTap, type SseTerminal } from "../upstream/sse-tap.js";
-import type { HeaderBag, UpstreamAdapter } from "../upstream/upstream-adapter.js";
+import {
+  type HeaderBag,
+  isTranslating,
+  type ReportedUsage,
+  type UpstreamAdapter,
+} from "../upstream/upstream-adapter.js";
 import type { UpstreamPool } from "../upstream/upstream-pool.js";
 import { readJsonResponse, type TokenUsage } from "../upstream/usage.js";
 import { inBandError } from "./client-response.js";
@@ -64,6 +69,8 @@ export interface Relayed {
   responseId: string;
   upstreamRequestId: string;
   firstTokenMs: number;
+  /** Subscription usage windows the upstream reported (ChatGPT accounts), passed on with the release. */
+  subscriptionUsage?: ReportedUsage;
 }
 
 /** Sends the request to the lease's account and relays the answer, unless it is refused before the first byte. */
@@ -77,11 +84,13 @@ export async function runAttempt(
   const adapter = target ? adapterFor(target.kind) : undefined;
   if (!target || !adapter)
     throw new SwitchyardError(ErrorCode.INTERNAL, { message: "lease without a usable target" });
+  const call = { chatgptAccountId: target.chatgptAccountId, keyId: lease.principal?.keyId ?? "" };
   const body = adapter.requestBody({
     api: ctx.api,
     body: request.json,
     raw: request.raw,
     upstreamModel: target.upstreamModel,
+    call,
   });
   const abort = new AbortController();
   const got: { head: Head | null; sink: StreamRelay | BodyCollector | null } = { head: null, sink: null };
@@ -95,12 +104,15 @@ export async function runAttempt(
     await deps.pool.stream(
       {
         url: adapter.endpointUrl(target.baseUrl, ctx.api),
-        headers: adapter.requestHeaders(ctx.req.headers, target.credential),
+        headers: adapter.requestHeaders(ctx.req.headers, target.credential, call),
         body: body.bytes,
         proxyUrl: target.proxyUrl,
         signal: abort.signal,
       },
-      (h): Writable => {
+      (upstreamHead): Writable => {
+        // An upstream that answers in another wire format (ChatGPT accounts) is read as the client's format.
+        const translation = translateFor(adapter, upstreamHead, ctx, request);
+        const h = translation?.head ?? upstreamHead;
         got.head = h;
         ctx.timings.upstream = performance.now() - sentAt;
         got.sink =
@@ -116,7 +128,7 @@ export async function runAttempt(
                 abort,
               )
             : new BodyCollector(h.status < 400 ? JSON_BODY_LIMIT : ERROR_BODY_LIMIT);
-        return got.sink;
+        return translation ? translation.wrap(got.sink) : got.sink;
       },
     );
   } catch (err) {
@@ -127,13 +139,26 @@ export async function runAttempt(
   }
   const { head: h, sink } = got;
   if (!h || !sink) return refused(classifyTransportError(new Error("no response")), null, Buffer.alloc(0));
-  if (sink instanceof StreamRelay) return finishStream(ctx, deps, sink, h, request);
+  if (sink instanceof StreamRelay)
+    return withReportedUsage(adapter, h, finishStream(ctx, deps, sink, h, request));
   if (h.status >= 400) {
     // Some upstreams echo the key they refused: it must reach neither the client nor the account's status reason.
     const body = withoutSecret(sink.body, target.credential);
     return refused(adapter.classifyErrorResponse(h.status, h.headers, body, Date.now()), h, body);
   }
-  return finishJson(ctx, adapter, h, sink.body, request, target.upstreamModel);
+  return withReportedUsage(adapter, h, finishJson(ctx, adapter, h, sink.body, request, target.upstreamModel));
+}
+
+function translateFor(adapter: UpstreamAdapter, head: Head, ctx: RequestContext, request: ClientRequest) {
+  if (head.status >= 400 || !isTranslating(adapter)) return undefined;
+  return adapter.translateResponse(head, { api: ctx.api, stream: request.stream, model: request.model });
+}
+
+/** A relayed answer with the account state its upstream reported (ChatGPT usage windows), for the release. */
+function withReportedUsage<T extends Refusal | Relayed>(adapter: UpstreamAdapter, head: Head, result: T): T {
+  if (result.kind !== "relayed" || !isTranslating(adapter)) return result;
+  const usage = adapter.reportedUsage(head.headers);
+  return usage ? { ...result, subscriptionUsage: usage } : result;
 }
 
 /**

@@ -213,6 +213,7 @@ function settle(
     upstreamStatus: result.status,
     responseId: result.responseId,
     ...(failure ? { failure } : {}),
+    ...(result.subscriptionUsage ? { subscriptionUsage: result.subscriptionUsage } : {}),
   });
   const u = result.usage;
   if (u?.outOfRange) {

@@ -1,9 +1,10 @@
+import { chatgptOAuthAdapter } from "./chatgpt-oauth/adapter.js";
 import { openAIApiKeyAdapter } from "./openai-apikey/adapter.js";
 import type { UpstreamAdapter } from "./upstream-adapter.js";
 
 /** Every adapter the data plane has, by `UpstreamTarget.kind`; the only place that names a kind of upstream. */
 const ADAPTERS: ReadonlyMap<string, UpstreamAdapter> = new Map(
-  [openAIApiKeyAdapter].map((adapter) => [adapter.kind, adapter]),
+  [openAIApiKeyAdapter, chatgptOAuthAdapter].map((adapter) => [adapter.kind, adapter]),
 );
 
 /**

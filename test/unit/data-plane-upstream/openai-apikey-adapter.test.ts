@@ -9,10 +9,11 @@ import { openAIRequestBody } from "../../../src/data-plane/upstream/openai-apike
 import type { RequestBodyInput } from "../../../src/data-plane/upstream/upstream-adapter.js";
 
 describe("adapter registry", () => {
-  it("serves openai-apikey and nothing it does not know", () => {
+  it("serves openai-apikey and chatgpt-oauth, and nothing it does not know", () => {
     expect(adapterFor("openai-apikey")?.kind).toBe("openai-apikey");
-    expect(adapterFor("chatgpt-oauth")).toBeUndefined();
-    expect(knownUpstreamKinds()).toEqual(["openai-apikey"]);
+    expect(adapterFor("chatgpt-oauth")?.kind).toBe("chatgpt-oauth");
+    expect(adapterFor("anthropic-oauth")).toBeUndefined();
+    expect(knownUpstreamKinds()).toEqual(["openai-apikey", "chatgpt-oauth"]);
   });
 });
 

@@ -2,10 +2,11 @@ import { type FormEvent, useState } from "react";
 import { type Account, AccountStatus } from "../../../src/gen/switchyard/v1/admin_pb.js";
 import type { Admin } from "../api.js";
 import { formList, formValues, useSubmit } from "../components/form.js";
-import { dateTime, duration, ms } from "../components/format.js";
+import { dateTime } from "../components/format.js";
 import { useLoad, useNow } from "../components/hooks.js";
 import { type Names, useNames } from "../components/names.js";
-import { Badge, ConfirmButton, Empty, ErrorLine, Field, Section } from "../components/ui.js";
+import { ConfirmButton, Empty, ErrorLine, Field, Section } from "../components/ui.js";
+import { Cooldown, StatusBadge, UsageWindows } from "./account-state.js";
 
 /** Upstream accounts: state, cooldowns, slots in use; create, edit, disable, clear cooldown, delete. */
 export function AccountsScreen({ admin }: { admin: Admin }) {
@@ -65,8 +66,8 @@ export function AccountsScreen({ admin }: { admin: Admin }) {
                     <td>
                       <Cooldown account={a} now={now} />
                     </td>
-                    <td className="muted" title="The AdminService reports no usage windows for accounts yet">
-                      not reported
+                    <td>
+                      <UsageWindows account={a} now={now} />
                     </td>
                     <td>
                       {inUse(a.id)} / {a.concurrency}
@@ -88,34 +89,6 @@ export function AccountsScreen({ admin }: { admin: Admin }) {
         )}
       </Section>
     </>
-  );
-}
-
-function StatusBadge({ account }: { account: Account }) {
-  if (account.status === AccountStatus.DISABLED) return <Badge tone="muted">disabled</Badge>;
-  if (account.status === AccountStatus.ERROR) return <Badge tone="bad">error</Badge>;
-  if (!account.schedulable) return <Badge tone="warn">unschedulable</Badge>;
-  return <Badge tone="ok">active</Badge>;
-}
-
-function Cooldown({ account, now }: { account: Account; now: number }) {
-  const until = Math.max(
-    ms(account.rateLimitedUntil),
-    ms(account.overloadedUntil),
-    ms(account.tempUnschedulableUntil),
-  );
-  if (until <= now) {
-    return account.status === AccountStatus.ERROR ? (
-      <span>{account.statusReason || "error"}</span>
-    ) : (
-      <span className="muted">none</span>
-    );
-  }
-  return (
-    <span>
-      {duration(until - now)} left
-      <div className="muted small-print">{account.statusReason || "cooling down"}</div>
-    </span>
   );
 }
 

@@ -5,8 +5,10 @@ import type { Logger } from "../../../shared/logger.js";
 import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { AcquireRefusal, LeaseStore } from "../../store/leases/lease-store.js";
 import type { RequestRate } from "../../store/rates/request-rate.js";
+import { type AccountCredentials, STORED_CREDENTIALS } from "../oauth/account-credentials.js";
 import { type AttemptFailure, penaliseAccount } from "./account-penalty.js";
-import { type AccountPicker, accountSlotKey, type Pick } from "./account-picker.js";
+import { type AccountPicker, accountSlotKey, type Pick, type PickRequest } from "./account-picker.js";
+import { CredentialGate } from "./credential-gate.js";
 import type { AccountEntry, Directory, KeyRecord } from "./directory.js";
 import { assertEligible } from "./eligibility.js";
 import { assertClientAllowed, assertSpendRoom } from "./key-controls.js";
@@ -65,6 +67,8 @@ export interface AdmissionDeps {
   leaseTtlMs: number;
   /** Where waiting admits are listed for operators. */
   waiting: WaitingRequests;
+  /** Fresh tokens for ChatGPT accounts; default: credentials as stored. */
+  credentials?: AccountCredentials;
 }
 
 /**
@@ -73,6 +77,7 @@ export interface AdmissionDeps {
  */
 export class AdmissionService {
   readonly #deps: AdmissionDeps;
+  readonly #credentials: CredentialGate;
   /** Admits waiting on this replica, so a cancel can withdraw them. */
   readonly #waiting = new Map<string, AbortController>();
   /** While set, new admits wait for it: holders are re-asserting leases the lease store may have lost. */
@@ -80,6 +85,11 @@ export class AdmissionService {
 
   constructor(deps: AdmissionDeps) {
     this.#deps = deps;
+    this.#credentials = new CredentialGate({
+      ...deps,
+      credentials: deps.credentials ?? STORED_CREDENTIALS,
+      seal: (record) => deps.tickets.seal(record),
+    });
   }
 
   /** Resolves a key without taking a slot. */
@@ -119,12 +129,26 @@ export class AdmissionService {
     assertSpendRoom(key.controls, now);
     await this.#countRequest(key, input.requestId, now);
     const leaseId = leaseIdFor(input.instanceId, input.requestId);
+    const request = this.#pickRequest(input, key, leaseId, input.signal);
     const fast = await this.#deps.picker.pickWithUserSlot({
-      ...this.#pickRequest(input, key, leaseId, input.signal),
+      ...request,
       userKey: userSlotKey(key.userId),
       userLimit: key.userConcurrency,
     });
-    if (fast) return this.#grant(input, key, leaseId, fast, 0);
+    if (fast) {
+      try {
+        return await this.#grant(
+          input,
+          key,
+          leaseId,
+          await this.#credentials.withCredential(fast, request),
+          0,
+        );
+      } catch (err) {
+        await this.#deps.leases.release(userSlotKey(key.userId), leaseId).catch(() => false);
+        throw err;
+      }
+    }
     // Only a request that may wait can be withdrawn, so only it gets its own signal.
     const abort = new AbortController();
     const onAbort = () => abort.abort();
@@ -146,7 +170,7 @@ export class AdmissionService {
     if (waitMs > 0) throw new SwitchyardError(ErrorCode.USER_RATE_LIMITED, { retryAfterMs: waitMs });
   }
 
-  #pickRequest(input: AdmitInput, key: KeyRecord, leaseId: string, signal: AbortSignal) {
+  #pickRequest(input: AdmitInput, key: KeyRecord, leaseId: string, signal: AbortSignal): PickRequest {
     return {
       holder: leaseId,
       groupId: key.groupId,
@@ -213,10 +237,11 @@ export class AdmissionService {
         const fresh = await this.authenticate(input.keySha256);
         assertEligible(fresh, this.#deps.clock.now());
       }
-      const pick = await this.#deps.picker.pick({
+      const request = {
         ...this.#pickRequest(input, key, leaseId, signal),
-        onWait: (waitMs) => onAccountWait(this.#deps.clock.now() + waitMs),
-      });
+        onWait: (waitMs: number) => onAccountWait(this.#deps.clock.now() + waitMs),
+      };
+      const pick = await this.#credentials.withCredential(await this.#deps.picker.pick(request), request);
       return await this.#grant(input, key, leaseId, pick, user.waitedMs);
     } catch (err) {
       await this.#deps.leases.release(userKey, leaseId).catch(() => false);
@@ -300,15 +325,18 @@ export class AdmissionService {
     signal: AbortSignal,
   ): Promise<Grant> {
     const record = await this.#liveRecord(leaseId);
+    const retry = await this.#credentials.retryAfterUnauthorized(record, failure);
+    if (retry !== "refused" && retry !== null) return retry;
     if (record.accountId !== null) {
-      await penaliseAccount(this.#deps, record, failure);
+      // A refused refresh has put the account in error with its reason already: nothing to add.
+      if (retry !== "refused") await penaliseAccount(this.#deps, record, failure);
       await this.#deps.leases.release(accountSlotKey(record.accountId), leaseId);
     }
     const excludedIds = new Set([...excluded, ...(record.accountId ? [record.accountId] : [])]);
     record.accountId = null;
     let pick: Pick;
     try {
-      pick = await this.#deps.picker.pick({
+      const request: PickRequest = {
         holder: leaseId,
         groupId: record.groupId,
         userId: record.userId,
@@ -318,7 +346,8 @@ export class AdmissionService {
         excludedAccountIds: excludedIds,
         ttlMs: record.ttlMs,
         signal,
-      });
+      };
+      pick = await this.#credentials.withCredential(await this.#deps.picker.pick(request), request);
     } catch (err) {
       // No account now: the record keeps the user slot only, for the release that follows.
       await this.#deps.book.put(record);

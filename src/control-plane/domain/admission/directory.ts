@@ -76,10 +76,19 @@ export interface AccountEntry {
   /** The upstream adapter kind, e.g. "openai-apikey". */
   readonly kind: string;
   readonly baseUrl: string;
-  /** Decrypted; never logged. */
+  /** Decrypted; never logged. For ChatGPT accounts the current access token (never the refresh token). */
   readonly credential: string;
   readonly proxyUrl: string;
   readonly health: AccountHealth;
+  /** ChatGPT (OAuth) accounts: what the upstream needs besides the token, and when the token expires. */
+  readonly oauth: OAuthDetails | null;
+}
+
+/** The non-secret side of a ChatGPT account's credential. */
+export interface OAuthDetails {
+  readonly chatgptAccountId: string;
+  /** Epoch ms; null when unknown. */
+  readonly expiresAt: number | null;
 }
 
 /**

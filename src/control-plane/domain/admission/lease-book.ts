@@ -23,6 +23,8 @@ export interface LeaseRecord {
   acquiredAt: number;
   expiresAt: number;
   ttlMs: number;
+  /** The ChatGPT account this request already retried with a refreshed token after a 401 (once per account). */
+  tokenRetriedOn?: string;
 }
 
 /** A lease id's entry: a live record, a tombstone of a released lease, or nothing. */

@@ -3,6 +3,7 @@ import { ErrorCode, SwitchyardError } from "../../../shared/errors.js";
 import type { Logger } from "../../../shared/logger.js";
 import type { ExpiringMap } from "../../store/kv/expiring-map.js";
 import type { LeaseStore } from "../../store/leases/lease-store.js";
+import type { ReportedUsage, UsageWindows } from "../oauth/usage-windows.js";
 import { applySuccess, DEFAULT_STICKY_POLICY, responsePinKey } from "../scheduling/index.js";
 import { type AttemptFailure, penaliseAccount } from "./account-penalty.js";
 import { accountSlotKey } from "./account-picker.js";
@@ -40,6 +41,8 @@ export interface ReleaseInput {
   failure?: AttemptFailure;
   /** The holder's latest ticket: the slots are freed without reading the record. */
   ticket?: Uint8Array;
+  /** The subscription usage windows the last attempt's upstream reported (ChatGPT accounts). */
+  usage?: ReportedUsage;
 }
 
 /** Dependencies of {@link LeaseKeeping}. */
@@ -51,6 +54,8 @@ export interface LeaseKeepingDeps {
   affinity: ExpiringMap;
   clock: Clock;
   log: Logger;
+  /** Keeps reported subscription usage windows; absent: reports are ignored. */
+  windows?: UsageWindows;
 }
 
 /**
@@ -111,10 +116,14 @@ export class LeaseKeeping {
   async release(input: ReleaseInput): Promise<boolean> {
     if (!input.userSlotOnly && input.ticket && input.ticket.length > 0) {
       const sealed = this.#deps.tickets.open(input.ticket, input.leaseId, this.#deps.clock.now());
-      if (sealed) return this.#releaseSealed(sealed, input);
+      if (sealed) {
+        await this.#keepUsageWindows(sealed, input);
+        return this.#releaseSealed(sealed, input);
+      }
     }
     const record = await this.#deps.book.get(input.leaseId);
     if (!record) return false;
+    await this.#keepUsageWindows(record, input);
     const userKey = userSlotKey(record.userId);
     if (input.userSlotOnly) {
       if (record.userSlotHeld) await this.#deps.leases.release(userKey, record.leaseId);
@@ -150,6 +159,14 @@ export class LeaseKeeping {
     if (!held) return false;
     await this.#afterSuccess(record, input);
     return true;
+  }
+
+  /** The usage windows the upstream reported, kept on the account (a failure to keep them never fails a release). */
+  async #keepUsageWindows(record: LeaseRecord, input: ReleaseInput): Promise<void> {
+    if (!input.usage || !record.accountId || !this.#deps.windows) return;
+    await this.#deps.windows.report(record.accountId, record.groupId, input.usage).catch((err: unknown) => {
+      this.#deps.log.warn({ err, accountId: record.accountId }, "usage windows not recorded");
+    });
   }
 
   async #afterSuccess(record: LeaseRecord, input: ReleaseInput): Promise<void> {

@@ -1,4 +1,11 @@
-import type { Account, AccountHealthRecord } from "../../store/db/entities.js";
+import type {
+  Account,
+  AccountHealthRecord,
+  UsageWindowRecord,
+  UsageWindowsRecord,
+} from "../../store/db/entities.js";
+
+export type { UsageWindowRecord, UsageWindowsRecord };
 
 /** How an account authenticates upstream (the scheduling module's names). */
 export type AccountType = "apikey" | "oauth";
@@ -28,6 +35,10 @@ export interface AccountRecord {
   lastUsedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** OAuth accounts: the usage windows last reported (null before the first report). */
+  usageWindows: UsageWindowsRecord | null;
+  /** OAuth accounts: when the stored access token expires. */
+  tokenExpiresAt: Date | null;
 }
 
 /**
@@ -57,8 +68,10 @@ export interface SchedulableAccount {
   readonly baseUrl: string;
   /** "" for none. */
   readonly proxyUrl: string;
-  /** The decrypted upstream API key. */
+  /** The decrypted upstream API key; for OAuth accounts the sealed token document (oauth/chatgpt-credential.ts). */
   readonly credential: string;
+  /** OAuth accounts: the usage windows last reported. */
+  readonly usageWindows: UsageWindowsRecord | null;
 }
 
 function accountType(value: string): AccountType {
@@ -92,6 +105,8 @@ export function toAccountRecord(row: Account): AccountRecord {
     lastUsedAt: row.lastUsedAt ?? null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    usageWindows: row.usageWindows ?? null,
+    tokenExpiresAt: row.credentialExpiresAt ?? null,
   };
 }
 
@@ -120,5 +135,6 @@ export function toSchedulableAccount(row: Account, credential: string): Schedula
     baseUrl: row.baseUrl,
     proxyUrl: row.proxyUrl,
     credential,
+    usageWindows: row.usageWindows ?? null,
   };
 }

@@ -1,6 +1,7 @@
 import { newEntityId } from "../../../shared/ids.js";
 import { type Account, AccountEntity, GroupEntity } from "../../store/db/entities.js";
 import type { CredentialCipher } from "../credential-cipher.js";
+import { serializeChatGptCredential } from "../oauth/chatgpt-credential.js";
 import {
   type AccountRecord,
   type AccountStatus,
@@ -19,6 +20,7 @@ import {
 } from "./account-validation.js";
 import { accountsOfGroupQuery } from "./accounts-of-group.js";
 import { type CatalogDeps, nowOf, recordMutation } from "./catalog-deps.js";
+import { type ChatGptCredentialInput, chatgptTokens, sealChatGptTokens } from "./chatgpt-account-state.js";
 import { decodeCursor, type Page, type PageRequest, resolvePageSize, toPage } from "./pagination.js";
 import { onUniqueViolation } from "./unique-violation.js";
 import { MAX_CONCURRENCY } from "./users.js";
@@ -39,7 +41,10 @@ export interface CreateAccountInput {
   platform?: string;
   type?: AccountType;
   baseUrl?: string;
+  /** API-key accounts: the key. */
   credential: string;
+  /** OAuth (ChatGPT) accounts: the tokens. */
+  chatgpt?: ChatGptCredentialInput;
   proxyUrl?: string;
   concurrency?: number;
   priority?: number;
@@ -53,6 +58,8 @@ export interface UpdateAccountInput {
   name?: string;
   baseUrl?: string;
   credential?: string;
+  /** OAuth (ChatGPT) accounts: new tokens. */
+  chatgpt?: ChatGptCredentialInput;
   proxyUrl?: string;
   concurrency?: number;
   priority?: number;
@@ -71,15 +78,32 @@ export const DEFAULT_ACCOUNT_PRIORITY = 50;
 const NAME_MAX = 128;
 const INT32 = 2 ** 31 - 1;
 
+/** What the account catalog needs besides the common catalog deps. */
+export interface AccountCatalogDeps extends CatalogDeps {
+  cipher: CredentialCipher;
+  /** Base URL of new ChatGPT accounts without one (SWITCHYARD_CHATGPT_CODEX_BASE_URL). */
+  chatgptBaseUrl?: string;
+}
+
+/** Where ChatGPT accounts send requests unless configured otherwise. */
+export const DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api/codex";
+
 /** Upstream accounts. Credentials are sealed with the cipher on the way in and opened only for scheduling. */
 export class AccountCatalog {
-  constructor(private readonly deps: CatalogDeps & { cipher: CredentialCipher }) {}
+  constructor(private readonly deps: AccountCatalogDeps) {}
 
   async create(input: CreateAccountInput): Promise<AccountRecord> {
     const name = requiredName(input.name, "name", NAME_MAX);
     const platform = knownPlatform(input.platform || "openai", "platform");
-    if (input.type === "oauth") throw invalid("type", "OAUTH accounts are not supported yet");
-    const sealed = this.deps.cipher.seal(credential(input.credential));
+    const oauth = input.type === "oauth";
+    const tokens = oauth ? chatgptTokens(input.chatgpt) : null;
+    if (!oauth && input.chatgpt) throw invalid("chatgpt", "only with type OAUTH");
+    if (oauth && input.credential !== "")
+      throw invalid("credential", "leave empty with type OAUTH; use chatgpt");
+    const sealed = this.deps.cipher.seal(
+      tokens ? serializeChatGptCredential(tokens) : credential(input.credential),
+    );
+    const defaultBase = oauth ? (this.deps.chatgptBaseUrl ?? DEFAULT_CHATGPT_BASE_URL) : DEFAULT_BASE_URL;
     const em = this.deps.em.fork();
     const groupIds = await this.#existingGroups(em, input.groupIds);
     const now = nowOf(this.deps);
@@ -87,10 +111,12 @@ export class AccountCatalog {
       id: newEntityId(),
       name,
       platform,
-      type: "apikey",
-      baseUrl: baseUrl(input.baseUrl || DEFAULT_BASE_URL),
+      type: oauth ? "oauth" : "apikey",
+      baseUrl: baseUrl(input.baseUrl || defaultBase),
       credentialCiphertext: sealed.ciphertext,
       credentialKeyId: sealed.keyId,
+      credentialExpiresAt: tokens?.expiresAt ? new Date(tokens.expiresAt) : null,
+      usageWindows: null,
       proxyUrl: proxyUrl(input.proxyUrl ?? ""),
       concurrency: intInRange(
         input.concurrency ?? DEFAULT_ACCOUNT_CONCURRENCY,
@@ -120,6 +146,7 @@ export class AccountCatalog {
       {
         name,
         platform,
+        type: row.type,
         baseUrl: row.baseUrl,
         groupIds,
         hasProxy: row.proxyUrl !== "",
@@ -155,10 +182,16 @@ export class AccountCatalog {
     const row = await this.#find(em, input.id);
     const changed = this.#applyScalars(row, input);
     if (input.credential !== undefined) {
+      if (row.type === "oauth") throw invalid("credential", "OAUTH accounts take new tokens in chatgpt");
       const sealed = this.deps.cipher.seal(credential(input.credential));
       row.credentialCiphertext = sealed.ciphertext;
       row.credentialKeyId = sealed.keyId;
       changed.push("credential");
+    }
+    if (input.chatgpt !== undefined) {
+      if (row.type !== "oauth") throw invalid("chatgpt", "only for OAUTH accounts");
+      sealChatGptTokens(row, chatgptTokens(input.chatgpt), this.deps.cipher);
+      changed.push("chatgpt");
     }
     if (input.groupIds !== undefined) {
       row.groupIds = await this.#existingGroups(em, input.groupIds);

@@ -11,6 +11,7 @@ import type { ChangeFeed } from "../change-feed.js";
 import type { CredentialCipher } from "../credential-cipher.js";
 import { AccountCatalog } from "./accounts.js";
 import { ApiKeyCatalog } from "./api-keys.js";
+import { ChatGptAccountState } from "./chatgpt-account-state.js";
 import { GroupCatalog } from "./groups.js";
 import { ModelPriceCatalog } from "./model-prices.js";
 import { PassthroughRuleCatalog } from "./passthrough-rules.js";
@@ -23,6 +24,7 @@ export * from "./account-records.js";
 export { DEFAULT_BASE_URL, KNOWN_PLATFORMS } from "./account-validation.js";
 export * from "./accounts.js";
 export * from "./api-keys.js";
+export { ChatGptAccountState, type ChatGptCredentialInput } from "./chatgpt-account-state.js";
 export * from "./groups.js";
 export * from "./model-prices.js";
 export type { Page, PageRequest } from "./pagination.js";
@@ -42,6 +44,8 @@ export interface CatalogOptions {
   cipher: CredentialCipher;
   /** IANA zone of the subscription "calendar day" (SWITCHYARD_BILLING_TIMEZONE); default UTC. */
   billingTimezone?: string;
+  /** Base URL of new ChatGPT accounts (SWITCHYARD_CHATGPT_CODEX_BASE_URL); default chatgpt.com's Codex backend. */
+  chatgptBaseUrl?: string;
 }
 
 /** Every catalog, sharing one set of dependencies. */
@@ -50,6 +54,8 @@ export interface Catalog {
   groups: GroupCatalog;
   apiKeys: ApiKeyCatalog;
   accounts: AccountCatalog;
+  /** What the control plane itself writes on ChatGPT accounts (rotated tokens, errors, usage windows). */
+  chatgptState: ChatGptAccountState;
   passthroughRules: PassthroughRuleCatalog;
   modelPrices: ModelPriceCatalog;
   subscriptions: SubscriptionCatalog;
@@ -61,11 +67,17 @@ export interface Catalog {
 export function createCatalog(options: CatalogOptions): Catalog {
   const log = options.log.child({ component: "catalog" });
   const deps = { em: options.em, clock: options.clock, changes: options.changes, log };
+  const accountDeps = {
+    ...deps,
+    cipher: options.cipher,
+    ...(options.chatgptBaseUrl ? { chatgptBaseUrl: options.chatgptBaseUrl } : {}),
+  };
   return {
     users: new UserCatalog(deps),
     groups: new GroupCatalog(deps),
     apiKeys: new ApiKeyCatalog(deps),
-    accounts: new AccountCatalog({ ...deps, cipher: options.cipher }),
+    accounts: new AccountCatalog(accountDeps),
+    chatgptState: new ChatGptAccountState(accountDeps),
     passthroughRules: new PassthroughRuleCatalog(deps),
     modelPrices: new ModelPriceCatalog(deps),
     subscriptions: new SubscriptionCatalog({ ...deps, billingTimezone: options.billingTimezone ?? "UTC" }),

@@ -7,6 +7,7 @@ import { KeyRecordCache } from "../../domain/billing/key-record-cache.js";
 import type { SchedulableAccount } from "../../domain/catalog/account-records.js";
 import { billingWindowStarts } from "../../domain/catalog/billing-windows.js";
 import type { ChangeFeed } from "../../domain/change-feed.js";
+import { parseChatGptCredential } from "../../domain/oauth/chatgpt-credential.js";
 import type { AccountHealth, AccountPenalty, AccountView } from "../../domain/scheduling/index.js";
 import { isDatabaseUnavailable, translateDatabaseError } from "./database-errors.js";
 import { queryKeyRecord } from "./key-record-query.js";
@@ -240,14 +241,17 @@ export class PostgresDirectory implements Directory {
       ...account,
       lastUsedAt: used === undefined ? account.lastUsedAt : Math.max(used, account.lastUsedAt ?? 0),
     };
+    const tokens = account.type === "oauth" ? parseChatGptCredential(account.credential) : null;
     return {
       view,
       name: account.name,
       kind: account.type === "oauth" ? "chatgpt-oauth" : "openai-apikey",
       baseUrl: account.baseUrl,
-      credential: account.credential,
+      // The refresh token stays in the sealed document: only the access token is handed to data planes.
+      credential: tokens ? tokens.accessToken : account.credential,
       proxyUrl: account.proxyUrl,
       health: account.health,
+      oauth: tokens ? { chatgptAccountId: tokens.chatgptAccountId, expiresAt: tokens.expiresAt } : null,
     };
   }
 

@@ -71,6 +71,20 @@ export const ApiKeyEntity = defineEntity({
 });
 export type ApiKey = InferEntity<typeof ApiKeyEntity>;
 
+/** One usage window of a subscription account as last reported (epoch ms instants). */
+export interface UsageWindowRecord {
+  usedPercent: number;
+  windowMinutes: number;
+  resetsAt: number;
+  reportedAt: number;
+}
+
+/** A subscription account's usage windows: the short (~5 h) and the long (~7 days) one. */
+export interface UsageWindowsRecord {
+  primary: UsageWindowRecord | null;
+  secondary: UsageWindowRecord | null;
+}
+
 /** An account's failure history, used to escalate penalties (5xx streaks, repeated 403s). */
 export interface AccountHealthRecord {
   serverErrorStreak: number;
@@ -104,6 +118,9 @@ export const AccountEntity = defineEntity({
     lastUsedAt: instantOrNull(),
     createdAt: instant(),
     updatedAt: instant(),
+    /** OAuth accounts: expiry of the sealed access token. */
+    credentialExpiresAt: instantOrNull(),
+    usageWindows: p.json<UsageWindowsRecord>().columnType("jsonb").nullable(),
   },
 });
 export type Account = InferEntity<typeof AccountEntity>;
