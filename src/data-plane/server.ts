@@ -6,6 +6,7 @@ import { newRequestId } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import { clientServerOptions, guardClientConnections } from "./client-connections.js";
 import type { DataPlaneMetrics } from "./metrics.js";
+import type { RequestObserver } from "./observability/request-observer.js";
 import { ExchangeError, sendFailure } from "./pipeline/client-response.js";
 import type { ServeDeps } from "./pipeline/serve-request.js";
 import { healthz, metrics, readyz } from "./routes/health.js";
@@ -16,6 +17,8 @@ import { proxyRoute } from "./routes/proxy.js";
 export interface DataPlaneServerDeps extends ServeDeps {
   log: Logger;
   metrics: DataPlaneMetrics;
+  /** Metrics, access log and traces of each proxied request. */
+  observer: RequestObserver;
   /** Ready: connected to the control plane with a snapshot, and not draining. */
   ready: () => boolean;
   /** Longest time a client may take to send a request's headers. */

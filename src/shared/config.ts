@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseControlPlaneTarget } from "./control-plane-target.js";
 import { ipRangeProblem } from "./ip-ranges.js";
+import { tracingRequested } from "./telemetry/tracing.js";
 
 const MiB = 1024 * 1024;
 
@@ -139,6 +140,14 @@ const schema = z
       .regex(/^[A-Za-z0-9-]{1,64}$/, { error: "expected a header name, e.g. x-forwarded-for" })
       .default("x-forwarded-for")
       .transform((v) => v.toLowerCase()),
+    SWITCHYARD_ACCESS_LOG: z
+      .enum(["info", "debug", "off"], { error: "expected info, debug or off" })
+      .default("info"),
+    SWITCHYARD_ACCESS_LOG_SAMPLE_RATE: z.coerce
+      .number({ error: "expected a number from 0 to 1" })
+      .min(0, { error: "expected a number from 0 to 1" })
+      .max(1, { error: "expected a number from 0 to 1" })
+      .default(1),
   })
   .superRefine((e, ctx) => {
     // A certificate needs its key (and the reverse): a half-configured TLS would fail at the first connection.
@@ -170,6 +179,12 @@ type Env = z.output<typeof schema>;
 /** Switchyard's configuration, parsed once at start. */
 export interface Config {
   logLevel: Env["SWITCHYARD_LOG_LEVEL"];
+  telemetry: {
+    /** One line per finished request at this level ("off": none); failures always, the rest sampled. */
+    accessLog: { level: Env["SWITCHYARD_ACCESS_LOG"]; sampleRate: number };
+    /** OpenTelemetry traces, asked for by the standard OTEL_* variables (tracingRequested); off by default. */
+    tracing: boolean;
+  };
   /** Where embedded storage and generated secrets live. */
   dataDir: string;
   controlPlane: {
@@ -292,6 +307,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   return {
     logLevel: e.SWITCHYARD_LOG_LEVEL,
+    telemetry: {
+      accessLog: { level: e.SWITCHYARD_ACCESS_LOG, sampleRate: e.SWITCHYARD_ACCESS_LOG_SAMPLE_RATE },
+      tracing: tracingRequested(env),
+    },
     dataDir: e.SWITCHYARD_DATA_DIR,
     controlPlane: {
       listen: splitHostPort(e.SWITCHYARD_CONTROL_PLANE_LISTEN),

@@ -139,7 +139,7 @@ describe("the image's runtime stage, started as the manifests start it", () => {
     }
     const metrics = await fetch(`http://127.0.0.1:${controlPlanePort}/metrics`);
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toContain("switchyard_control_plane_rpcs_total");
+    expect(await metrics.text()).toContain("grpc_server_handled_total");
   });
 
   it("starts a data plane that connects to it and turns /readyz 200 (/healthz 200 from the start)", async () => {

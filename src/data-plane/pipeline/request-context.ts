@@ -3,6 +3,8 @@ import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
 import { newRequestId } from "../../shared/ids.js";
 import type { Logger } from "../../shared/logger.js";
 import { type ClientAddressSource, clientAddress } from "./client-address.js";
+import { NO_TRACE, type RequestTrace } from "../observability/request-trace.js";
+import type { Relayed } from "./attempt.js";
 import type { ClientApi } from "./client-response.js";
 
 /** Longest User-Agent kept for usage records. */
@@ -40,6 +42,14 @@ export class RequestContext {
   /** Set once upstream output reaches the client: wait pings stop then. */
   outputStarted = false;
   failovers = 0;
+  /** The client's own X-Request-Id when well-formed (logged and echoed, never used as `requestId`). */
+  clientRequestId = "";
+  /** The request's spans; inert unless tracing is configured. */
+  trace: RequestTrace = NO_TRACE;
+  /** When the first upstream attempt was sent (performance.now()); 0 before. */
+  firstSentAt = 0;
+  /** How the request ended upstream, once settled (for the access log and the request span). */
+  settled: Relayed | null = null;
 
   constructor(
     readonly api: ClientApi,
