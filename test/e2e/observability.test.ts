@@ -246,6 +246,30 @@ describe("OpenTelemetry traces", () => {
   });
 });
 
+describe("logs of expected conditions", () => {
+  it("say once, without a stack, that the control plane went away; a normal shutdown logs no rpc failures", async () => {
+    const spare = await stack.startDataPlane({ SWITCHYARD_LOG_LEVEL: "info" });
+    await stack.dataPlane.stop();
+    expect(await stack.controlPlane.stop()).toBe(0);
+    await until(
+      () => (spare.output().includes("control plane (lease channel) unavailable") ? true : undefined),
+      "the outage line",
+    );
+    await spare.stop();
+    const lines = [stack.controlPlane, stack.dataPlane, spare].flatMap((p) =>
+      p
+        .output()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { level: string; msg: string }),
+    );
+    const warnings = lines.filter((l) => l.level === "warn" || l.level === "error");
+    expect(warnings.filter((l) => l.msg === "rpc failed")).toEqual([]);
+    expect(warnings.filter((l) => JSON.stringify(l).includes('"stack"'))).toEqual([]);
+    expect(lines.filter((l) => l.msg === "control plane (lease channel) unavailable")).toHaveLength(1);
+  });
+});
+
 function accessLines(): Array<Record<string, unknown>> {
   return stack.dataPlane
     .output()
