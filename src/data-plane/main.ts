@@ -16,6 +16,7 @@ import { SnapshotWatcher } from "./control/snapshot-watcher.js";
 import { channelUsageSender, UsageReporter } from "./control/usage-reporter.js";
 import { createDataPlaneMetrics } from "./metrics.js";
 import { AccessLog } from "./observability/access-log.js";
+import { listenForMetrics } from "./observability/metrics-listener.js";
 import { ModelLabels } from "./observability/model-label.js";
 import { RequestObserver } from "./observability/request-observer.js";
 import { AuthFailureLimiter } from "./pipeline/auth-failure-limiter.js";
@@ -90,6 +91,7 @@ export async function startDataPlane(
     usage,
     metrics,
     observer,
+    metricsOnPublicPort: dp.metricsListen === null,
     log,
     limiter: new AuthFailureLimiter({ clock: systemClock }),
     bodyLimitBytes: dp.requestBodyLimitBytes,
@@ -124,7 +126,13 @@ export async function startDataPlane(
   keeper.start(controlPlane);
   snapshots.start();
   const { url, port } = await server.listen(dp.listen.host, dp.listen.port);
-  log.info({ url, instanceId, controlPlane: config.controlPlane.url }, "data plane listening");
+  const metricsListener = dp.metricsListen
+    ? await listenForMetrics(metrics.registry, dp.metricsListen)
+    : null;
+  log.info(
+    { url, metricsUrl: metricsListener?.url, instanceId, controlPlane: config.controlPlane.url },
+    "data plane listening",
+  );
   return {
     url,
     port,
@@ -145,6 +153,7 @@ export async function startDataPlane(
       keeper.stop();
       await controlPlane.close();
       await pool.close();
+      await metricsListener?.close();
       log.info("data plane stopped");
     },
   };

@@ -19,6 +19,8 @@ export interface DataPlaneServerDeps extends ServeDeps {
   metrics: DataPlaneMetrics;
   /** Metrics, access log and traces of each proxied request. */
   observer: RequestObserver;
+  /** False when /metrics has a listener of its own (SWITCHYARD_DATA_PLANE_METRICS_LISTEN). */
+  metricsOnPublicPort: boolean;
   /** Ready: connected to the control plane with a snapshot, and not draining. */
   ready: () => boolean;
   /** Longest time a client may take to send a request's headers. */
@@ -70,7 +72,7 @@ export function build(deps: DataPlaneServerDeps): DataPlaneServer {
   for (const path of ["/v1/models", "/models"]) app.get(path, models);
   app.get("/healthz", healthz);
   app.get("/readyz", readyz(deps.ready));
-  app.get("/metrics", metrics(deps.metrics.registry));
+  if (deps.metricsOnPublicPort) app.get("/metrics", metrics(deps.metrics.registry));
   app.use((req: Request, res: Response) => {
     const err = new SwitchyardError(ErrorCode.ROUTE_NOT_FOUND, {
       message: `Unknown request URL: ${req.method} ${req.path}`,

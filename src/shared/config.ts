@@ -86,6 +86,12 @@ const schema = z
     SWITCHYARD_DATA_DIR: z.string().min(1).default(".switchyard"),
     SWITCHYARD_CONTROL_PLANE_LISTEN: hostPort.default("127.0.0.1:50051"),
     SWITCHYARD_DATA_PLANE_LISTEN: hostPort.default("127.0.0.1:8080"),
+    SWITCHYARD_DATA_PLANE_METRICS_LISTEN: optionalHostPort.refine(
+      (v) => v === "" || hostPort.safeParse(v).success,
+      {
+        error: "expected host:port, e.g. 0.0.0.0:9090, or empty",
+      },
+    ),
     SWITCHYARD_CONTROL_PLANE_URL: controlPlaneTarget.default("http://127.0.0.1:50051"),
     SWITCHYARD_CONTROL_PLANE_RESOLVE_INTERVAL_MS: integer(1_000, 3_600_000).default(30_000),
     SWITCHYARD_CONTROL_PLANE_TLS: bool.default(false),
@@ -224,6 +230,8 @@ export interface Config {
   };
   dataPlane: {
     listen: { host: string; port: number };
+    /** Where GET /metrics is served instead of on `listen`; null: on `listen`. */
+    metricsListen: { host: string; port: number } | null;
     /** With no lease channel connected, how long a request waits for one before it is answered 503. */
     controlPlaneWaitMs: number;
     /** Longest wait for an admit or a reroute answer (user and account queues included). */
@@ -351,6 +359,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     dataPlane: {
       listen: splitHostPort(e.SWITCHYARD_DATA_PLANE_LISTEN),
+      metricsListen:
+        e.SWITCHYARD_DATA_PLANE_METRICS_LISTEN === ""
+          ? null
+          : splitHostPort(e.SWITCHYARD_DATA_PLANE_METRICS_LISTEN),
       controlPlaneWaitMs: e.SWITCHYARD_CONTROL_PLANE_WAIT_MS,
       admitTimeoutMs: e.SWITCHYARD_ADMIT_TIMEOUT_MS,
       clientHeadersTimeoutMs: e.SWITCHYARD_CLIENT_HEADERS_TIMEOUT_MS,

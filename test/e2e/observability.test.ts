@@ -15,6 +15,7 @@ let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
 let stack: Awaited<ReturnType<typeof startStack>>;
 let tenant: Awaited<ReturnType<typeof seedStackTenant>>;
 let controlPlaneUrl = "";
+let spare: Awaited<ReturnType<typeof stack.startDataPlane>> | undefined;
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
@@ -246,17 +247,33 @@ describe("OpenTelemetry traces", () => {
   });
 });
 
+describe("a data plane with a metrics listener of its own", () => {
+  it("serves /metrics there and not on the public port", async () => {
+    spare = await stack.startDataPlane({
+      SWITCHYARD_LOG_LEVEL: "info",
+      SWITCHYARD_DATA_PLANE_METRICS_LISTEN: "127.0.0.1:0",
+    });
+    const metricsUrl = await until(
+      () => spare?.output().match(/"metricsUrl":"(http:\/\/[^"]+)"/)?.[1],
+      "the metrics listener's address",
+    );
+    expect((await fetch(`${spare.url}/metrics`)).status).toBe(404);
+    expect(await metricsOf(metricsUrl)).toContain("switchyard_requests_in_flight");
+  });
+});
+
 describe("logs of expected conditions", () => {
   it("say once, without a stack, that the control plane went away; a normal shutdown logs no rpc failures", async () => {
-    const spare = await stack.startDataPlane({ SWITCHYARD_LOG_LEVEL: "info" });
+    const dp = spare;
+    if (!dp) throw new Error("the spare data plane did not start");
     await stack.dataPlane.stop();
     expect(await stack.controlPlane.stop()).toBe(0);
     await until(
-      () => (spare.output().includes("control plane (lease channel) unavailable") ? true : undefined),
+      () => (dp.output().includes("control plane (lease channel) unavailable") ? true : undefined),
       "the outage line",
     );
-    await spare.stop();
-    const lines = [stack.controlPlane, stack.dataPlane, spare].flatMap((p) =>
+    await dp.stop();
+    const lines = [stack.controlPlane, stack.dataPlane, dp].flatMap((p) =>
       p
         .output()
         .split("\n")

@@ -30,7 +30,8 @@ export class RequestContext {
   readonly startedAt = performance.now();
   readonly startedAtMs = Date.now();
   readonly timings: StageTimings = {};
-  readonly log: Logger;
+  readonly #baseLog: Logger;
+  #log: Logger | null = null;
   /** Aborted when the client goes away before its response finished. */
   readonly clientGone: AbortSignal;
   /** The client's address (see {@link clientAddress}) and User-Agent, read once as the request arrives. */
@@ -63,13 +64,19 @@ export class RequestContext {
     const assigned = res.getHeader("x-request-id");
     this.requestId = typeof assigned === "string" ? assigned : newRequestId();
     if (assigned === undefined) res.setHeader("x-request-id", this.requestId);
-    this.log = log.child({ requestId: this.requestId });
+    this.#baseLog = log;
     const gone = new AbortController();
     this.clientGone = gone.signal;
     // res "close" before the response finished is the client leaving (req "close" fires once the body is read).
     res.once("close", () => {
       if (!res.writableFinished) gone.abort();
     });
+  }
+
+  /** The logger stamped with the request id, made on first use: most requests log nothing but the access line. */
+  get log(): Logger {
+    this.#log ??= this.#baseLog.child({ requestId: this.requestId });
+    return this.#log;
   }
 
   /** Milliseconds since the request arrived. */
