@@ -1,6 +1,6 @@
+import { pino } from "pino";
 import { startDataPlane } from "../../src/data-plane/main.js";
 import { loadConfigOrExit } from "../../src/shared/config.js";
-import { pino } from "pino";
 import { createLogger } from "../../src/shared/logger.js";
 
 /**

@@ -1,5 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { createMetricsRegistry, HandleCache } from "../shared/telemetry/prometheus.js";
+import {
+  createMetricsRegistry,
+  HandleCache,
+  TalliedCounter,
+  type Tally,
+} from "../shared/telemetry/prometheus.js";
 
 type Inc = { inc(value?: number): void };
 type Observe = { observe(value: number): void };
@@ -20,7 +25,7 @@ export interface TokenCounts {
 export interface DataPlaneMetrics {
   registry: Registry;
   /** `switchyard_requests_total{route,status,model}`. */
-  requests: HandleCache<Inc>;
+  requests: TalliedCounter;
   upstreamLatency: HandleCache<Observe>;
   timeToFirstToken: HandleCache<Observe>;
   overhead: HandleCache<Observe>;
@@ -28,7 +33,7 @@ export interface DataPlaneMetrics {
   leaseWait: Observe;
   inFlight: Gauge<"route">;
   /** `switchyard_upstream_responses_total{group,account,status}`: every attempt, `status` "none" without an answer. */
-  upstreamResponses: HandleCache<Inc>;
+  upstreamResponses: TalliedCounter;
   usageOutOfRange: Inc;
   /** Counts one request's tokens for its group and account (and the prompt-cache hit ratio derived from them). */
   countTokens(group: string, account: string, tokens: TokenCounts): void;
@@ -49,11 +54,11 @@ export function createDataPlaneMetrics(gauges: DataPlaneGauges): DataPlaneMetric
   const registers = [registry];
   const histogram = (name: string, help: string) =>
     new Histogram({ name, help, labelNames: ["route"], buckets: SECONDS, registers });
-  const requests = new Counter({
+  const requests = new TalliedCounter({
     name: "switchyard_requests_total",
     help: "Client requests by route, final status and requested model (`other` for a model the snapshot does not name).",
     labelNames: ["route", "status", "model"],
-    registers,
+    registry,
   });
   const upstreamLatency = histogram(
     "switchyard_upstream_latency_seconds",
@@ -73,17 +78,17 @@ export function createDataPlaneMetrics(gauges: DataPlaneGauges): DataPlaneMetric
     labelNames: ["reason"],
     registers,
   });
-  const upstreamResponses = new Counter({
+  const upstreamResponses = new TalliedCounter({
     name: "switchyard_upstream_responses_total",
     help: "Upstream attempts by group, account and upstream HTTP status (`none` when no answer came).",
     labelNames: ["group", "account", "status"],
-    registers,
+    registry,
   });
   const tokens = tokenMetrics(registry);
   scrapeTimeGauges(registry, gauges);
   return {
     registry,
-    requests: new HandleCache((route, status, model) => requests.labels(route, status, model)),
+    requests,
     upstreamLatency: new HandleCache((route) => upstreamLatency.labels(route)),
     timeToFirstToken: new HandleCache((route) => timeToFirstToken.labels(route)),
     overhead: new HandleCache((route) => overhead.labels(route)),
@@ -100,9 +105,7 @@ export function createDataPlaneMetrics(gauges: DataPlaneGauges): DataPlaneMetric
       labelNames: ["route"],
       registers,
     }),
-    upstreamResponses: new HandleCache((group, account, status) =>
-      upstreamResponses.labels(group, account, status),
-    ),
+    upstreamResponses,
     usageOutOfRange: new Counter({
       name: "switchyard_usage_out_of_range_total",
       help: "Requests whose upstream reported token counts out of range (recorded as 0 and flagged).",
@@ -114,20 +117,19 @@ export function createDataPlaneMetrics(gauges: DataPlaneGauges): DataPlaneMetric
 
 /** Token counters by group, account and kind, and the prompt-cache hit ratio computed from them at scrape time. */
 function tokenMetrics(registry: Registry) {
-  const registers = [registry];
-  const counter = new Counter({
+  const counter = new TalliedCounter({
     name: "switchyard_tokens_total",
     help: "Tokens by group, account and kind (input, cached_input, output, reasoning; cached ⊆ input).",
     labelNames: ["group", "account", "kind"],
-    registers,
+    registry,
   });
-  type Totals = {
+  interface Totals {
     group: string;
     account: string;
     input: number;
     cached: number;
-    handles: Record<keyof TokenCounts, Inc>;
-  };
+    tallies: Record<keyof TokenCounts, Tally>;
+  }
   const seen: Totals[] = [];
   const totals = new HandleCache<Totals>((group, account) => {
     const t: Totals = {
@@ -135,11 +137,11 @@ function tokenMetrics(registry: Registry) {
       account,
       input: 0,
       cached: 0,
-      handles: {
-        input: counter.labels(group, account, "input"),
-        cachedInput: counter.labels(group, account, "cached_input"),
-        output: counter.labels(group, account, "output"),
-        reasoning: counter.labels(group, account, "reasoning"),
+      tallies: {
+        input: counter.get(group, account, "input"),
+        cachedInput: counter.get(group, account, "cached_input"),
+        output: counter.get(group, account, "output"),
+        reasoning: counter.get(group, account, "reasoning"),
       },
     };
     seen.push(t);
@@ -149,7 +151,7 @@ function tokenMetrics(registry: Registry) {
     name: "switchyard_prompt_cache_hit_ratio",
     help: "Cached input tokens / input tokens since start, by group and account (sticky routing's payoff).",
     labelNames: ["group", "account"],
-    registers,
+    registers: [registry],
     collect() {
       for (const t of seen) {
         if (t.input > 0) this.set({ group: t.group, account: t.account }, t.cached / t.input);
@@ -161,10 +163,10 @@ function tokenMetrics(registry: Registry) {
       const t = totals.get(group, account);
       t.input += tokens.input;
       t.cached += tokens.cachedInput;
-      if (tokens.input > 0) t.handles.input.inc(tokens.input);
-      if (tokens.cachedInput > 0) t.handles.cachedInput.inc(tokens.cachedInput);
-      if (tokens.output > 0) t.handles.output.inc(tokens.output);
-      if (tokens.reasoning > 0) t.handles.reasoning.inc(tokens.reasoning);
+      t.tallies.input.inc(tokens.input);
+      t.tallies.cachedInput.inc(tokens.cachedInput);
+      t.tallies.output.inc(tokens.output);
+      t.tallies.reasoning.inc(tokens.reasoning);
     },
   };
 }

@@ -21,7 +21,7 @@ export function clientRequestIdOf(header: string | string[] | undefined): string
  * One structured line per finished request (README "Operations" lists the fields): who (key, user, group, account
  * ids), what (route, model, stream, status, outcome, tokens) and how long (upstream latency, time to first token,
  * gateway overhead, total), with the failover count and both request ids. Never a credential, header value or prompt.
- * Written with the process logger (no per-request child logger).
+ * Written with one child of the process logger made at start (no per-request child logger).
  */
 export class AccessLog {
   readonly #log: Logger;
@@ -29,7 +29,9 @@ export class AccessLog {
   readonly #random: () => number;
 
   constructor(log: Logger, settings: AccessLogSettings, random: () => number = Math.random) {
-    this.#log = log;
+    // The line is built from a fixed set of fields that never hold a secret, so it skips the process logger's
+    // redaction: its wildcard paths cost ~130 µs a line on this machine, against ~8 µs without (measured, pino 10).
+    this.#log = log.child({}, { redact: [] });
     this.#settings = settings;
     this.#random = random;
   }
