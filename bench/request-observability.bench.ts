@@ -63,7 +63,10 @@ async function measure(accessLog: "info" | "off", tracer: Tracer | null, hooks: 
   let elapsed = 0;
   for (let i = 0; i < REQUESTS; i++) {
     const res = new ServerResponse(req);
-    const ctx = new RequestContext("responses", req, res, log);
+    const ctx = new RequestContext("responses", req, res, log, {
+      trustedProxies: null,
+      header: "x-forwarded-for",
+    });
     ctx.model = "gpt-5";
     ctx.lease = lease;
     const started = performance.now();

@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
 import { newRequestId } from "../../shared/ids.js";
 import type { Logger } from "../../shared/logger.js";
-import { type ClientAddressSource, clientAddress } from "./client-address.js";
 import { NO_TRACE, type RequestTrace } from "../observability/request-trace.js";
 import type { Relayed } from "./attempt.js";
+import { type ClientAddressSource, clientAddress } from "./client-address.js";
 import type { ClientApi } from "./client-response.js";
 
 /** Longest User-Agent kept for usage records. */

@@ -43,7 +43,7 @@ function contextWithStatus(status: number, log = createLogger({ level: "silent" 
   const req = new IncomingMessage(new Socket());
   const res = new ServerResponse(req);
   res.statusCode = status;
-  return new RequestContext("responses", req, res, log);
+  return new RequestContext("responses", req, res, log, { trustedProxies: null, header: "x-forwarded-for" });
 }
 
 function capture() {
