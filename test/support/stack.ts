@@ -158,7 +158,6 @@ export async function startStack(options: {
     /** What the CLI needs to reach this control plane (SWITCHYARD_CONTROL_PLANE_URL, SWITCHYARD_ADMIN_TOKEN). */
     cliEnv: { SWITCHYARD_CONTROL_PLANE_URL: controlPlaneUrl, SWITCHYARD_ADMIN_TOKEN: adminToken },
     adminToken,
-    controlPlaneUrl,
     fake,
     db,
     /** SWITCHYARD_SECRET_KEY of the control plane (hex), to open what it sealed. */
