@@ -62,7 +62,13 @@ export async function startSwitchyard(options: {
     ? await startServerProcess(
         "bench/support/data-plane-server.ts",
         [],
-        { ...common, SWITCHYARD_CONTROL_PLANE_URL: cpUrl, SWITCHYARD_DATA_PLANE_LISTEN: "127.0.0.1:0" },
+        {
+          ...common,
+          // Info, so the access log (a line per request) is part of what is measured.
+          SWITCHYARD_LOG_LEVEL: "info",
+          SWITCHYARD_CONTROL_PLANE_URL: cpUrl,
+          SWITCHYARD_DATA_PLANE_LISTEN: "127.0.0.1:0",
+        },
         PROFILE_ARGS,
       )
     : null;

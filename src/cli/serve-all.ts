@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import type { Tracer } from "@opentelemetry/api";
 import { startControlPlane } from "../control-plane/main.js";
 import { startEmbeddedPostgres } from "../control-plane/store/db/embedded-postgres.js";
 import { startDataPlane } from "../data-plane/main.js";
@@ -25,6 +26,7 @@ export async function serveAll(
   config: Config,
   log: Logger,
   untilSignal: () => Promise<void>,
+  tracer: Tracer | null = null,
 ): Promise<number> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const uiDir = await ensureUi(config.controlPlane.uiDir, log);
@@ -44,11 +46,13 @@ export async function serveAll(
   const controlPlane = await startControlPlane(
     { ...config, controlPlane: controlPlaneConfig },
     log.child({ plane: "control" }),
-    embedded ? { databasePoolMax: 1 } : {},
+    embedded ? { databasePoolMax: 1, tracer } : { tracer },
   );
   const dataPlane = await startDataPlane(
     { ...config, controlPlane: { ...controlPlaneConfig, url: controlPlane.url } },
     log.child({ plane: "data" }),
+    "dev",
+    tracer,
   );
   process.stdout.write(
     welcome(config, controlPlane.url, dataPlane.url, controlPlaneConfig.adminToken, created, uiDir !== null),

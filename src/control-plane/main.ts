@@ -1,12 +1,16 @@
 import { hostname } from "node:os";
 import type { MikroORM } from "@mikro-orm/postgresql";
+import type { Tracer } from "@opentelemetry/api";
 import { Redis } from "ioredis";
-import { Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { type Clock, systemClock } from "../shared/clock.js";
 import type { Config } from "../shared/config.js";
 import { newInstanceId } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
+import { createMetricsRegistry } from "../shared/telemetry/prometheus.js";
+import { tracedMethods } from "../shared/telemetry/tracing.js";
 import { chatgptTokenEndpoint } from "./clients/chatgpt-token-endpoint.js";
+import { createControlPlaneMetrics } from "./control-plane-metrics.js";
 import { abandonedUsage, watchAbandonedLeases } from "./domain/admission/abandoned-leases.js";
 import { AccountPicker } from "./domain/admission/account-picker.js";
 import { AdmissionService } from "./domain/admission/admission-service.js";
@@ -63,6 +67,8 @@ export interface ControlPlaneOverrides {
   tuning?: Parameters<typeof build>[0]["tuning"];
   /** Database connections at most (the embedded PostgreSQL serves one connection at a time). */
   databasePoolMax?: number;
+  /** Set when tracing is on: lease-channel operations then join the data plane's traces. */
+  tracer?: Tracer | null;
 }
 
 /** Live state: Redis when configured (any number of replicas), else memory (one replica). */
@@ -110,9 +116,11 @@ export async function startControlPlane(
     }
     await seedDefaultPrices(orm, log);
     const cipher = new CredentialCipher(cipherKey(cp.secretKey));
-    const registry = new Registry();
+    const registry = createMetricsRegistry();
     const usageMetrics = createUsageMetrics(registry);
     const { stop, ...implementations } = services({
+      registry,
+      tracer: overrides.tracer ?? null,
       config,
       log,
       clock,
@@ -170,9 +178,18 @@ function services(deps: {
   secretKey: Buffer;
   usageMetrics: UsageMetrics;
   onUsageWindows: (accountId: string, windows: UsageWindowsRecord) => void;
+  registry: Registry;
+  tracer: Tracer | null;
 }) {
-  const { config, log, clock, orm, live, cipher } = deps;
+  const { config, log, clock, orm, live, cipher, tracer } = deps;
   const ttl = config.controlPlane.leaseTtlMs;
+  // With tracing on, calls into PostgreSQL and Redis become child spans of the operation being served.
+  const traced = <T extends object>(target: T, prefix: string, system: string): T =>
+    tracer ? tracedMethods(target, tracer, prefix, { "db.system.name": system }) : target;
+  const redis = config.controlPlane.redisUrl !== "";
+  const leases = redis ? traced(live.leases, "redis lease-store", "redis") : live.leases;
+  const kv = redis ? traced(live.kv, "redis kv", "redis") : live.kv;
+  const metrics = createControlPlaneMetrics(deps.registry, () => admission.waitingByGroup());
   const catalog = createCatalog({
     em: orm.em,
     clock,
@@ -182,7 +199,7 @@ function services(deps: {
     billingTimezone: config.controlPlane.billingTimezone,
     chatgptBaseUrl: config.controlPlane.chatgptCodexBaseUrl,
   });
-  const directory = new PostgresDirectory({
+  const postgresDirectory = new PostgresDirectory({
     orm,
     accounts: catalog.accounts,
     feed: live.feed,
@@ -190,16 +207,19 @@ function services(deps: {
     log,
     billingTimezone: config.controlPlane.billingTimezone,
   });
-  const book = new LeaseBook(live.kv, clock);
+  const directory = metrics.countingCooldowns(
+    traced(postgresDirectory, "postgresql directory", "postgresql"),
+  );
+  const book = new LeaseBook(kv, clock);
   // Sticky bindings and response pins: a conversation's next request on this replica skips the round trip.
-  const affinity = new LocallyCachedMap(live.kv, {
+  const affinity = new LocallyCachedMap(kv, {
     ttlMs: AFFINITY_LOCAL_TTL_MS,
     maxEntries: 100_000,
     clock,
   });
   const picker = new AccountPicker({
     directory,
-    leases: live.leases,
+    leases,
     affinity,
     clock,
     random: Math.random,
@@ -218,7 +238,7 @@ function services(deps: {
   const admission = new AdmissionService({
     waiting,
     directory,
-    leases: live.leases,
+    leases,
     picker,
     book,
     tickets,
@@ -231,7 +251,7 @@ function services(deps: {
   });
   const keeping = new LeaseKeeping({
     directory,
-    leases: live.leases,
+    leases,
     book,
     tickets,
     affinity,
@@ -252,8 +272,9 @@ function services(deps: {
     log,
     onUnpriced: deps.usageMetrics.unpriced,
     onRefused: deps.usageMetrics.refused,
+    onBilled: metrics.billed,
   });
-  const stopWatching = watchAbandonedLeases({ leases: live.leases, book, clock, log }, async (record) => {
+  const stopWatching = watchAbandonedLeases({ leases, book, clock, log }, async (record) => {
     await ledger.record([abandonedUsage(record, clock.now())]);
     log.warn({ leaseId: record.leaseId, instanceId: record.instanceId }, "lease abandoned");
   });
@@ -268,7 +289,7 @@ function services(deps: {
       stopWatching();
       stopReasserting();
       snapshots.close();
-      directory.close();
+      postgresDirectory.close();
     },
     admin: {
       ...createAdminService({ catalog, log }),
@@ -286,7 +307,13 @@ function services(deps: {
       createAdmissionHandlers(
         admission,
         keeping,
-        new UsageRecorder({ ledger, tickets, log, clock, onOutOfRange: deps.usageMetrics.outOfRange }),
+        new UsageRecorder({
+          ledger: traced(ledger, "postgresql usage-ledger", "postgresql"),
+          tickets,
+          log,
+          clock,
+          onOutOfRange: deps.usageMetrics.outOfRange,
+        }),
         traffic,
       ),
       snapshots,
@@ -296,6 +323,8 @@ function services(deps: {
         maxOutstanding: 10_000,
         registry,
         log,
+        tracer,
+        observeBatch: metrics.channelBatch,
       },
     ),
   };

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { createClient } from "@connectrpc/connect";
+import type { Tracer } from "@opentelemetry/api";
 import { GatewayService } from "../gen/switchyard/v1/gateway_pb.js";
 import { systemClock } from "../shared/clock.js";
 import type { Config } from "../shared/config.js";
@@ -14,6 +15,10 @@ import { LeaseKeeper } from "./control/lease-keeper.js";
 import { SnapshotWatcher } from "./control/snapshot-watcher.js";
 import { channelUsageSender, UsageReporter } from "./control/usage-reporter.js";
 import { createDataPlaneMetrics } from "./metrics.js";
+import { AccessLog } from "./observability/access-log.js";
+import { listenForMetrics } from "./observability/metrics-listener.js";
+import { ModelLabels } from "./observability/model-label.js";
+import { RequestObserver } from "./observability/request-observer.js";
 import { AuthFailureLimiter } from "./pipeline/auth-failure-limiter.js";
 import { build } from "./server.js";
 import { UpstreamPool } from "./upstream/upstream-pool.js";
@@ -35,6 +40,7 @@ export async function startDataPlane(
   config: Config,
   log: Logger,
   version = "dev",
+  tracer: Tracer | null = null,
 ): Promise<RunningDataPlane> {
   const dp = config.dataPlane;
   const instanceId = newInstanceId(hostname());
@@ -62,7 +68,16 @@ export async function startDataPlane(
   });
   const snapshots = new SnapshotWatcher({ client: () => controlPlane.snapshotClient(), instanceId, log });
   const usage = new UsageReporter({ send: channelUsageSender(controlPlane), log });
-  const metrics = createDataPlaneMetrics(() => ({ depth: usage.depth, dropped: usage.dropped }));
+  const metrics = createDataPlaneMetrics({
+    usage: () => ({ depth: usage.depth, dropped: usage.dropped }),
+    leasesHeld: () => keeper.heldByGroup(),
+  });
+  const observer = new RequestObserver({
+    metrics,
+    models: new ModelLabels(() => snapshots.current),
+    accessLog: new AccessLog(log, config.telemetry.accessLog),
+    tracer,
+  });
   const pool = new UpstreamPool({
     connectTimeoutMs: dp.upstreamConnectTimeoutMs,
     headersTimeoutMs: dp.upstreamHeadersTimeoutMs,
@@ -75,6 +90,8 @@ export async function startDataPlane(
     snapshots,
     usage,
     metrics,
+    observer,
+    metricsOnPublicPort: dp.metricsListen === null,
     log,
     limiter: new AuthFailureLimiter({ clock: systemClock }),
     bodyLimitBytes: dp.requestBodyLimitBytes,
@@ -109,7 +126,13 @@ export async function startDataPlane(
   keeper.start(controlPlane);
   snapshots.start();
   const { url, port } = await server.listen(dp.listen.host, dp.listen.port);
-  log.info({ url, instanceId, controlPlane: config.controlPlane.url }, "data plane listening");
+  const metricsListener = dp.metricsListen
+    ? await listenForMetrics(metrics.registry, dp.metricsListen)
+    : null;
+  log.info(
+    { url, metricsUrl: metricsListener?.url, instanceId, controlPlane: config.controlPlane.url },
+    "data plane listening",
+  );
   return {
     url,
     port,
@@ -130,6 +153,7 @@ export async function startDataPlane(
       keeper.stop();
       await controlPlane.close();
       await pool.close();
+      await metricsListener?.close();
       log.info("data plane stopped");
     },
   };

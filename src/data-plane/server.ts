@@ -6,6 +6,7 @@ import { newRequestId } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import { clientServerOptions, guardClientConnections } from "./client-connections.js";
 import type { DataPlaneMetrics } from "./metrics.js";
+import type { RequestObserver } from "./observability/request-observer.js";
 import { ExchangeError, sendFailure } from "./pipeline/client-response.js";
 import type { ServeDeps } from "./pipeline/serve-request.js";
 import { healthz, metrics, readyz } from "./routes/health.js";
@@ -16,6 +17,10 @@ import { proxyRoute } from "./routes/proxy.js";
 export interface DataPlaneServerDeps extends ServeDeps {
   log: Logger;
   metrics: DataPlaneMetrics;
+  /** Metrics, access log and traces of each proxied request. */
+  observer: RequestObserver;
+  /** False when /metrics has a listener of its own (SWITCHYARD_DATA_PLANE_METRICS_LISTEN). */
+  metricsOnPublicPort: boolean;
   /** Ready: connected to the control plane with a snapshot, and not draining. */
   ready: () => boolean;
   /** Longest time a client may take to send a request's headers. */
@@ -67,7 +72,7 @@ export function build(deps: DataPlaneServerDeps): DataPlaneServer {
   for (const path of ["/v1/models", "/models"]) app.get(path, models);
   app.get("/healthz", healthz);
   app.get("/readyz", readyz(deps.ready));
-  app.get("/metrics", metrics(deps.metrics.registry));
+  if (deps.metricsOnPublicPort) app.get("/metrics", metrics(deps.metrics.registry));
   app.use((req: Request, res: Response) => {
     const err = new SwitchyardError(ErrorCode.ROUTE_NOT_FOUND, {
       message: `Unknown request URL: ${req.method} ${req.path}`,

@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { parseControlPlaneTarget } from "./control-plane-target.js";
 import { ipRangeProblem } from "./ip-ranges.js";
+import { tracingRequested } from "./telemetry/tracing.js";
 
 const MiB = 1024 * 1024;
 
@@ -86,6 +87,12 @@ const schema = z
     SWITCHYARD_DATA_DIR: z.string().min(1).default(".switchyard"),
     SWITCHYARD_CONTROL_PLANE_LISTEN: hostPort.default("127.0.0.1:50051"),
     SWITCHYARD_DATA_PLANE_LISTEN: hostPort.default("127.0.0.1:8080"),
+    SWITCHYARD_DATA_PLANE_METRICS_LISTEN: optionalHostPort.refine(
+      (v) => v === "" || hostPort.safeParse(v).success,
+      {
+        error: "expected host:port, e.g. 0.0.0.0:9090, or empty",
+      },
+    ),
     SWITCHYARD_CONTROL_PLANE_URL: controlPlaneTarget.default("http://127.0.0.1:50051"),
     SWITCHYARD_CONTROL_PLANE_RESOLVE_INTERVAL_MS: integer(1_000, 3_600_000).default(30_000),
     SWITCHYARD_CONTROL_PLANE_TLS: bool.default(false),
@@ -141,6 +148,14 @@ const schema = z
       .default("x-forwarded-for")
       .transform((v) => v.toLowerCase()),
     SWITCHYARD_UI_DIR: z.string().trim().default(""),
+    SWITCHYARD_ACCESS_LOG: z
+      .enum(["info", "debug", "off"], { error: "expected info, debug or off" })
+      .default("info"),
+    SWITCHYARD_ACCESS_LOG_SAMPLE_RATE: z.coerce
+      .number({ error: "expected a number from 0 to 1" })
+      .min(0, { error: "expected a number from 0 to 1" })
+      .max(1, { error: "expected a number from 0 to 1" })
+      .default(1),
   })
   .superRefine((e, ctx) => {
     // A certificate needs its key (and the reverse): a half-configured TLS would fail at the first connection.
@@ -172,6 +187,12 @@ type Env = z.output<typeof schema>;
 /** Switchyard's configuration, parsed once at start. */
 export interface Config {
   logLevel: Env["SWITCHYARD_LOG_LEVEL"];
+  telemetry: {
+    /** One line per finished request at this level ("off": none); failures always, the rest sampled. */
+    accessLog: { level: Env["SWITCHYARD_ACCESS_LOG"]; sampleRate: number };
+    /** OpenTelemetry traces, asked for by the standard OTEL_* variables (tracingRequested); off by default. */
+    tracing: boolean;
+  };
   /** Where embedded storage and generated secrets live. */
   dataDir: string;
   controlPlane: {
@@ -213,6 +234,8 @@ export interface Config {
   };
   dataPlane: {
     listen: { host: string; port: number };
+    /** Where GET /metrics is served instead of on `listen`; null: on `listen`. */
+    metricsListen: { host: string; port: number } | null;
     /** With no lease channel connected, how long a request waits for one before it is answered 503. */
     controlPlaneWaitMs: number;
     /** Longest wait for an admit or a reroute answer (user and account queues included). */
@@ -296,6 +319,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   return {
     logLevel: e.SWITCHYARD_LOG_LEVEL,
+    telemetry: {
+      accessLog: { level: e.SWITCHYARD_ACCESS_LOG, sampleRate: e.SWITCHYARD_ACCESS_LOG_SAMPLE_RATE },
+      tracing: tracingRequested(env),
+    },
     dataDir: e.SWITCHYARD_DATA_DIR,
     controlPlane: {
       listen: splitHostPort(e.SWITCHYARD_CONTROL_PLANE_LISTEN),
@@ -337,6 +364,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     dataPlane: {
       listen: splitHostPort(e.SWITCHYARD_DATA_PLANE_LISTEN),
+      metricsListen:
+        e.SWITCHYARD_DATA_PLANE_METRICS_LISTEN === ""
+          ? null
+          : splitHostPort(e.SWITCHYARD_DATA_PLANE_METRICS_LISTEN),
       controlPlaneWaitMs: e.SWITCHYARD_CONTROL_PLANE_WAIT_MS,
       admitTimeoutMs: e.SWITCHYARD_ADMIT_TIMEOUT_MS,
       clientHeadersTimeoutMs: e.SWITCHYARD_CLIENT_HEADERS_TIMEOUT_MS,

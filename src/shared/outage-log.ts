@@ -1,8 +1,9 @@
-import type { Logger } from "./logger.js";
+import { type Logger, serializeError } from "./logger.js";
 
 /**
  * Logs a dependency's outage once per change of state — "unavailable" at the first failure, "available again"
- * with the count of failures in between — instead of a line (and a stack) per failed call.
+ * with the count of failures in between — instead of a line (and a stack) per failed call. An outage is an
+ * expected condition, so its error is logged by type, message and code (with its causes), never with a stack.
  */
 export class OutageLog {
   readonly #log: Logger;
@@ -25,7 +26,7 @@ export class OutageLog {
   failed(err: unknown): void {
     if (this.#failures++ === 0) {
       this.#since = Date.now();
-      this.#log.warn({ err }, `${this.#what} unavailable`);
+      this.#log.warn({ error: withoutStacks(serializeError(err)) }, `${this.#what} unavailable`);
     }
   }
 
@@ -38,4 +39,12 @@ export class OutageLog {
     );
     this.#failures = 0;
   }
+}
+
+/** A serialized error with the `stack` of it and of its causes left out. */
+function withoutStacks(error: Record<string, unknown>): Record<string, unknown> {
+  const { stack: _stack, cause, ...rest } = error;
+  if (typeof cause === "object" && cause !== null)
+    rest.cause = withoutStacks(cause as Record<string, unknown>);
+  return rest;
 }

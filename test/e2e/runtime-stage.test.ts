@@ -139,7 +139,7 @@ describe("the image's runtime stage, started as the manifests start it", () => {
     }
     const metrics = await fetch(`http://127.0.0.1:${controlPlanePort}/metrics`);
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toContain("switchyard_control_plane_rpcs_total");
+    expect(await metrics.text()).toContain("grpc_server_handled_total");
     // The admin web UI ships built in dist/ui, without Vite (a development dependency) in the install.
     const ui = await fetch(`http://127.0.0.1:${controlPlanePort}/ui/`);
     expect([ui.status, ui.headers.get("content-type")]).toEqual([200, "text/html; charset=utf-8"]);

@@ -113,7 +113,7 @@ describe("the plaintext health port", () => {
     const metrics = await curl([`${healthUrl}/metrics`]);
     expect(metrics.status).toBe(200);
     expect(metrics.body).toMatch(
-      /switchyard_control_plane_rpcs_total\{procedure="\/grpc.health.v1.Health\/Check"/,
+      /grpc_server_handled_total\{grpc_type="unary",grpc_service="grpc.health.v1.Health",grpc_method="Check"/,
     );
     const adminJson = await curl([
       "-X",

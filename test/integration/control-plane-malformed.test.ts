@@ -297,7 +297,9 @@ describe("requests no client library sends", () => {
       const line = (await registry.metrics())
         .split("\n")
         .find((l) =>
-          l.startsWith(`switchyard_control_plane_rpcs_total{procedure="${WATCH_SNAPSHOT}",code="${code}"}`),
+          l.startsWith(
+            `grpc_server_handled_total{grpc_type="server_stream",grpc_service="switchyard.v1.GatewayService",grpc_method="WatchSnapshot",grpc_code="${code}"}`,
+          ),
         );
       return Number(line?.split(" ").at(-1) ?? 0);
     };

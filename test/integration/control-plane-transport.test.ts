@@ -438,9 +438,9 @@ describe("one port for HTTP/2 (prior knowledge) and HTTP/1.1, with curl", () => 
 
     const metrics = await curl([flag, `${url}/metrics`]);
     expect(metrics).toMatchObject({ status: 200, version });
-    expect(metrics.body).toContain("# TYPE switchyard_control_plane_rpcs_total counter");
+    expect(metrics.body).toContain("# TYPE grpc_server_handled_total counter");
     expect(metrics.body).toMatch(
-      /switchyard_control_plane_rpcs_total\{procedure="\/switchyard.v1.AdminService\/GetSettings",code="OK"\} \d+/,
+      /grpc_server_handled_total\{grpc_type="unary",grpc_service="switchyard.v1.AdminService",grpc_method="GetSettings",grpc_code="OK"\} \d+/,
     );
     expect(await curl([flag, `${url}/no/such/path`])).toMatchObject({ status: 404, version });
   });

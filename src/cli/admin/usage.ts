@@ -53,6 +53,7 @@ const SUMMARY_COLUMNS: readonly Column<UsageSummaryRow>[] = [
   ["CACHED", (r) => String(r.cachedInputTokens)],
   ["OUTPUT", (r) => String(r.outputTokens)],
   ["REASONING", (r) => String(r.reasoningTokens)],
+  ["CACHE HIT", (r) => (r.inputTokens > 0n ? `${(r.cacheHitRatio * 100).toFixed(1)}%` : "-")],
   ["COST", (r) => usd(r.totalCostUsd)],
 ];
 

@@ -117,6 +117,7 @@ export function usageSummaryRowToProto(r: DomainSummaryRow): UsageSummaryRow {
     outputTokens: r.outputTokens,
     reasoningTokens: r.reasoningTokens,
     totalCostUsd: formatUsd(r.totalCostUsd),
+    cacheHitRatio: r.inputTokens > 0n ? Number(r.cachedInputTokens) / Number(r.inputTokens) : 0,
   });
 }
 

@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import {
   type ChannelRequest,
   type ChannelResponse,
@@ -12,6 +13,7 @@ import {
 } from "../../gen/switchyard/v1/gateway_pb.js";
 import { asSwitchyardError, ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
+import { contextFromTraceparent } from "../../shared/telemetry/tracing.js";
 import type { ChannelRegistry, ReassertingChannel } from "./channel-registry.js";
 import type { GatewayHandlers, OperationContext } from "./gateway-handlers.js";
 
@@ -25,6 +27,10 @@ export interface ChannelServerOptions {
   /** Where open channels are listed, so the replica can ask them all to re-assert their leases. */
   registry: ChannelRegistry;
   log: Logger;
+  /** Set when tracing is on: an operation carrying a `traceparent` is served in a span of that trace. */
+  tracer?: Tracer | null;
+  /** Told the size of every batch: operations per message read ("in"), results per message written ("out"). */
+  observeBatch?: (direction: "in" | "out", size: number) => void;
 }
 
 /**
@@ -109,6 +115,7 @@ class ChannelStream implements ReassertingChannel {
         });
         this.#notifyWriter();
       } else if (request.reassert) await this.#reassert(request.reassert, ctx);
+      if (request.operations.length > 0) this.#options.observeBatch?.("in", request.operations.length);
       for (const operation of request.operations) this.#start(operation, ctx);
       while (this.#outstanding >= this.#options.maxOutstanding && !this.#abort.signal.aborted) {
         await new Promise<void>((resolve) => {
@@ -144,7 +151,12 @@ class ChannelStream implements ReassertingChannel {
 
   #start(operation: Operation, ctx: OperationContext): void {
     this.#outstanding++;
-    void dispatch(this.#handlers, operation, ctx, this.#options.log).then((result) => {
+    const tracer = this.#options.tracer;
+    const run =
+      tracer && operation.traceparent !== ""
+        ? dispatchTraced(tracer, this.#handlers, operation, ctx, this.#options.log)
+        : dispatch(this.#handlers, operation, ctx, this.#options.log);
+    void run.then((result) => {
       this.#outstanding--;
       this.#results.push(result);
       this.#notifyWriter();
@@ -167,6 +179,7 @@ class ChannelStream implements ReassertingChannel {
       if (this.#results.length > 0 || this.#reassertToSend) {
         const reassert = this.#reassertToSend;
         this.#reassertToSend = false;
+        if (this.#results.length > 0) this.#options.observeBatch?.("out", this.#results.length);
         yield create(ChannelResponseSchema, { results: this.#results.splice(0), reassert });
         continue;
       }
@@ -190,6 +203,41 @@ class ChannelStream implements ReassertingChannel {
     this.#wakeWriter = null;
     wake?.();
   }
+}
+
+/**
+ * {@link dispatch} inside a SERVER span parented on the operation's `traceparent` (the data plane's stage span), so
+ * the admission's PostgreSQL and Redis calls — traced stores — join the client request's trace.
+ */
+function dispatchTraced(
+  tracer: Tracer,
+  handlers: GatewayHandlers,
+  operation: Operation,
+  ctx: OperationContext,
+  log: Logger,
+): Promise<OperationResult> {
+  const parent = contextFromTraceparent(operation.traceparent);
+  const kind = operation.kind.case ?? "unknown";
+  return tracer.startActiveSpan(
+    `switchyard.v1.GatewayService/${kind}`,
+    { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.method": kind } },
+    parent,
+    async (span) => {
+      const result = await dispatch(handlers, operation, ctx, log);
+      if (result.kind.case === "failure") {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: result.kind.value.message });
+      } else if (result.kind.case === "admit") {
+        const lease = result.kind.value.lease;
+        span.setAttribute("switchyard.account_id", lease?.target?.accountId ?? "");
+        span.setAttribute(
+          "gen_ai.request.model",
+          operation.kind.case === "admit" ? operation.kind.value.model : "",
+        );
+      }
+      span.end();
+      return result;
+    },
+  );
 }
 
 /** Runs one operation and packs its answer or its failure. Never rejects. */

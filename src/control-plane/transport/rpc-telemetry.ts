@@ -26,38 +26,37 @@ const SERVER_FAULTS: ReadonlySet<Code> = new Set([
 ]);
 
 /**
- * Records every RPC: a counter by procedure and status code, a latency histogram for unary calls, and one line per
- * failed call (procedure, code, duration, message; never headers, so never tokens) — at warn for the server's own
- * faults, at debug for the caller's (a bad token, a bad request, a cancelled stream). Errors leave as ConnectErrors
- * with the Failure detail (`toConnectError`), so an implementation may simply throw a SwitchyardError.
+ * Records every RPC with the grpc-ecosystem metrics stock gRPC dashboards read (go-grpc-prometheus /
+ * grpc-ecosystem/go-grpc-middleware): `grpc_server_started_total`, `grpc_server_handled_total` by service, method,
+ * type and code, and `grpc_server_handling_seconds` for unary calls — plus one line per failed call (procedure,
+ * code, duration, message; never headers, so never tokens) at warn for the server's own faults, at debug for the
+ * caller's (a bad token, a bad request, a cancelled stream). Errors leave as ConnectErrors with the Failure detail
+ * (`toConnectError`), so an implementation may simply throw a SwitchyardError.
  */
 export function createRpcTelemetry(options: RpcTelemetryOptions): RpcTelemetry {
-  const { calls, latency } = rpcMetrics(options.registry);
-  const record = (
-    procedure: string,
-    stream: boolean,
-    started: number,
-    err: unknown,
-  ): ConnectError | undefined => {
+  const metrics = rpcMetrics(options.registry);
+  const record = (method: DescMethod, started: number, err: unknown): ConnectError | undefined => {
     const wire = err === undefined ? undefined : toConnectError(err);
-    const code = wire === undefined ? "OK" : Code[wire.code];
+    const code = wire === undefined ? "OK" : GRPC_CODE_NAMES[wire.code];
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
-    calls.inc({ procedure, code });
-    if (!stream) latency.observe({ procedure, code }, durationMs / 1000);
+    const labels = labelsOf(method);
+    metrics.handled.inc({ ...labels, grpc_code: code });
+    if (method.methodKind === "unary") metrics.handling.observe(labels, durationMs / 1000);
     if (wire !== undefined) {
       // The caller's own faults (bad token, bad request, not found, shutting down…) are counted, not logged at warn:
       // a flood of unauthenticated calls must not flood the log.
       const level = SERVER_FAULTS.has(wire.code) ? "warn" : "debug";
       // The original message, not the client-facing one: an INTERNAL error's cause is what an operator needs.
       const error = err instanceof Error ? err.message : String(err);
+      const procedure = `/${labels.grpc_service}/${labels.grpc_method}`;
       options.log[level]({ procedure, code, durationMs, error }, "rpc failed");
     }
     return wire;
   };
   const interceptor: Interceptor = (next) => async (req) => {
     const started = performance.now();
-    const procedure = `/${req.service.typeName}/${req.method.name}`;
-    const finish = (err: unknown) => record(procedure, req.stream, started, err);
+    metrics.started.inc(labelsOf(req.method));
+    const finish = (err: unknown) => record(req.method, started, err);
     let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await next(req);
@@ -73,14 +72,42 @@ export function createRpcTelemetry(options: RpcTelemetryOptions): RpcTelemetry {
   return {
     interceptor,
     recordRefused(method, error) {
-      record(
-        `/${method.parent.typeName}/${method.name}`,
-        method.methodKind !== "unary",
-        performance.now(),
-        error,
-      );
+      metrics.started.inc(labelsOf(method));
+      record(method, performance.now(), error);
     },
   };
+}
+
+/** gRPC status code names as grpc-ecosystem spells them (`OK`, `InvalidArgument`, …: Connect's enum keys). */
+const GRPC_CODE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(Code)
+    .filter(([, v]) => typeof v === "number")
+    .map(([k, v]) => [v, k]),
+);
+
+const GRPC_TYPES = {
+  unary: "unary",
+  server_streaming: "server_stream",
+  client_streaming: "client_stream",
+  bidi_streaming: "bidi_stream",
+} as const;
+
+type RpcLabels = { grpc_type: string; grpc_service: string; grpc_method: string };
+
+/** Labels per method, built once (methods are a closed set of descriptors). */
+const LABELS = new WeakMap<DescMethod, RpcLabels>();
+
+function labelsOf(method: DescMethod): RpcLabels {
+  let labels = LABELS.get(method);
+  if (labels === undefined) {
+    labels = {
+      grpc_type: GRPC_TYPES[method.methodKind],
+      grpc_service: method.parent.typeName,
+      grpc_method: method.name,
+    };
+    LABELS.set(method, labels);
+  }
+  return labels;
 }
 
 async function* observeStream<T>(
@@ -98,29 +125,41 @@ async function* observeStream<T>(
   }
 }
 
+type RpcLabelName = keyof RpcLabels;
+
 /** The RPC metrics, registered once per registry (a second server on the same registry shares them). */
 function rpcMetrics(registry: Registry): {
-  calls: Counter<"procedure" | "code">;
-  latency: Histogram<"procedure" | "code">;
+  started: Counter<RpcLabelName>;
+  handled: Counter<RpcLabelName | "grpc_code">;
+  handling: Histogram<RpcLabelName>;
 } {
-  const callsName = "switchyard_control_plane_rpcs_total";
-  const latencyName = "switchyard_control_plane_rpc_duration_seconds";
-  const calls =
-    (registry.getSingleMetric(callsName) as Counter<"procedure" | "code"> | undefined) ??
+  const labelNames: RpcLabelName[] = ["grpc_type", "grpc_service", "grpc_method"];
+  const started =
+    (registry.getSingleMetric("grpc_server_started_total") as Counter<RpcLabelName> | undefined) ??
     new Counter({
-      name: callsName,
-      help: "RPCs handled by the control plane, by procedure and final status code.",
-      labelNames: ["procedure", "code"],
+      name: "grpc_server_started_total",
+      help: "Total number of RPCs started on the server.",
+      labelNames,
       registers: [registry],
     });
-  const latency =
-    (registry.getSingleMetric(latencyName) as Histogram<"procedure" | "code"> | undefined) ??
+  const handled =
+    (registry.getSingleMetric("grpc_server_handled_total") as
+      | Counter<RpcLabelName | "grpc_code">
+      | undefined) ??
+    new Counter({
+      name: "grpc_server_handled_total",
+      help: "Total number of RPCs completed on the server, regardless of success or failure.",
+      labelNames: [...labelNames, "grpc_code"],
+      registers: [registry],
+    });
+  const handling =
+    (registry.getSingleMetric("grpc_server_handling_seconds") as Histogram<RpcLabelName> | undefined) ??
     new Histogram({
-      name: latencyName,
-      help: "Latency of unary control-plane RPCs.",
-      labelNames: ["procedure", "code"],
+      name: "grpc_server_handling_seconds",
+      help: "Histogram of response latency (seconds) of unary RPCs handled by the server.",
+      labelNames,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     });
-  return { calls, latency };
+  return { started, handled, handling };
 }

@@ -10,6 +10,7 @@ import { ErrorCode, SwitchyardError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import { OutageLog } from "../../shared/outage-log.js";
 import {
+  type CallOptions,
   type ControlPlaneCalls,
   LeaseChannel,
   type OperationInit,
@@ -99,7 +100,7 @@ export class ControlPlanePool implements ControlPlaneCalls {
   async call<K extends OperationKind>(
     kind: K,
     request: OperationInit<K>,
-    options: { timeoutMs: number; signal?: AbortSignal },
+    options: CallOptions,
   ): Promise<OperationResponse<K>> {
     if (this.#closed) throw new SwitchyardError(ErrorCode.SHUTTING_DOWN);
     const channel = this.#pick() ?? (await this.#waitForReplica(options.signal));

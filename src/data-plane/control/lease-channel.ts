@@ -50,6 +50,14 @@ const RESENDABLE: ReadonlySet<OperationKind> = new Set([
   "reportUsage",
 ]);
 
+/** How one operation is sent. */
+export interface CallOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** The W3C trace context of the span the operation serves (when tracing): control-plane spans join it. */
+  traceparent?: string;
+}
+
 /** What the data plane asks of the control plane: one lease channel, or a pool of them (one per replica). */
 export interface ControlPlaneCalls {
   /** Whether the control plane can be reached now. */
@@ -62,7 +70,7 @@ export interface ControlPlaneCalls {
   call<K extends OperationKind>(
     kind: K,
     request: OperationInit<K>,
-    options: { timeoutMs: number; signal?: AbortSignal },
+    options: CallOptions,
   ): Promise<OperationResponse<K>>;
 }
 
@@ -163,7 +171,11 @@ export class LeaseChannel implements ControlPlaneCalls {
     for (const p of calls) {
       const id = this.#nextId++;
       p.home = { channel: this, id };
-      p.operation = create(OperationSchema, { correlationId: id, kind: p.operation.kind });
+      p.operation = create(OperationSchema, {
+        correlationId: id,
+        kind: p.operation.kind,
+        traceparent: p.operation.traceparent,
+      });
       if (p.operation.kind.case === "admit") p.operation.kind.value.resend = true;
       this.#pending.set(id, p);
       if (this.#connected) this.#enqueue(p.operation);
@@ -195,7 +207,7 @@ export class LeaseChannel implements ControlPlaneCalls {
   call<K extends OperationKind>(
     kind: K,
     request: OperationInit<K>,
-    options: { timeoutMs: number; signal?: AbortSignal },
+    options: CallOptions,
   ): Promise<OperationResponse<K>> {
     if (this.#closed) return Promise.reject(new SwitchyardError(ErrorCode.SHUTTING_DOWN));
     if (options.signal?.aborted) {
@@ -205,6 +217,7 @@ export class LeaseChannel implements ControlPlaneCalls {
     const operation = create(OperationSchema, {
       correlationId,
       kind: { case: kind, value: request } as MessageInitShape<typeof OperationSchema>["kind"],
+      traceparent: options.traceparent ?? "",
     });
     return new Promise<OperationResponse<K>>((resolve, reject) => {
       const giveUp = (err: SwitchyardError) => {

@@ -71,6 +71,16 @@ export class LeaseKeeper {
     return this.#held.size;
   }
 
+  /** Leases held now by group (read when metrics are scraped, not on the request path). */
+  heldByGroup(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { lease } of this.#held.values()) {
+      const group = lease.principal?.groupId ?? "";
+      counts.set(group, (counts.get(group) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** Starts keeping `lease` alive until the returned handle's `end`. */
   hold(lease: Lease): HeldLease {
     let entry: Entry = { lease, userSlotReleased: false, dueAt: this.#dueAfter(lease) };

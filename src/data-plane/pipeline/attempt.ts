@@ -2,6 +2,7 @@ import type { Writable } from "node:stream";
 import type { Lease, SnapshotPassthroughRule } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import { ErrorCode, type OpenAIErrorBody, SwitchyardError, toOpenAIError } from "../../shared/errors.js";
+import type { StageSpan } from "../observability/request-trace.js";
 import { adapterFor } from "../upstream/adapters.js";
 import {
   classifyTransportError,
@@ -99,12 +100,17 @@ export async function runAttempt(
     stopDrain = drainBounded(abort, () => got.sink?.lastWriteAt ?? 0, deps);
   };
   ctx.clientGone.addEventListener("abort", drain, { once: true });
+  const span = ctx.trace.attempt(lease);
+  let relaySpan = null as StageSpan | null;
+  const headers = adapter.requestHeaders(ctx.req.headers, target.credential, call);
+  if (span.traceparent !== "") headers.traceparent = span.traceparent;
   const sentAt = performance.now();
+  if (ctx.firstSentAt === 0) ctx.firstSentAt = sentAt;
   try {
     await deps.pool.stream(
       {
         url: adapter.endpointUrl(target.baseUrl, ctx.api),
-        headers: adapter.requestHeaders(ctx.req.headers, target.credential, call),
+        headers,
         body: body.bytes,
         proxyUrl: target.proxyUrl,
         signal: abort.signal,
@@ -115,6 +121,8 @@ export async function runAttempt(
         const h = translation?.head ?? upstreamHead;
         got.head = h;
         ctx.timings.upstream = performance.now() - sentAt;
+        span.end(h.status);
+        if (h.status < 400) relaySpan = ctx.trace.stage("relay");
         got.sink =
           h.status < 400 && request.stream
             ? relayFor(
@@ -132,11 +140,14 @@ export async function runAttempt(
       },
     );
   } catch (err) {
+    if (got.head === null) span.fail(err);
+    relaySpan?.fail(err);
     return afterTransportError(ctx, err, got.head, got.sink, request);
   } finally {
     ctx.clientGone.removeEventListener("abort", drain);
     stopDrain();
   }
+  relaySpan?.end();
   const { head: h, sink } = got;
   if (!h || !sink) return refused(classifyTransportError(new Error("no response")), null, Buffer.alloc(0));
   if (sink instanceof StreamRelay)

@@ -2,12 +2,15 @@ import type { ServerResponse } from "node:http";
 import { type Lease, ReleaseScope, UpstreamFailureKind } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Endpoint, Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import type { OpenAIErrorBody } from "../../shared/errors.js";
+import { statusLabel } from "../../shared/telemetry/prometheus.js";
 import type { ControlPlaneCalls, OperationInit } from "../control/lease-channel.js";
 import type { LeaseKeeper } from "../control/lease-keeper.js";
 import type { SnapshotWatcher } from "../control/snapshot-watcher.js";
 import type { UsageReporter } from "../control/usage-reporter.js";
 import type { DataPlaneMetrics } from "../metrics.js";
+import type { StageSpan } from "../observability/request-trace.js";
 import { exhaustedError, type UpstreamAttemptFailureKind } from "../upstream/failure.js";
+import type { TokenUsage } from "../upstream/usage.js";
 import { type AttemptDeps, type ClientRequest, type Refusal, type Relayed, runAttempt } from "./attempt.js";
 import { inBandError, sendFailure } from "./client-response.js";
 import { applyPassthroughRule, matchPassthroughRule } from "./passthrough-match.js";
@@ -57,6 +60,7 @@ export async function runWithFailover(
   try {
     for (;;) {
       const result = await runAttempt(ctx, deps.attempt, lease, request);
+      countUpstreamResponse(deps.metrics, lease, result.status);
       if (result.kind === "relayed") return settle(ctx, deps, lease, result);
       const rules = deps.snapshots.current?.passthroughRules ?? [];
       const body = result.body.toString("utf8");
@@ -69,6 +73,7 @@ export async function runWithFailover(
         const next = await reroute(ctx, deps, lease, result, excluded, skipMonitoring);
         if (next) {
           lease = next;
+          ctx.lease = next;
           held.update(next);
           continue;
         }
@@ -102,11 +107,11 @@ async function reroute(
         failure: upstreamFailure(refusal, skipMonitoring),
         excludedAccountIds: excluded,
       },
-      { timeoutMs: deps.controlTimeoutMs, signal: ctx.clientGone },
+      { timeoutMs: deps.controlTimeoutMs, signal: ctx.clientGone, traceparent: ctx.trace.traceparent },
     );
     if (!next) return null;
     ctx.failovers++;
-    deps.metrics.failovers.inc({ reason: f.kind === "http_status" ? String(f.status) : f.kind });
+    deps.metrics.failovers.get(f.kind === "http_status" ? statusLabel(f.status) : f.kind).inc();
     ctx.log.info(
       { from: lease.target?.accountId, to: next.target?.accountId, reason: f.kind },
       "failed over",
@@ -202,20 +207,28 @@ function settle(
   result: Relayed,
   failure?: ReturnType<typeof upstreamFailure>,
 ): void {
+  ctx.settled = result;
+  const span = ctx.trace.stage("settle");
   if (ctx.timings.upstream !== undefined) {
-    deps.metrics.upstreamLatency.observe({ route: ctx.api }, ctx.timings.upstream / 1000);
+    deps.metrics.upstreamLatency.get(ctx.api).observe(ctx.timings.upstream / 1000);
   }
-  if (result.firstTokenMs > 0)
-    deps.metrics.timeToFirstToken.observe({ route: ctx.api }, result.firstTokenMs / 1000);
-  void release(ctx, deps, lease, {
-    scope: ReleaseScope.ALL,
-    outcome: result.outcome,
-    upstreamStatus: result.status,
-    responseId: result.responseId,
-    ...(failure ? { failure } : {}),
-    ...(result.subscriptionUsage ? { subscriptionUsage: result.subscriptionUsage } : {}),
-  });
+  if (result.firstTokenMs > 0) deps.metrics.timeToFirstToken.get(ctx.api).observe(result.firstTokenMs / 1000);
+  void release(
+    ctx,
+    deps,
+    lease,
+    {
+      scope: ReleaseScope.ALL,
+      outcome: result.outcome,
+      upstreamStatus: result.status,
+      responseId: result.responseId,
+      ...(failure ? { failure } : {}),
+      ...(result.subscriptionUsage ? { subscriptionUsage: result.subscriptionUsage } : {}),
+    },
+    span,
+  );
   const u = result.usage;
+  if (u) countTokens(deps.metrics, lease, u);
   if (u?.outOfRange) {
     deps.metrics.usageOutOfRange.inc();
     ctx.log.warn(
@@ -257,16 +270,28 @@ async function release(
   deps: FailoverDeps,
   lease: Lease,
   fields: Omit<Exclude<OperationInit<"release">, { $typeName: string }>, "leaseId">,
+  span?: StageSpan,
 ): Promise<void> {
   try {
     await deps.channel.call(
       "release",
       { leaseId: lease.leaseId, ticket: lease.ticket, ...fields },
-      {
-        timeoutMs: 30_000,
-      },
+      { timeoutMs: 30_000, traceparent: span?.traceparent ?? "" },
     );
+    span?.end();
   } catch (err) {
+    span?.fail(err);
     ctx.log.warn({ err, leaseId: lease.leaseId }, "release failed; the lease will expire");
   }
+}
+
+/** One upstream answer (or none: status 0) for the lease's group and account. */
+function countUpstreamResponse(metrics: DataPlaneMetrics, lease: Lease, status: number): void {
+  const group = lease.principal?.groupId ?? "";
+  const account = lease.target?.accountId ?? "";
+  metrics.upstreamResponses.get(group, account, status > 0 ? statusLabel(status) : "none").inc();
+}
+
+function countTokens(metrics: DataPlaneMetrics, lease: Lease, usage: TokenUsage): void {
+  metrics.countTokens(lease.principal?.groupId ?? "", lease.target?.accountId ?? "", usage);
 }

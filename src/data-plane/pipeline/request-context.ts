@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
 import { newRequestId } from "../../shared/ids.js";
 import type { Logger } from "../../shared/logger.js";
+import { NO_TRACE, type RequestTrace } from "../observability/request-trace.js";
+import type { Relayed } from "./attempt.js";
 import { type ClientAddressSource, clientAddress } from "./client-address.js";
 import type { ClientApi } from "./client-response.js";
 
@@ -28,7 +30,8 @@ export class RequestContext {
   readonly startedAt = performance.now();
   readonly startedAtMs = Date.now();
   readonly timings: StageTimings = {};
-  readonly log: Logger;
+  readonly #baseLog: Logger;
+  #log: Logger | null = null;
   /** Aborted when the client goes away before its response finished. */
   readonly clientGone: AbortSignal;
   /** The client's address (see {@link clientAddress}) and User-Agent, read once as the request arrives. */
@@ -40,6 +43,14 @@ export class RequestContext {
   /** Set once upstream output reaches the client: wait pings stop then. */
   outputStarted = false;
   failovers = 0;
+  /** The client's own X-Request-Id when well-formed (logged and echoed, never used as `requestId`). */
+  clientRequestId = "";
+  /** The request's spans; inert unless tracing is configured. */
+  trace: RequestTrace = NO_TRACE;
+  /** When the first upstream attempt was sent (performance.now()); 0 before. */
+  firstSentAt = 0;
+  /** How the request ended upstream, once settled (for the access log and the request span). */
+  settled: Relayed | null = null;
 
   constructor(
     readonly api: ClientApi,
@@ -53,13 +64,19 @@ export class RequestContext {
     const assigned = res.getHeader("x-request-id");
     this.requestId = typeof assigned === "string" ? assigned : newRequestId();
     if (assigned === undefined) res.setHeader("x-request-id", this.requestId);
-    this.log = log.child({ requestId: this.requestId });
+    this.#baseLog = log;
     const gone = new AbortController();
     this.clientGone = gone.signal;
     // res "close" before the response finished is the client leaving (req "close" fires once the body is read).
     res.once("close", () => {
       if (!res.writableFinished) gone.abort();
     });
+  }
+
+  /** The logger stamped with the request id, made on first use: most requests log nothing but the access line. */
+  get log(): Logger {
+    this.#log ??= this.#baseLog.child({ requestId: this.requestId });
+    return this.#log;
   }
 
   /** Milliseconds since the request arrived. */

@@ -2,6 +2,7 @@ import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
 import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
 import { hashApiKey } from "../../shared/api-key.js";
 import { asSwitchyardError, ErrorCode, SwitchyardError } from "../../shared/errors.js";
+import type { OperationResponse } from "../control/lease-channel.js";
 import type { AuthFailureLimiter } from "./auth-failure-limiter.js";
 import type { ClientAddressSource } from "./client-address.js";
 import { sendFailure, writePing } from "./client-response.js";
@@ -72,25 +73,34 @@ async function admit(
   json: Readonly<Record<string, unknown>>,
 ): Promise<Lease> {
   const started = performance.now();
-  const { lease } = await deps.channel.call(
-    "admit",
-    {
-      requestId: ctx.requestId,
-      keySha256: hashApiKey(key),
-      model: ctx.model,
-      stream: ctx.stream,
-      endpoint: ctx.api === "chat" ? Endpoint.CHAT_COMPLETIONS : Endpoint.RESPONSES,
-      sessionHash: sessionHash(ctx.req.headers, json, ctx.api),
-      previousResponseId: typeof json.previous_response_id === "string" ? json.previous_response_id : "",
-      clientIp: ctx.clientIp(),
-      maxWaitMs: deps.controlTimeoutMs,
-    },
-    { timeoutMs: deps.controlTimeoutMs, signal: ctx.clientGone },
-  );
+  const span = ctx.trace.stage("admit");
+  let answer: OperationResponse<"admit">;
+  try {
+    answer = await deps.channel.call(
+      "admit",
+      {
+        requestId: ctx.requestId,
+        keySha256: hashApiKey(key),
+        model: ctx.model,
+        stream: ctx.stream,
+        endpoint: ctx.api === "chat" ? Endpoint.CHAT_COMPLETIONS : Endpoint.RESPONSES,
+        sessionHash: sessionHash(ctx.req.headers, json, ctx.api),
+        previousResponseId: typeof json.previous_response_id === "string" ? json.previous_response_id : "",
+        clientIp: ctx.clientIp(),
+        maxWaitMs: deps.controlTimeoutMs,
+      },
+      { timeoutMs: deps.controlTimeoutMs, signal: ctx.clientGone, traceparent: span.traceparent },
+    );
+  } catch (err) {
+    span.fail(err);
+    throw err;
+  }
+  span.end();
+  const lease = answer.lease;
   if (!lease?.target)
     throw new SwitchyardError(ErrorCode.INTERNAL, { message: "admit answered without a lease" });
   deps.metrics.leaseWait.observe((lease.userWaitMs + lease.accountWaitMs) / 1000);
-  deps.metrics.overhead.observe({ route: ctx.api }, (performance.now() - started) / 1000);
+  deps.metrics.overhead.get(ctx.api).observe((performance.now() - started) / 1000);
   return lease;
 }
 

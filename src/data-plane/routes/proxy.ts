@@ -1,24 +1,19 @@
 import type { Request, Response } from "express";
 import type { Logger } from "../../shared/logger.js";
-import type { DataPlaneMetrics } from "../metrics.js";
+import type { RequestObserver } from "../observability/request-observer.js";
 import type { ClientApi } from "../pipeline/client-response.js";
 import { RequestContext } from "../pipeline/request-context.js";
 import { type ServeDeps, serveRequest } from "../pipeline/serve-request.js";
 
 /** POST /v1/responses and POST /v1/chat/completions (and their aliases): the proxied OpenAI APIs. */
-export function proxyRoute(api: ClientApi, deps: ServeDeps & { log: Logger; metrics: DataPlaneMetrics }) {
+export function proxyRoute(api: ClientApi, deps: ServeDeps & { log: Logger; observer: RequestObserver }) {
   return async (req: Request, res: Response): Promise<void> => {
     const ctx = new RequestContext(api, req, res, deps.log, deps.clientAddress);
-    deps.metrics.inFlight.inc({ route: api });
+    deps.observer.started(ctx);
     try {
       await serveRequest(ctx, deps);
     } finally {
-      deps.metrics.inFlight.dec({ route: api });
-      deps.metrics.requests.inc({
-        route: api,
-        status: String(res.statusCode),
-        model: ctx.model || "unknown",
-      });
+      deps.observer.finished(ctx);
     }
   };
 }

@@ -79,7 +79,7 @@ export class AdmissionService {
   readonly #deps: AdmissionDeps;
   readonly #credentials: CredentialGate;
   /** Admits waiting on this replica, so a cancel can withdraw them. */
-  readonly #waiting = new Map<string, AbortController>();
+  readonly #waiting = new Map<string, { abort: AbortController; groupId: string }>();
   /** While set, new admits wait for it: holders are re-asserting leases the lease store may have lost. */
   #held: Promise<void> | null = null;
 
@@ -153,7 +153,7 @@ export class AdmissionService {
     const abort = new AbortController();
     const onAbort = () => abort.abort();
     input.signal.addEventListener("abort", onAbort, { once: true });
-    this.#waiting.set(input.requestId, abort);
+    this.#waiting.set(input.requestId, { abort, groupId: key.groupId });
     try {
       return await this.#admitSlowly(input, key, leaseId, abort.signal);
     } finally {
@@ -310,10 +310,17 @@ export class AdmissionService {
     return { record, ticket: this.#deps.tickets.seal(record), account, userWaitMs: 0, accountWaitMs: 0 };
   }
 
+  /** Admits waiting on this replica by group (for the metrics, read at scrape time). */
+  waitingByGroup(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { groupId } of this.#waiting.values()) counts.set(groupId, (counts.get(groupId) ?? 0) + 1);
+    return counts;
+  }
+
   /** Withdraws a waiting admit of this replica; false when it is not waiting here. */
   cancelAdmit(requestId: string): boolean {
     const waiting = this.#waiting.get(requestId);
-    waiting?.abort();
+    waiting?.abort.abort();
     return waiting !== undefined;
   }
 

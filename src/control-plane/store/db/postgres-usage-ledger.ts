@@ -14,6 +14,9 @@ const CACHE_MAX_AGE_MS = 10_000;
 /** Called for usage of a model without a price (cost 0): a warning log and a metric, never a failed request. */
 export type UnpricedModelListener = (model: string) => void;
 
+/** Called for each recorded usage with what it cost (pico-USD), for per-group and per-account cost metrics. */
+export type BilledUsageListener = (groupId: string, accountId: string, costPico: bigint) => void;
+
 /** A record ready to write: its group's terms and its cost. */
 interface PricedUsage {
   input: UsageInput;
@@ -45,6 +48,7 @@ export class PostgresUsageLedger implements UsageLedger {
   readonly #feed: ChangeFeed;
   readonly #onUnpriced: UnpricedModelListener;
   readonly #onRefused: () => void;
+  readonly #onBilled: BilledUsageListener;
   readonly #outage: OutageLog;
   #prices: { map: Map<string, Price>; at: number } | null = null;
   #groups: { map: Map<string, GroupTerms>; at: number } | null = null;
@@ -57,6 +61,7 @@ export class PostgresUsageLedger implements UsageLedger {
     onUnpriced?: UnpricedModelListener;
     /** Called for each record the database refused (written alone, it still failed). */
     onRefused?: () => void;
+    onBilled?: BilledUsageListener;
   }) {
     this.#orm = deps.orm;
     this.#clock = deps.clock;
@@ -64,6 +69,7 @@ export class PostgresUsageLedger implements UsageLedger {
     this.#feed = deps.feed;
     this.#onUnpriced = deps.onUnpriced ?? (() => {});
     this.#onRefused = deps.onRefused ?? (() => {});
+    this.#onBilled = deps.onBilled ?? (() => {});
     this.#outage = new OutageLog(deps.log, "database (usage ledger)");
     deps.feed.subscribe((change) => {
       if (change.kind === "model_price" || change.kind === "reset") this.#prices = null;
@@ -146,6 +152,8 @@ export class PostgresUsageLedger implements UsageLedger {
         billed: { ...billed, amountPico: amount.toString() },
       });
     }
+    for (const { input, cost } of committed.written)
+      this.#onBilled(input.groupId, input.accountId ?? "", cost.total);
     if (committed.replaced > 0)
       this.#log.info({ records: committed.replaced }, "abandoned usage records replaced by the real report");
     // Warned once per recorded request (a retried duplicate is not counted again).
