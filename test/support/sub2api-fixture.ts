@@ -66,3 +66,24 @@ export async function createSub2apiDatabase(label: string): Promise<Sub2apiDatab
     },
   };
 }
+
+/**
+ * An oauth account's `credentials` as sub2api keeps them (SUB2API-SCHEMA.md): the tokens, `expires_at` as RFC 3339
+ * text (as its OAuth service writes it), the ChatGPT account id, a model mapping, and keys of sub2api's own that
+ * Switchyard does not carry (`email`, `plan_type`). JSON text for a jsonb parameter.
+ */
+export function sub2apiChatGptCredentials(
+  tokens: { accessToken: string; refreshToken: string; chatgptAccountId: string },
+  expiresAt: Date,
+  modelMapping: Record<string, string>,
+): string {
+  return JSON.stringify({
+    access_token: tokens.accessToken,
+    refresh_token: tokens.refreshToken,
+    expires_at: expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    chatgpt_account_id: tokens.chatgptAccountId,
+    model_mapping: modelMapping,
+    email: "team@example.com",
+    plan_type: "plus",
+  });
+}

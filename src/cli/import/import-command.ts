@@ -8,11 +8,13 @@ import { readSub2api } from "./sub2api-source.js";
 
 const USAGE = `usage: switchyard import sub2api --database-url postgres://… [--apply] [--json]
 
-Reads users, openai groups, API keys (carried as hashes: clients keep their keys), API-key accounts with their
-model mappings, priorities, concurrency and proxies, subscriptions and error-passthrough rules from the reference
-system's PostgreSQL database, and writes them through the control plane (SWITCHYARD_CONTROL_PLANE_URL,
-SWITCHYARD_ADMIN_TOKEN). A dry run by default: prints the plan and writes nothing; --apply writes. Rows already
-present are left as they are, so a second run changes nothing. Everything not carried over is listed.
+Reads users, openai groups, API keys (carried as hashes: clients keep their keys), API-key and ChatGPT (oauth)
+accounts with their model mappings, priorities, concurrency and proxies, subscriptions and error-passthrough rules
+from the reference system's PostgreSQL database, and writes them through the control plane
+(SWITCHYARD_CONTROL_PLANE_URL, SWITCHYARD_ADMIN_TOKEN). A dry run by default: prints the plan and writes nothing;
+--apply writes. Rows already present are left as they are, so a second run changes nothing. Everything not carried
+over is listed. A ChatGPT account's refresh token works once: disable those accounts in sub2api (or stop it)
+before --apply, so that only Switchyard refreshes them from then on.
 `;
 
 /**
@@ -90,17 +92,35 @@ export function reportText(report: ImportReport): string {
     items.length === 0
       ? ""
       : `\n${title}:\n${items.map((n) => `  ${n.kind} ${n.name}: ${n.reason}\n`).join("")}`;
+  const moved = report.results
+    .filter((r) => r.kind === "chatgpt account" && r.outcome === written)
+    .map((r) => r.name);
   const failed = report.results
     .filter((r) => r.outcome === "failed")
     .map((r) => ({ kind: r.kind, name: r.name, reason: r.detail ?? "" }));
   return (
     header +
     summary +
+    chatgptNote(moved, report.applied) +
     lines("not carried", report.notCarried) +
     lines("carried without these fields", report.partial) +
     lines("failed", failed) +
     `\nnever carried:\n${NEVER_CARRIED.map((line) => `  ${line}\n`).join("")}`
   );
+}
+
+/**
+ * The ChatGPT accounts an import moves, named because their refresh tokens are single-use: if sub2api refreshed one
+ * after Switchyard took it (or the other way round), one of the two would lose the account.
+ */
+function chatgptNote(names: string[], applied: boolean): string {
+  if (names.length === 0) return "";
+  const header = applied
+    ? "ChatGPT accounts moved (a refresh token works once: disable them in sub2api now, or stop it, so that\n" +
+      "only Switchyard refreshes them):"
+    : "ChatGPT accounts to move (a refresh token works once: disable them in sub2api, or stop it, before --apply,\n" +
+      "so that only Switchyard refreshes them from then on):";
+  return `\n${header}\n${names.map((name) => `  ${name}\n`).join("")}`;
 }
 
 function reportJson(report: ImportReport) {

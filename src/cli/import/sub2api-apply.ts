@@ -9,7 +9,14 @@ import {
   UserStatus,
 } from "../../gen/switchyard/v1/admin_pb.js";
 import type { AdminClient } from "../admin/command.js";
-import type { ImportKind, ImportPlan, ImportStep, NotCarried } from "./sub2api-plan.js";
+import type {
+  AccountPlan,
+  ChatGptAccountPlan,
+  ImportKind,
+  ImportPlan,
+  ImportStep,
+  NotCarried,
+} from "./sub2api-plan.js";
 
 /** What happened to one planned row. */
 export type StepOutcome = "created" | "would create" | "present" | "failed";
@@ -33,8 +40,9 @@ export interface ImportReport {
 /**
  * Runs a plan against AdminService: each row is looked up first (users, groups, accounts and rules by name, keys by
  * hash, subscriptions by user, group and dates), so a row already there is `present` and a second run changes
- * nothing. Without `apply` nothing is written (`would create`). A row the control plane refuses is `failed` with its
- * message; the rest go on.
+ * nothing; an account of the other kind under the same name is `failed`, never taken for the planned one. Without
+ * `apply` nothing is written (`would create`). A row the control plane refuses is `failed` with its message; the rest
+ * go on.
  */
 export async function runImportPlan(
   client: AdminClient,
@@ -65,7 +73,7 @@ export async function runImportPlan(
 class Ids {
   readonly #users = new Map<string, string>();
   readonly #groups = new Map<string, string>();
-  #accounts: Map<string, string> | null = null;
+  #accounts: Map<string, { id: string; type: AccountType }> | null = null;
   #rules: Set<string> | null = null;
 
   constructor(private readonly client: AdminClient) {}
@@ -78,7 +86,8 @@ class Ids {
       case "group":
         return this.group(step.name);
       case "account":
-        return (await this.accounts()).get(step.name) ?? null;
+      case "chatgpt account":
+        return this.account(step);
       case "api key":
         return notFoundAsNull(
           async () => (await this.client.getApiKey({ keySha256: step.keySha256 })).apiKey?.id,
@@ -122,13 +131,24 @@ class Ids {
     return id;
   }
 
-  async accounts(): Promise<Map<string, string>> {
+  /** The account of that name, when it is of the planned kind (an API key, or a ChatGPT subscription). */
+  async account(step: AccountPlan | ChatGptAccountPlan): Promise<string | null> {
+    const found = (await this.accounts()).get(step.name);
+    if (found === undefined) return null;
+    if (found.type !== accountTypeOf(step)) {
+      const other = found.type === AccountType.OAUTH ? "a ChatGPT account" : "an API-key account";
+      throw new Error(`${other} named ${JSON.stringify(step.name)} already exists`);
+    }
+    return found.id;
+  }
+
+  async accounts(): Promise<Map<string, { id: string; type: AccountType }>> {
     if (this.#accounts) return this.#accounts;
-    const names = new Map<string, string>();
+    const names = new Map<string, { id: string; type: AccountType }>();
     let pageToken = "";
     do {
       const page = await this.client.listAccounts({ pageSize: 500, pageToken });
-      for (const a of page.accounts) names.set(a.name, a.id);
+      for (const a of page.accounts) names.set(a.name, { id: a.id, type: a.type });
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
     this.#accounts = names;
@@ -162,24 +182,10 @@ async function create(client: AdminClient, ids: Ids, step: ImportStep): Promise<
         billingMode: step.subscription ? BillingMode.SUBSCRIPTION : BillingMode.BALANCE,
       });
       return;
-    case "account": {
-      const groupIds = [];
-      for (const name of step.groupNames) groupIds.push(await ids.required("group", name));
-      const { account } = await client.createAccount({
-        ...step,
-        platform: "openai",
-        type: AccountType.API_KEY,
-        groupIds,
-      });
-      if (step.disabled || !step.schedulable) {
-        await client.updateAccount({
-          id: account?.id ?? "",
-          ...(step.disabled ? { status: AccountStatus.DISABLED } : {}),
-          ...(step.schedulable ? {} : { schedulable: false }),
-        });
-      }
+    case "account":
+    case "chatgpt account":
+      await createAccount(client, ids, step);
       return;
-    }
     case "api key":
       await client.importApiKey({
         keySha256: step.keySha256,
@@ -212,6 +218,52 @@ async function create(client: AdminClient, ids: Ids, step: ImportStep): Promise<
         matchMode: step.matchAll ? MatchMode.ALL : MatchMode.ANY,
       });
       return;
+  }
+}
+
+function accountTypeOf(step: AccountPlan | ChatGptAccountPlan): AccountType {
+  return step.kind === "chatgpt account" ? AccountType.OAUTH : AccountType.API_KEY;
+}
+
+/**
+ * An API-key account with its key, or a ChatGPT account (type OAUTH) with its tokens in `chatgpt`; then its status
+ * and schedulability, which CreateAccount does not take.
+ */
+async function createAccount(
+  client: AdminClient,
+  ids: Ids,
+  step: AccountPlan | ChatGptAccountPlan,
+): Promise<void> {
+  const groupIds = [];
+  for (const name of step.groupNames) groupIds.push(await ids.required("group", name));
+  const credential =
+    step.kind === "account"
+      ? { type: AccountType.API_KEY, baseUrl: step.baseUrl, credential: step.credential }
+      : {
+          type: AccountType.OAUTH,
+          chatgpt: {
+            accessToken: step.accessToken,
+            refreshToken: step.refreshToken,
+            idToken: step.idToken,
+            chatgptAccountId: step.chatgptAccountId,
+          },
+        };
+  const { account } = await client.createAccount({
+    name: step.name,
+    platform: "openai",
+    ...credential,
+    proxyUrl: step.proxyUrl,
+    concurrency: step.concurrency,
+    priority: step.priority,
+    modelMapping: step.modelMapping,
+    groupIds,
+  });
+  if (step.disabled || !step.schedulable) {
+    await client.updateAccount({
+      id: account?.id ?? "",
+      ...(step.disabled ? { status: AccountStatus.DISABLED } : {}),
+      ...(step.schedulable ? {} : { schedulable: false }),
+    });
   }
 }
 

@@ -1,25 +1,20 @@
 import { hashApiKey, looksLikeApiKey } from "../../shared/api-key.js";
-import type {
-  Sub2apiAccount,
-  Sub2apiApiKey,
-  Sub2apiData,
-  Sub2apiGroup,
-  Sub2apiProxy,
-  Sub2apiRule,
-  Sub2apiUser,
-} from "./sub2api-source.js";
+import { planAccount } from "./sub2api-account-plan.js";
+import type { Sub2apiApiKey, Sub2apiData, Sub2apiGroup, Sub2apiRule, Sub2apiUser } from "./sub2api-source.js";
+import { limit, numberList, OPENAI, stringList, usd } from "./sub2api-values.js";
 
 /** What an import carries over, in the order it is written (each kind only refers to earlier ones). */
-export type ImportKind = "user" | "group" | "account" | "api key" | "subscription" | "rule";
-
-export const IMPORT_KINDS: readonly ImportKind[] = [
+export const IMPORT_KINDS = [
   "user",
   "group",
   "account",
+  "chatgpt account",
   "api key",
   "subscription",
   "rule",
-];
+] as const;
+
+export type ImportKind = (typeof IMPORT_KINDS)[number];
 
 /** A user as Switchyard creates it. */
 export interface UserPlan {
@@ -43,12 +38,9 @@ export interface GroupPlan {
   monthlyLimitUsd: string;
 }
 
-/** An API-key account; `groupNames` are of carried groups. The credential never appears in reports. */
-export interface AccountPlan {
-  kind: "account";
+/** What every carried account keeps, whatever its kind; `groupNames` are of carried groups. */
+export interface AccountSettings {
   name: string;
-  baseUrl: string;
-  credential: string;
   proxyUrl: string;
   concurrency: number | undefined;
   priority: number | undefined;
@@ -56,6 +48,26 @@ export interface AccountPlan {
   groupNames: string[];
   disabled: boolean;
   schedulable: boolean;
+}
+
+/** An API-key account. The credential never appears in reports. */
+export interface AccountPlan extends AccountSettings {
+  kind: "account";
+  baseUrl: string;
+  credential: string;
+}
+
+/**
+ * A ChatGPT-subscription (oauth) account, created with type OAUTH: its tokens are sealed by the control plane, which
+ * refreshes them from then on. The tokens never appear in reports.
+ */
+export interface ChatGptAccountPlan extends AccountSettings {
+  kind: "chatgpt account";
+  accessToken: string;
+  refreshToken: string;
+  /** "" when sub2api kept none. */
+  idToken: string;
+  chatgptAccountId: string;
 }
 
 /** A client key, imported by its hash (the plaintext stays with the client). */
@@ -106,7 +118,14 @@ export interface RulePlan {
   skipMonitoring: boolean;
 }
 
-export type ImportStep = UserPlan | GroupPlan | AccountPlan | ApiKeyPlan | SubscriptionPlan | RulePlan;
+export type ImportStep =
+  | UserPlan
+  | GroupPlan
+  | AccountPlan
+  | ChatGptAccountPlan
+  | ApiKeyPlan
+  | SubscriptionPlan
+  | RulePlan;
 
 /** A row, or part of one, that the import leaves behind, and why. Never silently dropped. */
 export interface NotCarried {
@@ -133,10 +152,6 @@ export const NEVER_CARRIED: readonly string[] = [
   "accounts: extra (reference-specific settings)",
 ];
 
-/** The only platform Switchyard serves. */
-const OPENAI = "openai";
-const DEFAULT_BASE_URL = "https://api.openai.com";
-
 /**
  * Maps the reference system's rows onto Switchyard's (pure: no I/O). Users are named by username, else email;
  * priorities keep their meaning (lower is preferred in both); keys keep their plaintext with their clients and are
@@ -155,7 +170,7 @@ export function planImport(data: Sub2apiData, now: number): ImportPlan {
     if (step) groups.set(g.id, step.name);
   }
   const proxies = new Map(data.proxies.map((p) => [p.id, p]));
-  for (const a of data.accounts) planAccount(a, data, groups, proxies, plan);
+  for (const a of data.accounts) planAccount(a, { data, groups, proxies }, plan);
   for (const k of data.apiKeys) planApiKey(k, users, groups, plan);
   for (const s of data.subscriptions) {
     const userName = users.get(s.user_id);
@@ -249,86 +264,6 @@ function planGroup(g: Sub2apiGroup, plan: ImportPlan): GroupPlan | null {
   return step;
 }
 
-function planAccount(
-  a: Sub2apiAccount,
-  data: Sub2apiData,
-  groups: ReadonlyMap<number, string>,
-  proxies: ReadonlyMap<number, Sub2apiProxy>,
-  plan: ImportPlan,
-): void {
-  if (a.platform !== OPENAI) {
-    plan.notCarried.push({
-      kind: "account",
-      name: a.name,
-      reason: `platform ${a.platform} is not served by Switchyard`,
-    });
-    return;
-  }
-  if (a.type === "oauth") {
-    plan.notCarried.push({
-      kind: "account",
-      name: a.name,
-      reason: "ChatGPT (oauth) account: not carried until Switchyard serves that account kind",
-    });
-    return;
-  }
-  if (a.type !== "apikey") {
-    plan.notCarried.push({ kind: "account", name: a.name, reason: `account type ${a.type} is not served` });
-    return;
-  }
-  const credentials = jsonObject(a.credentials);
-  const credential = typeof credentials.api_key === "string" ? credentials.api_key.trim() : "";
-  if (credential === "") {
-    plan.notCarried.push({ kind: "account", name: a.name, reason: "no api_key in its credentials" });
-    return;
-  }
-  const memberships = data.accountGroups.filter((m) => m.account_id === a.id);
-  const groupNames: string[] = [];
-  for (const m of memberships) {
-    const name = groups.get(m.group_id);
-    if (name === undefined) continue;
-    groupNames.push(name);
-    if (m.priority !== null && a.priority !== null && m.priority !== a.priority) {
-      plan.partial.push({
-        kind: "account",
-        name: a.name,
-        reason: `priority ${m.priority} in group ${name} not carried (the account's own ${a.priority} applies)`,
-      });
-    }
-  }
-  if (groupNames.length === 0) {
-    plan.notCarried.push({ kind: "account", name: a.name, reason: "it serves no carried group" });
-    return;
-  }
-  if (Number(a.rate_multiplier ?? 1) !== 1) {
-    plan.partial.push({
-      kind: "account",
-      name: a.name,
-      reason: `rate_multiplier ${a.rate_multiplier} not carried`,
-    });
-  }
-  const proxy = a.proxy_id === null ? undefined : proxies.get(a.proxy_id);
-  if (a.proxy_id !== null && proxy === undefined) {
-    plan.partial.push({ kind: "account", name: a.name, reason: `proxy ${a.proxy_id} does not exist` });
-  }
-  plan.steps.push({
-    kind: "account",
-    name: a.name,
-    baseUrl:
-      typeof credentials.base_url === "string" && credentials.base_url !== ""
-        ? credentials.base_url
-        : DEFAULT_BASE_URL,
-    credential,
-    proxyUrl: proxy ? proxyUrl(proxy) : "",
-    concurrency: a.concurrency ?? undefined,
-    priority: a.priority ?? undefined,
-    modelMapping: stringRecord(credentials.model_mapping),
-    groupNames,
-    disabled: (a.status ?? "active") !== "active",
-    schedulable: a.schedulable ?? true,
-  });
-}
-
 function planApiKey(
   k: Sub2apiApiKey,
   users: ReadonlyMap<number, string>,
@@ -406,56 +341,4 @@ function planRule(r: Sub2apiRule, plan: ImportPlan): void {
     customMessage: r.custom_message ?? "",
     skipMonitoring: r.skip_monitoring ?? false,
   });
-}
-
-/** `protocol://[user:pass@]host:port`, credentials URL-encoded. */
-function proxyUrl(p: Sub2apiProxy): string {
-  const auth =
-    p.username && p.username !== ""
-      ? `${encodeURIComponent(p.username)}:${encodeURIComponent(p.password ?? "")}@`
-      : "";
-  const host = p.host.includes(":") ? `[${p.host}]` : p.host;
-  return `${p.protocol}://${auth}${host}:${p.port}`;
-}
-
-/** USD as the admin API takes it: a decimal string with at most 6 fractional digits. */
-function usd(value: number): string {
-  if (!Number.isFinite(value)) return "0";
-  return value.toFixed(6).replace(/\.?0+$/, "");
-}
-
-/** A limit: empty (none) for null or 0. */
-function limit(value: string | number | null): string {
-  const n = Number(value ?? 0);
-  return n > 0 ? usd(n) : "";
-}
-
-function parsed(value: unknown): unknown {
-  if (typeof value !== "string") return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return null;
-  }
-}
-
-function jsonObject(value: unknown): Record<string, unknown> {
-  const v = parsed(value);
-  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
-
-function stringRecord(value: unknown): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(jsonObject(value)).filter((e): e is [string, string] => typeof e[1] === "string"),
-  );
-}
-
-function stringList(value: unknown): string[] {
-  const v = parsed(value);
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string" && x.trim() !== "") : [];
-}
-
-function numberList(value: unknown): number[] {
-  const v = parsed(value);
-  return Array.isArray(v) ? v.map(Number).filter((n) => Number.isInteger(n)) : [];
 }

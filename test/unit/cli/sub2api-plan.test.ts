@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { type AccountPlan, type ApiKeyPlan, planImport } from "../../../src/cli/import/sub2api-plan.js";
-import type { Sub2apiData } from "../../../src/cli/import/sub2api-source.js";
+import {
+  type AccountPlan,
+  type ApiKeyPlan,
+  type ChatGptAccountPlan,
+  planImport,
+} from "../../../src/cli/import/sub2api-plan.js";
+import type { Sub2apiAccount, Sub2apiData } from "../../../src/cli/import/sub2api-source.js";
 import { hashApiKey } from "../../../src/shared/api-key.js";
+import { fakeJwt } from "../../support/fake-chatgpt/tokens.js";
 
 const NOW = Date.parse("2026-03-02T10:00:00Z");
 const KEY = `sk-${"ab".repeat(32)}`;
@@ -42,6 +48,23 @@ function data(overrides: Partial<Sub2apiData> = {}): Sub2apiData {
     subscriptions: [],
     rules: [],
     ...overrides,
+  };
+}
+
+/** An oauth account of platform openai in group 1, with these credentials. */
+function oauthAccount(id: number, name: string, credentials: unknown): Sub2apiAccount {
+  return {
+    id,
+    name,
+    platform: "openai",
+    type: "oauth",
+    credentials,
+    proxy_id: null,
+    concurrency: 2,
+    priority: 30,
+    rate_multiplier: "1",
+    schedulable: true,
+    status: "active",
   };
 }
 
@@ -197,5 +220,111 @@ describe("planning an import from sub2api", () => {
       name: "r",
       reason: "platforms other than openai dropped",
     });
+  });
+
+  it("carries a ChatGPT (oauth) account with its tokens; lists what it cannot carry, never a token", () => {
+    const EXP = Math.floor(NOW / 1000) + 864_000;
+    const access = fakeJwt({
+      exp: EXP,
+      "https://api.openai.com/auth": { chatgpt_account_id: "acct-claims" },
+    });
+    const opaque = "at-opaque-0123456789";
+    const plan = planImport(
+      data({
+        accounts: [
+          oauthAccount(1, "plus", {
+            access_token: access,
+            refresh_token: "rt-plus-secret",
+            expires_at: "2026-03-12T10:00:00Z",
+            model_mapping: { "gpt-5": "gpt-5.1" },
+            client_id: "app_EMoamEEZ73f0CkXaXp7hrann",
+          }),
+          oauthAccount(
+            2,
+            "team",
+            JSON.stringify({
+              access_token: opaque,
+              refresh_token: "rt-team-secret",
+              chatgpt_account_id: "acct-team",
+              expires_at: 1_773_309_600,
+              client_id: "app_other",
+              email: "t@x.io",
+              plan_type: "team",
+            }),
+          ),
+          oauthAccount(3, "no-refresh", { access_token: access }),
+          oauthAccount(4, "no-account-id", { access_token: opaque, refresh_token: "rt-4-secret" }),
+          oauthAccount(5, "no-group", { access_token: access, refresh_token: "rt-5-secret" }),
+        ],
+        accountGroups: [1, 2, 3, 4].map((id) => ({ account_id: id, group_id: 1, priority: 30 })),
+      }),
+      NOW,
+    );
+    const accounts = plan.steps.filter((s): s is ChatGptAccountPlan => s.kind === "chatgpt account");
+    expect(accounts).toEqual([
+      {
+        kind: "chatgpt account",
+        name: "plus",
+        accessToken: access,
+        refreshToken: "rt-plus-secret",
+        idToken: "",
+        chatgptAccountId: "acct-claims",
+        proxyUrl: "",
+        concurrency: 2,
+        priority: 30,
+        modelMapping: { "gpt-5": "gpt-5.1" },
+        groupNames: ["g"],
+        disabled: false,
+        schedulable: true,
+      },
+      expect.objectContaining({ name: "team", accessToken: opaque, chatgptAccountId: "acct-team" }),
+    ]);
+    expect(plan.notCarried).toEqual([
+      {
+        kind: "chatgpt account",
+        name: "no-refresh",
+        reason: "no refresh_token in its credentials (Switchyard refreshes the tokens itself)",
+      },
+      {
+        kind: "chatgpt account",
+        name: "no-account-id",
+        reason: "no chatgpt_account_id in its credentials or its tokens' claims",
+      },
+      { kind: "chatgpt account", name: "no-group", reason: "it serves no carried group" },
+    ]);
+    expect(plan.partial).toEqual([
+      {
+        kind: "chatgpt account",
+        name: "team",
+        reason:
+          "expires_at 2026-03-12T10:00:00.000Z not carried: the access token has no exp claim (refreshed on its first 401)",
+      },
+      {
+        kind: "chatgpt account",
+        name: "team",
+        reason:
+          "client_id not carried: Switchyard refreshes as Codex CLI's client, which may refuse this token",
+      },
+      { kind: "chatgpt account", name: "team", reason: "credentials email, plan_type not carried" },
+    ]);
+    const reported = JSON.stringify([plan.notCarried, plan.partial]);
+    for (const secret of [access, opaque, "rt-plus-secret", "rt-team-secret", "rt-4-secret", "rt-5-secret"])
+      expect(reported).not.toContain(secret);
+  });
+
+  it("lists oauth accounts of other platforms and other account types as accounts not carried", () => {
+    const plan = planImport(
+      data({
+        accounts: [
+          { ...oauthAccount(1, "claude-oauth", {}), platform: "anthropic" },
+          { ...oauthAccount(2, "vertex", {}), type: "service_account" },
+        ],
+      }),
+      NOW,
+    );
+    expect(plan.notCarried).toEqual([
+      { kind: "account", name: "claude-oauth", reason: "platform anthropic is not served by Switchyard" },
+      { kind: "account", name: "vertex", reason: "account type service_account is not served" },
+    ]);
   });
 });
