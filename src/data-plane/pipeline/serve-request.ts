@@ -1,16 +1,12 @@
-import type { Lease } from "../../gen/switchyard/v1/gateway_pb.js";
-import { Endpoint } from "../../gen/switchyard/v1/types_pb.js";
-import { hashApiKey } from "../../shared/api-key.js";
-import { asSwitchyardError, ErrorCode, SwitchyardError } from "../../shared/errors.js";
-import type { OperationResponse } from "../control/lease-channel.js";
+import { asSwitchyardError, ErrorCode } from "../../shared/errors.js";
 import type { AuthFailureLimiter } from "./auth-failure-limiter.js";
 import type { ClientAddressSource } from "./client-address.js";
 import { sendFailure, writePing } from "./client-response.js";
 import { extractApiKey } from "./credentials.js";
 import { type FailoverDeps, runWithFailover } from "./failover.js";
+import { LeaseSession } from "./lease-session.js";
 import { readBody } from "./read-body.js";
 import type { RequestContext } from "./request-context.js";
-import { sessionHash } from "./session-hash.js";
 import { validateChatCompletionsRequest, validateResponsesRequest } from "./validate.js";
 
 /** Everything one proxied request needs. */
@@ -51,9 +47,8 @@ export async function serveRequest(ctx: RequestContext, deps: ServeDeps): Promis
     ctx.model = parsed.model;
     ctx.stream = parsed.stream;
     if (ctx.stream) Object.assign(pinger, startPings(ctx, deps));
-    const lease = await ctx.time("admit", () => admit(ctx, deps, key, parsed.json));
-    ctx.lease = lease;
-    await runWithFailover(ctx, deps, lease, {
+    const session = await ctx.time("admit", () => LeaseSession.admit(ctx, deps, key, parsed.json));
+    await runWithFailover(ctx, deps, session, {
       json: parsed.json,
       raw,
       model: parsed.model,
@@ -64,44 +59,6 @@ export async function serveRequest(ctx: RequestContext, deps: ServeDeps): Promis
   } finally {
     pinger.stop();
   }
-}
-
-async function admit(
-  ctx: RequestContext,
-  deps: ServeDeps,
-  key: string,
-  json: Readonly<Record<string, unknown>>,
-): Promise<Lease> {
-  const started = performance.now();
-  const span = ctx.trace.stage("admit");
-  let answer: OperationResponse<"admit">;
-  try {
-    answer = await deps.channel.call(
-      "admit",
-      {
-        requestId: ctx.requestId,
-        keySha256: hashApiKey(key),
-        model: ctx.model,
-        stream: ctx.stream,
-        endpoint: ctx.api === "chat" ? Endpoint.CHAT_COMPLETIONS : Endpoint.RESPONSES,
-        sessionHash: sessionHash(ctx.req.headers, json, ctx.api),
-        previousResponseId: typeof json.previous_response_id === "string" ? json.previous_response_id : "",
-        clientIp: ctx.clientIp(),
-        maxWaitMs: deps.controlTimeoutMs,
-      },
-      { timeoutMs: deps.controlTimeoutMs, signal: ctx.clientGone, traceparent: span.traceparent },
-    );
-  } catch (err) {
-    span.fail(err);
-    throw err;
-  }
-  span.end();
-  const lease = answer.lease;
-  if (!lease?.target)
-    throw new SwitchyardError(ErrorCode.INTERNAL, { message: "admit answered without a lease" });
-  deps.metrics.leaseWait.observe((lease.userWaitMs + lease.accountWaitMs) / 1000);
-  deps.metrics.overhead.get(ctx.api).observe((performance.now() - started) / 1000);
-  return lease;
 }
 
 /**
