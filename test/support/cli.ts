@@ -5,6 +5,7 @@ import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { redisNamespace } from "./redis-namespace.js";
 import { REPO_ROOT } from "./repo-copy.js";
+import { switchyardEntry } from "./stack.js";
 import { createTestDatabase } from "./test-database.js";
 
 /** How a run of the `switchyard` command ended. */
@@ -64,7 +65,7 @@ export interface ControlPlaneProcessOptions {
 }
 
 /**
- * Starts `node --import tsx src/cli/main.ts serve control-plane` on a fresh PostgreSQL database and a Redis key
+ * Starts `switchyard serve control-plane` (see switchyardEntry) on a fresh PostgreSQL database and a Redis key
  * prefix of its own (deleted on stop), and waits until it accepts connections (it listens only after migrations).
  */
 export async function startControlPlaneProcess(
@@ -78,7 +79,7 @@ export async function startControlPlaneProcess(
   const adminToken = `admin-${randomBytes(12).toString("hex")}`;
   const dataPlaneToken = `dp-${randomBytes(12).toString("hex")}`;
   let output = "";
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "control-plane"], {
+  const child = spawn(process.execPath, [...switchyardEntry(), "serve", "control-plane"], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? "",

@@ -11,6 +11,17 @@ import { redisNamespace } from "./redis-namespace.js";
 import { REPO_ROOT } from "./repo-copy.js";
 import { createTestDatabase } from "./test-database.js";
 
+/** Set (to "1") by the e2e global setup once dist/ is built from this tree. */
+export const BUILT_VARIABLE = "SWITCHYARD_TEST_BUILT";
+
+/**
+ * How to start `switchyard`: the e2e project builds dist/ once before its files (global-setup), so its processes
+ * start from there without compiling TypeScript at every start; elsewhere (the faults project) from source.
+ */
+export function switchyardEntry(): string[] {
+  return process.env[BUILT_VARIABLE] === "1" ? ["bin/switchyard.js"] : ["--import", "tsx", "src/cli/main.ts"];
+}
+
 /** A process of the stack, with what it printed (for failure messages). */
 export interface StackProcess {
   child: ChildProcess;
@@ -31,7 +42,7 @@ async function freePort(): Promise<number> {
 
 function spawnSwitchyard(args: string[], env: Record<string, string>): StackProcess {
   let output = "";
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+  const child = spawn(process.execPath, [...switchyardEntry(), ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? "", SWITCHYARD_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],

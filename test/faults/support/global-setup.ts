@@ -1,5 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { REPO_ROOT } from "../../support/repo-copy.js";
+import { BUILT_VARIABLE } from "../../support/stack.js";
 import { faultMode } from "./fault-mode.js";
 import { readFigures } from "./figures.js";
 import { describeFindings, scanLogsForSecrets } from "./log-scan.js";
@@ -16,6 +19,12 @@ const KEPT_RUNS = 10;
  * after a full run render the figures into docs/reliability.md.
  */
 export default function setup(): () => void {
+  // The planes start from dist/ (compiling TypeScript at every process start costs seconds per process); the e2e
+  // project's setup may have built it already in this run.
+  if (process.env[BUILT_VARIABLE] !== "1") {
+    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: REPO_ROOT, stdio: "inherit" });
+    process.env[BUILT_VARIABLE] = "1";
+  }
   const dir = createRunDir();
   process.env[RUN_DIR_VARIABLE] = dir;
   return () => finishRun(dir);

@@ -1,6 +1,7 @@
 import { Health, HealthCheckResponse_ServingStatus } from "../../../src/gen/grpc/health/v1/health_pb.js";
 import { connectClient } from "../../support/grpc-clients.js";
 import { REPO_ROOT } from "../../support/repo-copy.js";
+import { switchyardEntry } from "../../support/stack.js";
 import { waitFor } from "./conditions.js";
 import { HeapInspector, INSPECTOR_URL } from "./heap-inspector.js";
 import { ManagedProcess, type ProcessExit } from "./managed-process.js";
@@ -26,7 +27,8 @@ export interface SwitchyardProcessOptions {
 }
 
 /**
- * One plane as a real process (`node --import tsx src/cli/main.ts serve <plane>`), as production runs it: crash
+ * One plane as a real process (`switchyard serve <plane>`, built or from source: see switchyardEntry), as production
+ * runs it: crash
  * it (`kill()`), stop it (`terminate()`), start it again on the same port (`start()`), read its heap after GC.
  * Ready means `/readyz` answers 200 (data plane) or grpc.health.v1 says SERVING (control plane).
  */
@@ -46,7 +48,7 @@ export class SwitchyardProcess {
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
     const listen =
       options.plane === "control-plane" ? "SWITCHYARD_CONTROL_PLANE_LISTEN" : "SWITCHYARD_DATA_PLANE_LISTEN";
-    const args = ["--import", "tsx", "src/cli/main.ts", "serve", options.plane];
+    const args = [...switchyardEntry(), "serve", options.plane];
     this.process = new ManagedProcess({
       name: options.name,
       command: process.execPath,
