@@ -13,7 +13,7 @@ import type { AccountEntry, Directory, KeyRecord } from "./directory.js";
 import { assertEligible } from "./eligibility.js";
 import { assertClientAllowed, assertSpendRoom } from "./key-controls.js";
 import type { LeaseBook, LeaseRecord } from "./lease-book.js";
-import { userSlotKey } from "./lease-keeping.js";
+import { freeLeaseSlots, userSlotKey } from "./lease-keeping.js";
 import type { LeaseTickets } from "./lease-ticket.js";
 import type { WaitingRequests } from "./waiting-requests.js";
 
@@ -282,7 +282,7 @@ export class AdmissionService {
     // keeps commands in order, so they find it. A failed write breaks the lease; its slots are given back.
     this.#deps.book.put(record).catch((err: unknown) => {
       this.#deps.log.error({ err, leaseId }, "lease record not written; lease released");
-      void this.#releaseSlots(record);
+      void freeLeaseSlots(this.#deps.leases, record, true).catch(() => false);
     });
     this.#deps.directory.touchAccount(pick.account.view.id, now);
     return {
@@ -292,14 +292,6 @@ export class AdmissionService {
       userWaitMs,
       accountWaitMs: pick.waitedMs,
     };
-  }
-
-  async #releaseSlots(record: LeaseRecord): Promise<void> {
-    const keys = [
-      userSlotKey(record.userId),
-      ...(record.accountId ? [accountSlotKey(record.accountId)] : []),
-    ];
-    await this.#deps.leases.releaseAll(keys, record.leaseId).catch(() => undefined);
   }
 
   /** A repeated admit (after a reconnect) gets the lease already granted. */

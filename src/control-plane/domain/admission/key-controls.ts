@@ -1,5 +1,5 @@
 import { ErrorCode, SwitchyardError } from "../../../shared/errors.js";
-import { ipRanges } from "../../../shared/ip-ranges.js";
+import { type IpRanges, ipRanges } from "../../../shared/ip-ranges.js";
 import type { KeyControls } from "./directory.js";
 
 /** The shortest Retry-After a spend refusal gives (the window frees up continuously; never say "now"). */
@@ -11,12 +11,24 @@ const MIN_RETRY_AFTER_MS = 1_000;
  * ("unknown") is in no list: it passes a deny list and fails an allow list.
  */
 export function assertClientAllowed(controls: KeyControls, clientIp: string): void {
-  if (controls.ipDeny.length > 0 && ipRanges(controls.ipDeny).has(clientIp)) {
+  if (controls.ipDeny.length > 0 && rangesOf(controls.ipDeny).has(clientIp)) {
     throw new SwitchyardError(ErrorCode.IP_NOT_ALLOWED);
   }
-  if (controls.ipAllow.length > 0 && !ipRanges(controls.ipAllow).has(clientIp)) {
+  if (controls.ipAllow.length > 0 && !rangesOf(controls.ipAllow).has(clientIp)) {
     throw new SwitchyardError(ErrorCode.IP_NOT_ALLOWED);
   }
+}
+
+/** A cached key record's lists are parsed on its first admit only, not on every admit. */
+const parsed = new WeakMap<readonly string[], IpRanges>();
+
+function rangesOf(list: readonly string[]): IpRanges {
+  let ranges = parsed.get(list);
+  if (!ranges) {
+    ranges = ipRanges(list);
+    parsed.set(list, ranges);
+  }
+  return ranges;
 }
 
 /**

@@ -14,6 +14,20 @@ import type { LeaseTickets } from "./lease-ticket.js";
 /** Slot key of a user. */
 export const userSlotKey = (userId: string): string => `user:${userId}`;
 
+/** Frees a lease's account slot and, when `user`, its user slot, in one store step: whether any was held. */
+export async function freeLeaseSlots(
+  leases: LeaseStore,
+  record: LeaseRecord,
+  user: boolean,
+): Promise<boolean> {
+  const keys = [
+    ...(user ? [userSlotKey(record.userId)] : []),
+    ...(record.accountId ? [accountSlotKey(record.accountId)] : []),
+  ];
+  const held = await leases.releaseAll(keys, record.leaseId);
+  return held.some(Boolean);
+}
+
 /** A holder asking to keep its lease. */
 export interface RenewInput {
   leaseId: string;
@@ -132,19 +146,12 @@ export class LeaseKeeping {
       return true;
     }
     if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
-    await Promise.all([this.#freeSlots(record, record.userSlotHeld), this.#deps.book.markReleased(record)]);
+    await Promise.all([
+      freeLeaseSlots(this.#deps.leases, record, record.userSlotHeld),
+      this.#deps.book.markReleased(record),
+    ]);
     await this.#afterSuccess(record, input);
     return true;
-  }
-
-  /** Frees the lease's account slot and, when `user`, its user slot, in one store step: whether any was held. */
-  async #freeSlots(record: LeaseRecord, user: boolean): Promise<boolean> {
-    const keys = [
-      ...(user ? [userSlotKey(record.userId)] : []),
-      ...(record.accountId ? [accountSlotKey(record.accountId)] : []),
-    ];
-    const held = await this.#deps.leases.releaseAll(keys, record.leaseId);
-    return held.some(Boolean);
   }
 
   /**
@@ -155,7 +162,10 @@ export class LeaseKeeping {
    */
   async #releaseSealed(record: LeaseRecord, input: ReleaseInput): Promise<boolean> {
     if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
-    const [held] = await Promise.all([this.#freeSlots(record, true), this.#deps.book.markReleased(record)]);
+    const [held] = await Promise.all([
+      freeLeaseSlots(this.#deps.leases, record, true),
+      this.#deps.book.markReleased(record),
+    ]);
     if (!held) return false;
     await this.#afterSuccess(record, input);
     return true;
