@@ -11,6 +11,22 @@ export function ErrorLine({ error }: { error: unknown }) {
   );
 }
 
+/** A form's submit button (disabled while its call runs) and the server's error, below the fields. */
+export function SubmitRow({ label, form }: { label: string; form: { busy: boolean; error: unknown } }) {
+  return (
+    <>
+      <div className="row wide">
+        <button type="submit" className="primary" disabled={form.busy}>
+          {label}
+        </button>
+      </div>
+      <div className="wide">
+        <ErrorLine error={form.error} />
+      </div>
+    </>
+  );
+}
+
 /** What an empty list means and what to do next. */
 export function Empty({ children }: { children: ReactNode }) {
   return <div className="empty">{children}</div>;

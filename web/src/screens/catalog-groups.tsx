@@ -3,7 +3,7 @@ import type { Admin } from "../api.js";
 import { useCreate } from "../components/form.js";
 import { usd } from "../components/format.js";
 import { useLoad } from "../components/hooks.js";
-import { ConfirmButton, Empty, ErrorLine, Field, Section } from "../components/ui.js";
+import { ConfirmButton, Empty, ErrorLine, Field, Section, SubmitRow } from "../components/ui.js";
 /** Groups: create (name, billing mode, multiplier, subscription limits), list, delete. */
 export function Groups({ admin }: { admin: Admin }) {
   const list = useLoad(() => admin.listGroups({ pageSize: 500 }), "groups");
@@ -48,14 +48,7 @@ export function Groups({ admin }: { admin: Admin }) {
           <Field label="Monthly limit, USD" error={submit.errorOf("monthly_limit_usd")}>
             <input name="monthly" inputMode="decimal" />
           </Field>
-          <div className="row wide">
-            <button type="submit" className="primary" disabled={submit.busy}>
-              Create group
-            </button>
-          </div>
-          <div className="wide">
-            <ErrorLine error={submit.error} />
-          </div>
+          <SubmitRow label="Create group" form={submit} />
         </form>
       </Section>
       <Section title="Groups">

@@ -2,7 +2,7 @@ import type { Admin } from "../api.js";
 import { useCreate } from "../components/form.js";
 import { dateTime, usd } from "../components/format.js";
 import { useLoad } from "../components/hooks.js";
-import { ConfirmButton, Empty, ErrorLine, Field, Section } from "../components/ui.js";
+import { ConfirmButton, Empty, ErrorLine, Field, Section, SubmitRow } from "../components/ui.js";
 /** Model prices per 1M tokens: set, list, delete. */
 export function Prices({ admin }: { admin: Admin }) {
   const list = useLoad(() => admin.listModelPrices({ pageSize: 500 }), "prices");
@@ -34,14 +34,7 @@ export function Prices({ admin }: { admin: Admin }) {
           <Field label="Output, USD per 1M" error={submit.errorOf("price.output_usd_per_mtok")}>
             <input name="output" inputMode="decimal" required />
           </Field>
-          <div className="row wide">
-            <button type="submit" className="primary" disabled={submit.busy}>
-              Save price
-            </button>
-          </div>
-          <div className="wide">
-            <ErrorLine error={submit.error} />
-          </div>
+          <SubmitRow label="Save price" form={submit} />
         </form>
       </Section>
       <Section title="Model prices">

@@ -2,7 +2,7 @@ import { MatchMode } from "../../../src/gen/switchyard/v1/admin_pb.js";
 import type { Admin } from "../api.js";
 import { useCreate } from "../components/form.js";
 import { useLoad } from "../components/hooks.js";
-import { Badge, ConfirmButton, Empty, ErrorLine, Field, Section } from "../components/ui.js";
+import { Badge, ConfirmButton, Empty, ErrorLine, Field, Section, SubmitRow } from "../components/ui.js";
 
 function splitList(value: string | undefined): string[] {
   return (value ?? "")
@@ -59,14 +59,7 @@ export function Rules({ admin }: { admin: Admin }) {
           <Field label="Description" error={submit.errorOf("description")}>
             <input name="description" />
           </Field>
-          <div className="row wide">
-            <button type="submit" className="primary" disabled={submit.busy}>
-              Create rule
-            </button>
-          </div>
-          <div className="wide">
-            <ErrorLine error={submit.error} />
-          </div>
+          <SubmitRow label="Create rule" form={submit} />
         </form>
       </Section>
       <Section title="Passthrough rules (in the order they are tried)">

@@ -5,7 +5,7 @@ import { useCreate } from "../components/form.js";
 import { dateTime, usd } from "../components/format.js";
 import { useLoad } from "../components/hooks.js";
 import { useNames } from "../components/names.js";
-import { Badge, ConfirmButton, Empty, ErrorLine, Field, Section } from "../components/ui.js";
+import { Badge, ConfirmButton, Empty, ErrorLine, Field, Section, SubmitRow } from "../components/ui.js";
 /** Subscriptions with their window usage: subscribe a user to a group, list, delete. */
 export function Subscriptions({ admin }: { admin: Admin }) {
   const names = useNames(admin);
@@ -50,14 +50,7 @@ export function Subscriptions({ admin }: { admin: Admin }) {
           <Field label="Expires (optional)" error={submit.errorOf("expire_time")}>
             <input name="expires" type="datetime-local" />
           </Field>
-          <div className="row wide">
-            <button type="submit" className="primary" disabled={submit.busy}>
-              Subscribe
-            </button>
-          </div>
-          <div className="wide">
-            <ErrorLine error={submit.error} />
-          </div>
+          <SubmitRow label="Subscribe" form={submit} />
         </form>
       </Section>
       <Section title="Subscriptions">

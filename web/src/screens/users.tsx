@@ -5,7 +5,7 @@ import { formValues, useSubmit } from "../components/form.js";
 import { dateTime, usd } from "../components/format.js";
 import { useLoad } from "../components/hooks.js";
 import { type Names, useNames } from "../components/names.js";
-import { Badge, ConfirmButton, Empty, ErrorLine, Field, Section } from "../components/ui.js";
+import { Badge, ConfirmButton, Empty, ErrorLine, Field, Section, SubmitRow } from "../components/ui.js";
 import { KeyRow, NewKey } from "./user-keys.js";
 
 /** Users (balance, concurrency in use) and their API keys (quota used; create shows the key once; revoke). */
@@ -111,14 +111,7 @@ function UserForm({ admin, onCreated }: { admin: Admin; onCreated: (id: string) 
         <Field label="Concurrency (0 = unlimited)" error={submit.errorOf("concurrency")}>
           <input name="concurrency" type="number" min={0} placeholder="5" />
         </Field>
-        <div className="row wide">
-          <button type="submit" className="primary" disabled={submit.busy}>
-            Create user
-          </button>
-        </div>
-        <div className="wide">
-          <ErrorLine error={submit.error} />
-        </div>
+        <SubmitRow label="Create user" form={submit} />
       </form>
     </Section>
   );
@@ -225,14 +218,7 @@ function UserDetail(props: { admin: Admin; user: User; names: Names; onChanged: 
         <Field label="Quota, USD (blank = unlimited)" error={keyForm.errorOf("quota_usd")}>
           <input name="quota" inputMode="decimal" />
         </Field>
-        <div className="row wide">
-          <button type="submit" className="primary" disabled={keyForm.busy}>
-            Create key
-          </button>
-        </div>
-        <div className="wide">
-          <ErrorLine error={keyForm.error} />
-        </div>
+        <SubmitRow label="Create key" form={keyForm} />
       </form>
       {created ? <NewKey value={created} onDismiss={() => setCreated(null)} /> : null}
       <ErrorLine error={keys.error} />
