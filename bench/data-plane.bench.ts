@@ -1,4 +1,5 @@
 import { Agent, request } from "undici";
+import { CpuMeter } from "./support/cpu.js";
 import { load } from "./support/load.js";
 import { startPortkey } from "./support/portkey.js";
 import { type ServerProcess, startServerProcess } from "./support/processes.js";
@@ -87,20 +88,37 @@ try {
   const addedFirstByte = (s: Samples) =>
     percentile(s.firstByte, 0.5) - percentile(directStream.firstByte, 0.5);
 
-  const loadOf = (url: string, headersFor: (i: number) => Record<string, string>) =>
-    load({
+  /** A c=50 run, with the CPU the gateway's processes (and Redis) used per request. */
+  const loadOf = async (
+    url: string,
+    headersFor: (i: number) => Record<string, string>,
+    pids: readonly number[],
+  ) => {
+    const meter = new CpuMeter(pids);
+    const stop = await meter.start();
+    const r = await load({
       url: `${url}/v1/responses`,
       connections: 50,
       durationSeconds: DURATION_S,
       body: JSON.stringify({ model: "gpt-4o", input: "hello" }),
       headersFor,
     });
-  await loadOf(dataPlane.url, viaTenants(operators)); // warm-up
+    const cpu = await stop();
+    meter.close();
+    const requests = r.requestsPerSecond * DURATION_S;
+    const perRequest = (ms: number) => Math.round((ms * 1000) / Math.max(1, requests));
+    return { ...r, cpu: cpu.processes.map(perRequest), redisCpu: perRequest(cpu.redis) };
+  };
+  const switchyardPids = [dataPlane.pid, switchyard.controlPlane.pid];
+  await loadOf(dataPlane.url, viaTenants(operators), switchyardPids); // warm-up
   const loads = [
-    { name: "bare Express 5 + undici (baseline)", r: await loadOf(bare.url, none) },
-    { name: "Portkey OSS 1.15.2", r: await loadOf(portkey.url, portkeyHeaders) },
-    { name: "Switchyard, operator tenants", r: await loadOf(dataPlane.url, viaTenants(operators)) },
-    { name: "Switchyard, best case", r: await loadOf(dataPlane.url, viaTenants(best)) },
+    { name: "bare Express 5 + undici (baseline)", r: await loadOf(bare.url, none, [bare.pid]) },
+    { name: "Portkey OSS 1.15.2", r: await loadOf(portkey.url, portkeyHeaders, [portkey.pid]) },
+    {
+      name: "Switchyard, operator tenants",
+      r: await loadOf(dataPlane.url, viaTenants(operators), switchyardPids),
+    },
+    { name: "Switchyard, best case", r: await loadOf(dataPlane.url, viaTenants(best), switchyardPids) },
   ];
   const bareRps = loads[0]?.r.requestsPerSecond ?? 1;
   const portkeyRps = loads[1]?.r.requestsPerSecond ?? 1;
@@ -126,12 +144,14 @@ try {
       `| bare Express 5 + undici pass-through | ${f(percentile(bareStream.firstByte, 0.5))} | ${f(addedFirstByte(bareStream))} | 1.00× |`,
       `| Switchyard, operator tenants | ${f(percentile(switchyardStream.firstByte, 0.5))} | ${f(addedFirstByte(switchyardStream))} | ${f(addedFirstByte(switchyardStream) / addedFirstByte(bareStream))}× |`,
       "",
-      "| c=50 | req/s | vs bare pass-through | vs Portkey | p50 ms | p99 ms | errors |",
-      "|---|---|---|---|---|---|---|",
+      "| c=50 | req/s | vs bare pass-through | vs Portkey | p50 ms | p99 ms | errors | gateway CPU µs/req | Redis CPU µs/req |",
+      "|---|---|---|---|---|---|---|---|---|",
       ...loads.map(
         ({ name, r }) =>
-          `| ${name} | ${Math.round(r.requestsPerSecond)} | ${(r.requestsPerSecond / bareRps).toFixed(2)}× | ${(r.requestsPerSecond / portkeyRps).toFixed(2)}× | ${r.p50Ms} | ${r.p99Ms} | ${r.errors + r.non2xx} |`,
+          `| ${name} | ${Math.round(r.requestsPerSecond)} | ${(r.requestsPerSecond / bareRps).toFixed(2)}× | ${(r.requestsPerSecond / portkeyRps).toFixed(2)}× | ${r.p50Ms} | ${r.p99Ms} | ${r.errors + r.non2xx} | ${r.cpu.length > 1 ? `${r.cpu.reduce((a, b) => a + b, 0)} (data plane ${r.cpu[0]}, control plane ${r.cpu[1]})` : r.cpu[0]} | ${r.redisCpu} |`,
       ),
+      "",
+      "Gateway CPU: the processes serving the requests (read from /proc); Redis CPU from INFO cpu.",
       "",
       "Budget (DESIGN.md §8): added latency p50 ≤ 2.5× and p99 ≤ 3× the bare pass-through's; added time to first byte",
       "p50 ≤ 2.5× bare's; at c=50 ≥ 0.7× the bare pass-through and ≥ 2.5× Portkey — for the operator tenants.",

@@ -7,6 +7,7 @@ import { GatewayService } from "../src/gen/switchyard/v1/gateway_pb.js";
 import { Endpoint, Outcome } from "../src/gen/switchyard/v1/types_pb.js";
 import { hashApiKey } from "../src/shared/api-key.js";
 import { createLogger } from "../src/shared/logger.js";
+import { CpuMeter } from "./support/cpu.js";
 import { startServerProcess } from "./support/processes.js";
 import { percentile, startSwitchyard } from "./support/switchyard.js";
 import { type OperatorShape, seedBestCase, seedOperatorTenants } from "./support/tenants.js";
@@ -30,6 +31,10 @@ const log = createLogger({ level: "silent", destination: new Writable({ write: (
 
 interface Result {
   pairsPerSecond: number;
+  /** CPU per pair of the server answering the channel (the control plane, or the echo server), in µs. */
+  serverCpuUs: number;
+  /** Redis CPU per pair, in µs. */
+  redisCpuUs: number;
   admitP50: number;
   admitP99: number;
   pairP50: number;
@@ -59,6 +64,7 @@ function channelTo(url: string, token: string): LeaseChannel {
 
 async function run(
   channel: LeaseChannel,
+  server: CpuMeter,
   keys: readonly string[],
   inFlight: number,
   durationMs: number,
@@ -99,10 +105,14 @@ async function run(
     }
   };
   const started = performance.now();
+  const stop = await server.start();
   await Promise.all(Array.from({ length: inFlight }, (_, w) => worker(w)));
   const seconds = (performance.now() - started) / 1000;
+  const cpu = await stop();
   return {
     pairsPerSecond: pairs.length / seconds,
+    serverCpuUs: ((cpu.processes[0] ?? 0) * 1000) / pairs.length,
+    redisCpuUs: (cpu.redis * 1000) / pairs.length,
     admitP50: percentile(admits, 0.5),
     admitP99: percentile(admits, 0.99),
     pairP50: percentile(pairs, 0.5),
@@ -113,6 +123,8 @@ async function run(
 const switchyard = await startSwitchyard({ label: "bench_leases", dataPlane: false });
 const echo = await startServerProcess("bench/support/echo-gateway-server.ts");
 const controlPlane = switchyard.controlPlane;
+const echoCpu = new CpuMeter([echo.pid]);
+const controlPlaneCpu = new CpuMeter([controlPlane.pid]);
 try {
   const best = (await seedBestCase(switchyard.admin, "http://127.0.0.1:9", 4)).keys;
   const limited = (await seedOperatorTenants(switchyard.admin, "http://127.0.0.1:9", LIMITED)).keys;
@@ -121,14 +133,14 @@ try {
     const bare = channelTo(echo.url, "unused");
     const real = channelTo(controlPlane.url, switchyard.dataPlaneToken);
     await Promise.all([bare.waitConnected(5_000), real.waitConnected(5_000)]);
-    await run(real, limited, inFlight, 1_000); // warm-up: JIT, pools, caches
-    const baseline = await run(bare, best, inFlight, DURATION_MS);
-    const withLimits = await run(real, limited, inFlight, DURATION_MS);
-    const bestCase = await run(real, best, inFlight, DURATION_MS);
+    await run(real, controlPlaneCpu, limited, inFlight, 1_000); // warm-up: JIT, pools, caches
+    const baseline = await run(bare, echoCpu, best, inFlight, DURATION_MS);
+    const withLimits = await run(real, controlPlaneCpu, limited, inFlight, DURATION_MS);
+    const bestCase = await run(real, controlPlaneCpu, best, inFlight, DURATION_MS);
     await Promise.all([bare.close(), real.close()]);
     const fmt = (n: number) => n.toFixed(2);
     const row = (name: string, r: Result) =>
-      `| ${inFlight} | ${name} | ${Math.round(r.pairsPerSecond)} | ${(r.pairsPerSecond / baseline.pairsPerSecond).toFixed(2)}× | ${fmt(r.admitP50)} | ${fmt(r.admitP99)} | ${fmt(r.pairP50)} | ${fmt(r.pairP99)} |`;
+      `| ${inFlight} | ${name} | ${Math.round(r.pairsPerSecond)} | ${(r.pairsPerSecond / baseline.pairsPerSecond).toFixed(2)}× | ${fmt(r.admitP50)} | ${fmt(r.admitP99)} | ${fmt(r.pairP50)} | ${fmt(r.pairP99)} | ${Math.round(r.serverCpuUs)} | ${Math.round(r.redisCpuUs)} |`;
     rows.push(
       row("bare channel (baseline)", baseline),
       row("control plane + Redis, 64 users × concurrency 4", withLimits),
@@ -139,15 +151,19 @@ try {
     [
       `### Lease channel: admit+release pairs through one control plane (${DURATION_MS / 1000} s per row)`,
       "",
-      "| in flight | target | pairs/s | vs bare | admit p50 ms | admit p99 ms | pair p50 ms | pair p99 ms |",
-      "|---|---|---|---|---|---|---|---|",
+      "| in flight | target | pairs/s | vs bare | admit p50 ms | admit p99 ms | pair p50 ms | pair p99 ms | server CPU µs/pair | Redis CPU µs/pair |",
+      "|---|---|---|---|---|---|---|---|---|---|",
       ...rows,
       "",
       "Budget (DESIGN.md §8): ≥ 10,000 pairs/s at 64 in flight with per-user limits in force and ≥ 0.6× the bare",
       "channel; admit p50 at 1 in flight ≤ 2× the bare channel's.",
+      "Server CPU is the process answering the channel (the control plane; the echo server for the bare row), read",
+      "from /proc; Redis CPU from INFO cpu (the whole server, so other tenants of the same Redis count too).",
       "",
     ].join("\n"),
   );
 } finally {
+  echoCpu.close();
+  controlPlaneCpu.close();
   await Promise.all([echo.stop(), switchyard.stop()]);
 }

@@ -13,6 +13,8 @@ const PORT = 8787;
 /** A running Portkey gateway, and the headers that make it forward to an OpenAI-compatible upstream. */
 export interface Portkey {
   url: string;
+  /** The server's process id (for CPU readings). */
+  pid: number;
   headers(upstream: string): Record<string, string>;
   stop(): Promise<void>;
 }
@@ -41,6 +43,7 @@ export async function startPortkey(): Promise<Portkey> {
   }
   return {
     url,
+    pid: child.pid ?? 0,
     headers: (upstream) => ({
       authorization: "Bearer sk-bench-portkey",
       "x-portkey-provider": "openai",

@@ -7,10 +7,14 @@ import { createTestDatabase } from "../../test/support/test-database.js";
 import { type ServerProcess, startServerProcess } from "./processes.js";
 import type { Admin } from "./tenants.js";
 
-/** BENCH_PROFILE_DIR=dir writes CPU profiles of the Switchyard processes there (open them in Chrome DevTools). */
-const PROFILE_ARGS = process.env.BENCH_PROFILE_DIR
-  ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
-  : [];
+/**
+ * BENCH_PROFILE_DIR=dir writes CPU profiles of the Switchyard processes there (open them in Chrome DevTools);
+ * BENCH_NODE_ARGS adds Node options to both processes (e.g. `--perf-basic-prof` for `perf record`).
+ */
+const PROFILE_ARGS = [
+  ...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+  ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+];
 
 /** Switchyard as a benchmark runs it: a control plane (and optionally a data plane) as their own processes. */
 export interface BenchSwitchyard {
