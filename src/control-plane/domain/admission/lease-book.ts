@@ -37,7 +37,8 @@ export type LeaseEntry =
  * Lease records keyed by lease id (which is derived from the request, so a resent admit finds its record). A record
  * outlives its slots by `graceMs`, so a lease whose slots expired unreleased can still be told apart (and billed as
  * abandoned). A released lease leaves a tombstone for one TTL, so a renew that was already on its way cannot bring
- * it back from its ticket (docs/adr/0004-lease-reassertion.md).
+ * it back from its ticket (docs/adr/0004-lease-reassertion.md). Tombstones live under their own prefix: the sweep of
+ * live records (`all`) never reads them, so its cost follows the leases running, not the requests of the last TTL.
  */
 export class LeaseBook {
   readonly #map: ExpiringMap;
@@ -57,18 +58,27 @@ export class LeaseBook {
 
   /** The live record; null when there is none (never written, released, or claimed as abandoned). */
   async get(leaseId: string): Promise<LeaseRecord | null> {
-    const entry = await this.read(leaseId);
-    return entry.state === "live" ? entry.record : null;
+    const [value = null, tombstone = null] = await this.#map.getMany([key(leaseId), tombstoneKey(leaseId)]);
+    return tombstone === null ? parse(value) : null;
   }
 
   /** The entry, telling a released lease from one that is merely unknown here. */
   async read(leaseId: string): Promise<LeaseEntry> {
-    return parse(await this.#map.get(key(leaseId)));
+    const [value = null, tombstone = null] = await this.#map.getMany([key(leaseId), tombstoneKey(leaseId)]);
+    if (tombstone !== null || value === EARLIER_TOMBSTONE) return { state: "released" };
+    const record = parse(value);
+    return record ? { state: "live", record } : { state: "missing" };
   }
 
-  /** Replaces the record with a tombstone that lasts `ttlMs`. */
+  /**
+   * Replaces the record with a tombstone that lasts `ttlMs`. The tombstone is written first: a reader between the
+   * two writes already sees the lease as released.
+   */
   async markReleased(record: LeaseRecord): Promise<void> {
-    await this.#map.set(key(record.leaseId), TOMBSTONE, Math.max(1, record.ttlMs));
+    await Promise.all([
+      this.#map.set(tombstoneKey(record.leaseId), "1", Math.max(1, record.ttlMs)),
+      this.#map.delete(key(record.leaseId)),
+    ]);
   }
 
   /**
@@ -82,23 +92,28 @@ export class LeaseBook {
 
   /** Every live record (for AdminService.ListLeases and the abandoned-lease sweep); a scan, not for the hot path. */
   async *all(): AsyncIterable<LeaseRecord> {
-    for await (const entry of this.#map.scan("lease:")) {
-      const parsed = parse(entry.value);
-      if (parsed.state === "live") yield parsed.record;
+    for await (const entry of this.#map.scan(LIVE_PREFIX)) {
+      const record = parse(entry.value);
+      if (record) yield record;
     }
   }
 }
 
-const TOMBSTONE = '{"released":true}';
+const LIVE_PREFIX = "lease:";
 
-const key = (leaseId: string): string => `lease:${leaseId}`;
+const key = (leaseId: string): string => `${LIVE_PREFIX}${leaseId}`;
 
-function parse(value: string | null): LeaseEntry {
-  if (value === null) return { state: "missing" };
-  if (value === TOMBSTONE) return { state: "released" };
+const tombstoneKey = (leaseId: string): string => `released-lease:${leaseId}`;
+
+/** The tombstone of the release before tombstones had their own prefix (found during a rolling upgrade). */
+const EARLIER_TOMBSTONE = '{"released":true}';
+
+/** A stored record; null for none, a tombstone, or an unreadable value. */
+function parse(value: string | null): LeaseRecord | null {
+  if (value === null || value === EARLIER_TOMBSTONE) return null;
   try {
-    return { state: "live", record: JSON.parse(value) as LeaseRecord };
+    return JSON.parse(value) as LeaseRecord;
   } catch {
-    return { state: "missing" };
+    return null;
   }
 }
