@@ -164,4 +164,67 @@ describe.each(IMPLEMENTATIONS)("acquirePair on $name", (implementation) => {
     expect(result).toEqual({ granted: true, choice: 0 });
     expect(expired).toContainEqual([a, "stale"]);
   });
+
+  it("serves pair admits and releases asked for at the same moment in the order they were asked", async () => {
+    const pair = (holder: string) =>
+      store.acquirePair({
+        holder,
+        ttlMs: 60_000,
+        first: { key: user, limit: 2 },
+        choices: [
+          { key: a, limit: 10, rank: 0 },
+          { key: b, limit: 10, rank: 0 },
+        ],
+      });
+    await pair("h0");
+    // One turn of the event loop: a release, then four admits racing for the user's two slots.
+    const [released, ...admits] = await Promise.all([
+      store.releaseAll([user, a], "h0"),
+      pair("h1"),
+      pair("h2"),
+      pair("h3"),
+      pair("h4"),
+    ]);
+    expect(released).toEqual([true, true]);
+    expect(admits.map((r) => r.granted)).toEqual([true, true, false, false]);
+    // The two granted took different accounts (least loaded first), and the limit held.
+    expect(admits.slice(0, 2)).toEqual([
+      { granted: true, choice: 0 },
+      { granted: true, choice: 1 },
+    ]);
+    expect(await loadOf(user)).toEqual({ inUse: 2, waiting: 0 });
+    const [again, gone] = await Promise.all([
+      store.releaseAll([user, a], "h1"),
+      store.releaseAll([user, a], "h1"),
+    ]);
+    expect([again, gone]).toEqual([
+      [true, true],
+      [false, false],
+    ]);
+  });
+
+  it("hands a slot freed by a release to the key's waiter before a pair admit asked for at the same moment", async () => {
+    await store.acquire({ key: user, holder: "running", limit: 1, ttlMs: 60_000 });
+    const waiter = store.acquire({
+      key: user,
+      holder: "waiting",
+      limit: 1,
+      ttlMs: 60_000,
+      wait: { maxWaiting: 5, timeoutMs: 10_000 },
+    });
+    await expect.poll(async () => (await loadOf(user))?.waiting).toBe(1);
+    const [released, admit] = await Promise.all([
+      store.releaseAll([user], "running"),
+      store.acquirePair({
+        holder: "newcomer",
+        ttlMs: 60_000,
+        first: { key: user, limit: 1 },
+        choices: [{ key: a, limit: 1, rank: 0 }],
+      }),
+    ]);
+    expect(released).toEqual([true]);
+    expect(admit).toEqual({ granted: false, reason: "first_busy" });
+    expect(await waiter).toMatchObject({ granted: true });
+    expect(await loadOf(user)).toEqual({ inUse: 1, waiting: 0 });
+  });
 });

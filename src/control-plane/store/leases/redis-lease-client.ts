@@ -5,7 +5,7 @@ import { LEASE_SCRIPT_KEYS, LEASE_SCRIPTS, MULTI_KEY_SCRIPTS } from "./redis-lea
 /** The five Redis keys of one slot key (see redis-lease-scripts.ts), in script order. */
 export type SlotKeys = readonly [string, string, string, string, string];
 
-type ScriptArg = string | number;
+export type ScriptArg = string | number;
 
 /** The lease scripts as ioredis commands (defined by {@link createLeaseClient}). */
 export interface LeaseCommands {
@@ -16,10 +16,8 @@ export interface LeaseCommands {
   leaseRenew(...keysAndArgs: ScriptArg[]): Promise<unknown>;
   leaseReassert(...keysAndArgs: ScriptArg[]): Promise<unknown>;
   leaseLoad(...keysAndArgs: ScriptArg[]): Promise<unknown>;
-  /** Multi-key: the first argument is the number of keys. */
-  leaseAcquirePair(...countKeysAndArgs: ScriptArg[]): Promise<unknown>;
-  /** Multi-key: the first argument is the number of keys. */
-  leaseReleaseAll(...countKeysAndArgs: ScriptArg[]): Promise<unknown>;
+  /** Multi-key: the first argument is the number of keys (slot key bases). */
+  leaseBatch(...countKeysAndArgs: ScriptArg[]): Promise<unknown>;
 }
 
 /** A command connection with the lease scripts defined on it. */

@@ -171,78 +171,119 @@ return finish(redis.call('ZCARD', H), redis.call('ZCARD', Q), 0)
 `;
 
 /**
- * acquirePair — KEYS: the five keys of the first slot key, then five per choice. ARGV: holder, ttlMs, first limit,
- * then limit, rank, lead (1/0) per choice. Takes a slot on the first key and on the best free choice (lowest rank,
- * then lowest holders/limit, then list order), or nothing. A key with anyone queued counts as busy and is left
- * untouched (its waiters are served by the per-key scripts). Answers a = GRANTED (b = the choice's index) | BUSY
- * (b = 0: the first key is busy; b = 1: no choice is free, or the lead is not), and the expired holders as
- * "<key index>|<holder>" (0 = the first key).
+ * batch — the hot path's pair admits and releases, many in one step (one script run per event-loop turn of the
+ * replica instead of one per operation: the Lua entry and the round trip are paid once). KEYS: the slot keys'
+ * bases (`<prefix>{<slot key>}`); a slot's five keys are the base plus `:h`, `:q`, `:d`, `:w`, `:l` (the layout of
+ * the per-key scripts above). ARGV: the operations in order, each a tag and its fields:
+ *
+ * - `P` (pair): holder, ttlMs, choice count n, first slot's key index and limit, then per choice its key index,
+ *   limit, rank and lead (1/0) — {@link LeaseStore.acquirePair}: a slot on the first key and on the best free choice
+ *   (lowest rank, then lowest holders/limit, then list order), or nothing. A key with anyone queued counts as busy
+ *   and is left untouched (its waiters are served by the per-key scripts). Answers status (GRANTED | BUSY) and b
+ *   (granted: the choice's index; busy: 0 = the first key is busy, 1 = no choice is free, or the lead is not).
+ * - `R` (release): holder, key count n, the key indexes — the release script on each key in turn. Answers one 1/0
+ *   per key (held or not).
+ *
+ * Operations run in order; each key's expired holders are pruned once per run, before its first use. The answer is
+ * every operation's answer in order, then the expired holders as "<key index>|<holder>" (1-based key indexes).
  */
-const ACQUIRE_PAIR = `
+const BATCH = `
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local holder, ttl, first_limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local expired = {}
-local function holders_of(i) return KEYS[i * 5 + 1] end
-local function quiet(i) return redis.call('ZCARD', KEYS[i * 5 + 2]) == 0 end
+local expired, pruned = {}, {}
 local function prune(i)
-  local gone = redis.call('ZRANGEBYSCORE', holders_of(i), '-inf', now)
+  if pruned[i] then return end
+  pruned[i] = true
+  local H = KEYS[i] .. ':h'
+  local gone = redis.call('ZRANGEBYSCORE', H, '-inf', now)
   if #gone > 0 then
-    redis.call('ZREMRANGEBYSCORE', holders_of(i), '-inf', now)
+    redis.call('ZREMRANGEBYSCORE', H, '-inf', now)
     for _, h in ipairs(gone) do expired[#expired + 1] = i .. '|' .. h end
   end
 end
+local function queued(i) return redis.call('ZCARD', KEYS[i] .. ':q') > 0 end
 -- holders / limit when a slot is free for the holder, 0 when unlimited or already held, -1 when busy
-local function free_load(i, limit)
-  if not quiet(i) then return -1 end
+local function free_load(i, limit, holder)
+  if queued(i) then return -1 end
   prune(i)
-  if limit == 0 or redis.call('ZSCORE', holders_of(i), holder) then return 0 end
-  local used = redis.call('ZCARD', holders_of(i))
+  if limit == 0 or redis.call('ZSCORE', KEYS[i] .. ':h', holder) then return 0 end
+  local used = redis.call('ZCARD', KEYS[i] .. ':h')
   if used >= limit then return -1 end
   return used / limit
 end
-if free_load(0, first_limit) < 0 then return {${ScriptStatus.BUSY}, 0, 0, expired} end
-local best, best_rank, best_load = -1, 0, 0
-for i = 1, #KEYS / 5 - 1 do
-  local base = 4 + (i - 1) * 3
-  local limit, rank, lead = tonumber(ARGV[base]), tonumber(ARGV[base + 1]), ARGV[base + 2] == '1'
-  local load = free_load(i, limit)
-  if load < 0 then
-    if lead then return {${ScriptStatus.BUSY}, 1, 0, expired} end
-  elseif best < 0 or rank < best_rank or (rank == best_rank and load < best_load) then
-    best, best_rank, best_load = i, rank, load
+-- Serves the queue head first while slots are free (the per-key scripts' promote); limit -1 (unknown) serves nobody.
+local function serve_queue(i)
+  local base = KEYS[i]
+  local H, Q, D, W, L = base .. ':h', base .. ':q', base .. ':d', base .. ':w', base .. ':l'
+  local function drop_waiter(token)
+    redis.call('ZREM', Q, token)
+    redis.call('ZREM', D, token)
+    redis.call('HDEL', W, token)
+  end
+  for _, token in ipairs(redis.call('ZRANGEBYSCORE', D, '-inf', now)) do drop_waiter(token) end
+  local limit = tonumber(redis.call('GET', L) or '-1')
+  while limit >= 0 do
+    local token = redis.call('ZRANGE', Q, 0, 0)[1]
+    if not token then break end
+    local raw = redis.call('HGET', W, token)
+    if raw then
+      local waiter = cjson.decode(raw)
+      if not redis.call('ZSCORE', H, waiter.h) and limit > 0 and redis.call('ZCARD', H) >= limit then break end
+      drop_waiter(token)
+      redis.call('ZADD', H, now + waiter.t, waiter.h)
+      redis.call('PUBLISH', waiter.c, token)
+    else
+      drop_waiter(token)
+    end
+  end
+  if redis.call('ZCARD', Q) == 0 then redis.call('DEL', L) end
+end
+local answer, at = {}, 1
+local function pair()
+  local holder, ttl, n = ARGV[at + 1], tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+  local first, first_limit = tonumber(ARGV[at + 4]), tonumber(ARGV[at + 5])
+  local choices = at + 6
+  at = choices + n * 4
+  if free_load(first, first_limit, holder) < 0 then return ${ScriptStatus.BUSY}, 0 end
+  local best, best_rank, best_load = -1, 0, 0
+  for c = 0, n - 1 do
+    local base = choices + c * 4
+    local key, limit, rank = tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
+    local load = free_load(key, limit, holder)
+    if load < 0 then
+      if ARGV[base + 3] == '1' then return ${ScriptStatus.BUSY}, 1 end
+    elseif best < 0 or rank < best_rank or (rank == best_rank and load < best_load) then
+      best, best_rank, best_load = c, rank, load
+    end
+  end
+  if best < 0 then return ${ScriptStatus.BUSY}, 1 end
+  redis.call('ZADD', KEYS[first] .. ':h', now + ttl, holder)
+  redis.call('ZADD', KEYS[tonumber(ARGV[choices + best * 4])] .. ':h', now + ttl, holder)
+  return ${ScriptStatus.GRANTED}, best
+end
+while at <= #ARGV do
+  local tag = ARGV[at]
+  if tag == 'P' then
+    local status, b = pair()
+    answer[#answer + 1] = status
+    answer[#answer + 1] = b
+  else
+    local holder, n = ARGV[at + 1], tonumber(ARGV[at + 2])
+    for k = 1, n do
+      local i = tonumber(ARGV[at + 2 + k])
+      prune(i)
+      answer[#answer + 1] = redis.call('ZREM', KEYS[i] .. ':h', holder)
+      if queued(i) then serve_queue(i) end
+    end
+    at = at + 3 + n
   end
 end
-if best < 0 then return {${ScriptStatus.BUSY}, 1, 0, expired} end
-redis.call('ZADD', holders_of(0), now + ttl, holder)
-redis.call('ZADD', holders_of(best), now + ttl, holder)
-return {${ScriptStatus.GRANTED}, best - 1, 0, expired}
-`;
-
-/**
- * releaseAll — KEYS: five per slot key. ARGV: holder. The release script on each slot key in turn (its prelude
- * included), in one step. Answers one 1/0 per key (held or not), then the expired holders as "<key index>|<holder>".
- */
-const RELEASE_ALL = `
-local function release_slot(base, holder)
-${PRELUDE.replace("local H, Q, D, W, L = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]", "local H, Q, D, W, L = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4], KEYS[base + 5]")}
-  local removed = redis.call('ZREM', H, holder)
-  promote(stored_limit())
-  if redis.call('ZCARD', Q) == 0 then redis.call('DEL', L) end
-  return removed, expired
-end
-local answer, gone = {}, {}
-for i = 0, #KEYS / 5 - 1 do
-  local removed, expired = release_slot(i * 5, ARGV[1])
-  answer[#answer + 1] = removed
-  for _, h in ipairs(expired) do gone[#gone + 1] = i .. '|' .. h end
-end
-answer[#answer + 1] = gone
+answer[#answer + 1] = expired
 return answer
 `;
 
 /** Scripts over several slot keys; ioredis takes their key count as the first argument. */
-export const MULTI_KEY_SCRIPTS = { leaseAcquirePair: ACQUIRE_PAIR, leaseReleaseAll: RELEASE_ALL } as const;
+export const MULTI_KEY_SCRIPTS = { leaseBatch: BATCH } as const;
 
 /** The scripts by the command name ioredis defines for each; each takes the five keys listed above. */
 export const LEASE_SCRIPTS = {

@@ -20,6 +20,7 @@ import {
   type WaitOptions,
 } from "./lease-store.js";
 import { PendingWait } from "./pending-wait.js";
+import { LeaseBatch } from "./redis-lease-batch.js";
 import {
   createLeaseClient,
   createWakeSubscriber,
@@ -66,13 +67,16 @@ interface RedisWaiter {
 
 /**
  * The production {@link LeaseStore}: state in Redis, each operation one atomic Lua script (redis-lease-scripts.ts)
- * timed by the Redis server's clock, so any number of replicas sharing one Redis respect limits and FIFO together.
+ * timed by the Redis server's clock — the hot path's pair admits and releases batched per event-loop turn into one
+ * script run (redis-lease-batch.ts) — so any number of replicas sharing one Redis respect limits and FIFO together.
  * Each instance stands for one control-plane replica: it has its own subscriber connection and channel, on which
  * the script that grants a slot to one of its waiters publishes that waiter's token. Each waiter also polls
  * slowly (and at its key's next holder expiry when it could be served by it), so lost wake-ups only cost time.
  */
 export class RedisLeaseStore implements LeaseStore {
   readonly #client: LeaseClient;
+  /** Pair admits and releases, one script run per event-loop turn. */
+  readonly #batch: LeaseBatch;
   readonly #subscriber: Redis;
   readonly #prefix: string;
   readonly #channel: string;
@@ -99,6 +103,12 @@ export class RedisLeaseStore implements LeaseStore {
     this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.#log = options.log;
     this.#listeners = new ExpiryListeners(options.log);
+    this.#batch = new LeaseBatch({
+      run: (bases, args) => this.#client.leaseBatch(bases.length, ...bases, ...args),
+      baseOf: (key) => this.#base(key),
+      reportExpired: (key, holders) => this.#listeners.report(key, holders),
+      unavailable: storeUnavailable,
+    });
   }
 
   /** Connects both connections and subscribes to this replica's channel; rejects with STORE_UNAVAILABLE. */
@@ -197,24 +207,7 @@ export class RedisLeaseStore implements LeaseStore {
   async acquirePair(request: PairRequest): Promise<PairResult> {
     this.#assertOpen();
     assertPairRequest(request);
-    const slotKeys = [request.first.key, ...request.choices.map((c) => c.key)];
-    const keys = slotKeys.flatMap((key) => this.#keys(key));
-    const args = [
-      request.holder,
-      request.ttlMs,
-      request.first.limit,
-      ...request.choices.flatMap((c) => [c.limit, c.rank, c.lead ? 1 : 0]),
-    ];
-    const reply = parseScriptReply(
-      await guarded(() => this.#client.leaseAcquirePair(keys.length, ...keys, ...args)),
-    );
-    for (const entry of reply.expired) {
-      const bar = entry.indexOf("|");
-      const key = slotKeys[Number(entry.slice(0, bar))];
-      if (key !== undefined) this.#listeners.report(key, [entry.slice(bar + 1)]);
-    }
-    if (reply.a === ScriptStatus.GRANTED) return { granted: true, choice: reply.b };
-    return { granted: false, reason: reply.b === 0 ? "first_busy" : "choice_busy" };
+    return this.#batch.acquirePair(request);
   }
 
   async renew(key: string, holder: string, ttlMs: number): Promise<boolean> {
@@ -251,17 +244,7 @@ export class RedisLeaseStore implements LeaseStore {
     this.#assertOpen();
     for (const key of keys) assertSlotRef(key, holder);
     if (keys.length === 0) return [];
-    const slotKeys = keys.flatMap((key) => this.#keys(key));
-    const reply = await guarded(() => this.#client.leaseReleaseAll(slotKeys.length, ...slotKeys, holder));
-    if (!Array.isArray(reply) || reply.length !== keys.length + 1) {
-      throw new Error("lease store: malformed releaseAll reply");
-    }
-    for (const entry of reply[keys.length] as string[]) {
-      const bar = entry.indexOf("|");
-      const key = keys[Number(entry.slice(0, bar))];
-      if (key !== undefined) this.#listeners.report(key, [entry.slice(bar + 1)]);
-    }
-    return keys.map((_, i) => reply[i] === 1);
+    return this.#batch.releaseAll(keys, holder);
   }
 
   async loads(keys: readonly string[]): Promise<Map<string, SlotLoad>> {
@@ -344,9 +327,14 @@ export class RedisLeaseStore implements LeaseStore {
     }
   }
 
-  /** The slot key's five Redis keys; one hash tag keeps them in one cluster slot. */
+  /** The common start of a slot key's Redis keys; one hash tag keeps them in one cluster slot. */
+  #base(key: string): string {
+    return `${this.#prefix}{${key}}`;
+  }
+
+  /** The slot key's five Redis keys. */
   #keys(key: string): SlotKeys {
-    const base = `${this.#prefix}{${key}}`;
+    const base = this.#base(key);
     return [`${base}:h`, `${base}:q`, `${base}:d`, `${base}:w`, `${base}:l`];
   }
 
