@@ -83,4 +83,24 @@ describe.each(implementations)("ExpiringMap on %s", (_name, make) => {
     ]);
     for (const e of seen) expect(e.expiresAt).toBeGreaterThan(Date.now() + 50_000);
   });
+
+  it("applies writes asked for at the same moment in order, and reads asked for after them see them", async () => {
+    const map = make();
+    const [, deletedMissing, , deleted, , read, many, absent] = await Promise.all([
+      map.set("k", "1", 60_000),
+      map.delete("never-set"),
+      map.set("gone", "x", 60_000),
+      map.delete("gone"),
+      map.set("k", "2", 60_000),
+      map.get("k"),
+      map.getMany(["k", "gone"]),
+      map.setIfAbsent("k", "3", 60_000),
+    ]);
+    expect(deletedMissing).toBe(false);
+    expect(deleted).toBe(true);
+    expect(read).toBe("2");
+    expect(many).toEqual(["2", null]);
+    expect(absent).toBe(false);
+    expect(await map.get("k")).toBe("2");
+  });
 });
