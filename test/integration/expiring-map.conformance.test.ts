@@ -59,6 +59,15 @@ describe.each(implementations)("ExpiringMap on %s", (_name, make) => {
     expect(await map.get("k")).toBe("first");
   });
 
+  it("sets a key unless another one exists", async () => {
+    const map = make();
+    expect(await map.setUnless("record", "v1", 60_000, "tombstone")).toBe(true);
+    expect(await map.get("record")).toBe("v1");
+    await map.set("tombstone", "1", 60_000);
+    expect(await map.setUnless("record", "v2", 60_000, "tombstone")).toBe(false);
+    expect(await map.get("record")).toBe("v1");
+  });
+
   it("forgets entries after their TTL and a touch extends it", async () => {
     const map = make();
     await map.set("short", "x", 80);

@@ -19,6 +19,7 @@ function countingMap(clock: ManualClock): { map: ExpiringMap; reads: string[] } 
     },
     set: (key, value, ttlMs) => inner.set(key, value, ttlMs),
     setIfAbsent: (key, value, ttlMs) => inner.setIfAbsent(key, value, ttlMs),
+    setUnless: (key, value, ttlMs, blocker) => inner.setUnless(key, value, ttlMs, blocker),
     touch: (key, ttlMs) => inner.touch(key, ttlMs),
     delete: (key) => inner.delete(key),
     deleteIfEquals: (key, expected) => inner.deleteIfEquals(key, expected),

@@ -349,7 +349,7 @@ export class AdmissionService {
       pick = await this.#credentials.withCredential(await this.#deps.picker.pick(request), request);
     } catch (err) {
       // No account now: the record keeps the user slot only, for the release that follows.
-      await this.#deps.book.put(record);
+      await this.#deps.book.update(record);
       throw err;
     }
     Object.assign(record, {
@@ -359,7 +359,11 @@ export class AdmissionService {
       sticky: pick.sticky,
       expiresAt: this.#deps.clock.now() + record.ttlMs,
     });
-    await this.#deps.book.put(record);
+    if (!(await this.#deps.book.update(record))) {
+      // Released while this reroute ran: the account slot just taken goes back.
+      await this.#deps.leases.release(accountSlotKey(pick.account.view.id), leaseId);
+      throw new SwitchyardError(ErrorCode.LEASE_NOT_FOUND);
+    }
     return {
       record,
       ticket: this.#deps.tickets.seal(record),

@@ -51,9 +51,22 @@ export class LeaseBook {
     this.#graceMs = graceMs;
   }
 
+  /** Writes a new lease's record (or puts back one claimed in vain). */
   async put(record: LeaseRecord): Promise<void> {
-    const ttl = Math.max(1, record.expiresAt - this.#clock.now()) + this.#graceMs;
-    await this.#map.set(key(record.leaseId), JSON.stringify(record), ttl);
+    await this.#map.set(key(record.leaseId), JSON.stringify(record), this.#recordTtl(record));
+  }
+
+  /**
+   * Writes a running lease's changed record unless the lease was released meanwhile (a renew or a reroute racing the
+   * release): false, and nothing written, when its tombstone is there.
+   */
+  async update(record: LeaseRecord): Promise<boolean> {
+    const id = record.leaseId;
+    return this.#map.setUnless(key(id), JSON.stringify(record), this.#recordTtl(record), tombstoneKey(id));
+  }
+
+  #recordTtl(record: LeaseRecord): number {
+    return Math.max(1, record.expiresAt - this.#clock.now()) + this.#graceMs;
   }
 
   /** The live record; null when there is none (never written, released, or claimed as abandoned). */

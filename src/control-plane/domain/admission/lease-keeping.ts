@@ -86,7 +86,8 @@ export class LeaseKeeping {
   /**
    * Extends the lease's slots. A lease whose slots expired, or whose record is gone (claimed as abandoned, or lost
    * with the store), is counted again from its ticket — above the limits if need be, so what runs upstream is what
-   * is counted and new admits wait. A released lease is never revived.
+   * is counted and new admits wait. A released lease is never revived: a renew racing the release finds the
+   * tombstone the release writes before it frees the slots, and gives back what it re-asserted.
    */
   async renew(input: RenewInput): Promise<Renewal> {
     const entry = await this.#deps.book.read(input.leaseId);
@@ -103,7 +104,10 @@ export class LeaseKeeping {
         : null,
     ]);
     record.expiresAt = now + record.ttlMs;
-    await this.#deps.book.put(record);
+    if (!(await this.#deps.book.update(record))) {
+      await freeLeaseSlots(this.#deps.leases, record, record.userSlotHeld);
+      throw new SwitchyardError(ErrorCode.LEASE_NOT_FOUND);
+    }
     const reasserted = entry.state !== "live" || user === "recreated" || account === "recreated";
     if (reasserted) {
       this.#deps.log.info(
@@ -142,30 +146,26 @@ export class LeaseKeeping {
     if (input.userSlotOnly) {
       if (record.userSlotHeld) await this.#deps.leases.release(userKey, record.leaseId);
       record.userSlotHeld = false;
-      await this.#deps.book.put(record);
+      await this.#deps.book.update(record);
       return true;
     }
     if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
-    await Promise.all([
-      freeLeaseSlots(this.#deps.leases, record, record.userSlotHeld),
-      this.#deps.book.markReleased(record),
-    ]);
+    await this.#deps.book.markReleased(record);
+    await freeLeaseSlots(this.#deps.leases, record, record.userSlotHeld);
     await this.#afterSuccess(record, input);
     return true;
   }
 
   /**
-   * The release of a lease its holder names by ticket: the slots the ticket names are freed and the record replaced
-   * by its tombstone in one round of commands, without reading the record first. The holder's ticket is its latest
+   * The release of a lease its holder names by ticket: the record is replaced by its tombstone and the slots the
+   * ticket names are freed, without reading the record first. The holder's ticket is its latest
    * (a reroute issues a new one), and freeing a slot the lease no longer holds is a no-op, so this frees exactly
-   * what the record would have named.
+   * what the record would have named. The tombstone goes first, so a renew racing this release sees it (see renew).
    */
   async #releaseSealed(record: LeaseRecord, input: ReleaseInput): Promise<boolean> {
     if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
-    const [held] = await Promise.all([
-      freeLeaseSlots(this.#deps.leases, record, true),
-      this.#deps.book.markReleased(record),
-    ]);
+    await this.#deps.book.markReleased(record);
+    const held = await freeLeaseSlots(this.#deps.leases, record, true);
     if (!held) return false;
     await this.#afterSuccess(record, input);
     return true;

@@ -9,6 +9,8 @@ export interface ExpiringMap {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Sets the value only when the key is absent; true when it was set. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Sets the value unless the key `blocker` exists, in one atomic step; true when it was set. */
+  setUnless(key: string, value: string, ttlMs: number, blocker: string): Promise<boolean>;
   /** Moves a key's expiry to `ttlMs` from now; false when the key is gone. */
   touch(key: string, ttlMs: number): Promise<boolean>;
   /** True when the key existed. */

@@ -57,6 +57,11 @@ export class LocallyCachedMap implements ExpiringMap {
     return this.#shared.setIfAbsent(key, value, ttlMs);
   }
 
+  async setUnless(key: string, value: string, ttlMs: number, blocker: string): Promise<boolean> {
+    this.#local.delete(key);
+    return this.#shared.setUnless(key, value, ttlMs, blocker);
+  }
+
   touch(key: string, ttlMs: number): Promise<boolean> {
     return this.#shared.touch(key, ttlMs);
   }

@@ -30,6 +30,12 @@ export class MemoryExpiringMap implements ExpiringMap {
     return true;
   }
 
+  async setUnless(key: string, value: string, ttlMs: number, blocker: string): Promise<boolean> {
+    if (this.#live(blocker)) return false;
+    await this.set(key, value, ttlMs);
+    return true;
+  }
+
   async touch(key: string, ttlMs: number): Promise<boolean> {
     const entry = this.#live(key);
     if (!entry) return false;

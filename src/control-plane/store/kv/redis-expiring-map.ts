@@ -2,6 +2,11 @@ import type { Redis } from "ioredis";
 import { ErrorCode, SwitchyardError } from "../../../shared/errors.js";
 import type { ExpiringMap } from "./expiring-map.js";
 
+/** Set unless another key exists, in one atomic step. KEYS: the key, the blocker. ARGV: value, ttlMs. */
+const SET_UNLESS = `if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
 /** Compare-and-delete in one atomic step. */
 const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -73,6 +78,14 @@ export class RedisExpiringMap implements ExpiringMap {
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     this.#flush();
     return (await guard(this.#redis.set(this.#prefix + key, value, "PX", ttlMs, "NX"))) === "OK";
+  }
+
+  async setUnless(key: string, value: string, ttlMs: number, blocker: string): Promise<boolean> {
+    this.#flush();
+    const set = await guard(
+      this.#redis.eval(SET_UNLESS, 2, this.#prefix + key, this.#prefix + blocker, value, ttlMs),
+    );
+    return set === 1;
   }
 
   async touch(key: string, ttlMs: number): Promise<boolean> {
