@@ -185,6 +185,25 @@ describe("duplicate usage reports", () => {
     expect(afterSecond).toEqual(afterFirst);
   });
 
+  it("bill one batch of several users that names a request twice: every request once, each user its own", async () => {
+    const [one, two] = await Promise.all([
+      seedTenant(cp.admin, { balanceUsd: "10" }),
+      seedTenant(cp.admin, { balanceUsd: "10" }),
+    ]);
+    const ofOne = reports(one);
+    const batch = [...ofOne, ...reports(two), ofOne[1] as (typeof ofOne)[number]];
+
+    const answer = await cp.gateway.reportUsage({ records: batch });
+
+    expect([answer.recorded, answer.duplicates]).toEqual([6, 1]);
+    for (const tenant of [one, two]) {
+      const after = await ledgerOf(cp.admin, tenant);
+      expect(after.records).toHaveLength(3);
+      expect(after.balance).toBe("9.98308");
+      expect(after.quotaUsed).toBe(BATCH_COST);
+    }
+  });
+
   it("bill a batch once when two data planes retry it at the same moment", async () => {
     const tenant = await seedTenant(cp.admin, { balanceUsd: "10" });
     const batch = reports(tenant);

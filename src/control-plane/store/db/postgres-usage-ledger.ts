@@ -7,7 +7,7 @@ import { type Cost, computeCost, lookupPrice, type Price } from "../../domain/bi
 import type { LedgerResult, UsageInput, UsageLedger } from "../../domain/billing/usage-ledger.js";
 import type { BilledUsage, ChangeFeed } from "../../domain/change-feed.js";
 import { databaseUnavailable, isDatabaseUnavailable } from "./database-errors.js";
-import { applyCost, type GroupTerms, writeUsageRecord } from "./usage-record-sql.js";
+import { applyCosts, type GroupTerms, writeUsageRecords } from "./usage-record-sql.js";
 
 const CACHE_MAX_AGE_MS = 10_000;
 
@@ -34,7 +34,8 @@ interface Committed {
 }
 
 /**
- * The usage ledger on PostgreSQL. One transaction per batch: each record is written on its request id (a duplicate
+ * The usage ledger on PostgreSQL. One transaction per batch, of a few statements whatever the batch's size (the records
+ * in one insert, then the money per user and per key in one update each): each record is written on its request id (a duplicate
  * changes nothing; a real report replaces an `abandoned` record), and only a record actually written moves money
  * (user balance for balance groups, key quota for all). A record the database refuses (a value it cannot take) is
  * isolated by writing the batch's records one by one, logged and counted, and never blocks the rest. Prices and
@@ -131,14 +132,15 @@ export class PostgresUsageLedger implements UsageLedger {
   async #commit(priced: readonly PricedUsage[]): Promise<Committed> {
     const committed: Committed = { written: [], billed: new Map(), replaced: 0 };
     await this.#orm.em.fork().transactional(async (em) => {
-      for (const usage of priced) {
-        const result = await writeUsageRecord(em, usage.input, usage.terms, usage.cost);
-        if (!result.written) continue;
-        await applyCost(em, usage.input, usage.terms, usage.cost);
+      const results = await writeUsageRecords(em, priced);
+      for (const [i, result] of results.entries()) {
+        const usage = priced[i];
+        if (!usage || !result.written) continue;
         committed.written.push(usage);
         if (result.replaced) committed.replaced++;
         if (usage.cost.total !== 0n) addBilled(committed, usage, result.subscriptionId);
       }
+      await applyCosts(em, committed.written);
     });
     return committed;
   }
