@@ -86,8 +86,8 @@ export class LeaseKeeping {
   /**
    * Extends the lease's slots. A lease whose slots expired, or whose record is gone (claimed as abandoned, or lost
    * with the store), is counted again from its ticket — above the limits if need be, so what runs upstream is what
-   * is counted and new admits wait. A released lease is never revived: a renew racing the release finds the
-   * tombstone the release writes before it frees the slots, and gives back what it re-asserted.
+   * is counted and new admits wait. A released lease is not revived: a renew racing the release writes the record
+   * back only while there is no tombstone, and gives back what it re-asserted when there is one.
    */
   async renew(input: RenewInput): Promise<Renewal> {
     const entry = await this.#deps.book.read(input.leaseId);
@@ -150,8 +150,10 @@ export class LeaseKeeping {
       return true;
     }
     if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
-    await this.#deps.book.markReleased(record);
-    await freeLeaseSlots(this.#deps.leases, record, record.userSlotHeld);
+    await Promise.all([
+      freeLeaseSlots(this.#deps.leases, record, record.userSlotHeld),
+      this.#deps.book.markReleased(record),
+    ]);
     await this.#afterSuccess(record, input);
     return true;
   }
@@ -160,12 +162,15 @@ export class LeaseKeeping {
    * The release of a lease its holder names by ticket: the record is replaced by its tombstone and the slots the
    * ticket names are freed, without reading the record first. The holder's ticket is its latest
    * (a reroute issues a new one), and freeing a slot the lease no longer holds is a no-op, so this frees exactly
-   * what the record would have named. The tombstone goes first, so a renew racing this release sees it (see renew).
+   * what the record would have named. The slots are freed at the same time as the tombstone is written, not after
+   * it: the next request's admit must find them free.
    */
   async #releaseSealed(record: LeaseRecord, input: ReleaseInput): Promise<boolean> {
     if (input.failure) await penaliseAccount(this.#deps, record, input.failure);
-    await this.#deps.book.markReleased(record);
-    const held = await freeLeaseSlots(this.#deps.leases, record, true);
+    const [held] = await Promise.all([
+      freeLeaseSlots(this.#deps.leases, record, true),
+      this.#deps.book.markReleased(record),
+    ]);
     if (!held) return false;
     await this.#afterSuccess(record, input);
     return true;
