@@ -32,9 +32,9 @@ const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set([
 export async function serveRequest(ctx: RequestContext, deps: ServeDeps): Promise<void> {
   const pinger = { stop: () => {} };
   try {
-    const key = await ctx.time("auth", () => {
+    const key = ctx.timeSync("auth", () => {
       deps.limiter.check(ctx.clientIp());
-      return extractApiKey(ctx.req.headers, new URL(ctx.req.url ?? "/", "http://x").search.slice(1));
+      return extractApiKey(ctx.req.headers, rawQuery(ctx.req.url ?? "/"));
     });
     const declared = Number(ctx.req.headers["content-length"] ?? Number.NaN);
     const raw = await readBody(
@@ -59,6 +59,11 @@ export async function serveRequest(ctx: RequestContext, deps: ServeDeps): Promis
   } finally {
     pinger.stop();
   }
+}
+
+/** The query of a request target without its "?" ("" without one: the usual case needs no URL parse). */
+function rawQuery(target: string): string {
+  return target.includes("?") ? new URL(target, "http://x").search.slice(1) : "";
 }
 
 /**
