@@ -26,6 +26,8 @@ import type { RequestContext } from "./request-context.js";
 import { BodyCollector, isFailure, StreamRelay } from "./stream-relay.js";
 
 const ERROR_BODY_LIMIT = 64 * 1024;
+/** No drain runs unless the client leaves (shared: no closure per attempt). */
+const NO_DRAIN = (): void => {};
 
 type Head = { status: number; headers: HeaderBag };
 const JSON_BODY_LIMIT = 64 * 1024 * 1024;
@@ -95,7 +97,7 @@ export async function runAttempt(
   });
   const abort = new UpstreamAbort();
   const got: { head: Head | null; sink: StreamRelay | BodyCollector | null } = { head: null, sink: null };
-  let stopDrain = () => {};
+  let stopDrain = NO_DRAIN;
   const drain = () => {
     stopDrain = drainBounded(abort, () => got.sink?.lastWriteAt ?? 0, deps);
   };
