@@ -49,14 +49,12 @@ export function build(deps: DataPlaneServerDeps): DataPlaneServer {
   app.disable("x-powered-by");
   app.set("etag", false);
   let inFlight = 0;
-  app.use((_req: Request, res: Response, next: NextFunction) => {
+  // One middleware, not two: every layer costs each request a pass of the router.
+  app.use((req: Request, res: Response, next: NextFunction) => {
     inFlight++;
     res.once("close", () => inFlight--);
     // One id per request: proxied routes adopt it as their RequestContext's id.
     res.setHeader("x-request-id", newRequestId());
-    next();
-  });
-  app.use((req: Request, res: Response, next: NextFunction) => {
     // RFC 9112 §3.2, which node enforces with an empty 400 unless the app does it (clientServerOptions).
     if (req.httpVersion === "1.1" && req.headers.host === undefined) {
       sendFailure(res, "responses", new ExchangeError("missing_host"), "");

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 
 /** Every key Switchyard issues starts with this. */
 export const API_KEY_PREFIX = "sk-sy-";
@@ -35,9 +35,12 @@ export function looksLikeApiKey(value: string): boolean {
   return true;
 }
 
-/** SHA-256 of a key: what is stored and what crosses the wire between the planes. */
+/**
+ * SHA-256 of a key: what is stored and what crosses the wire between the planes. One-shot `hash` (no Hash object):
+ * the data plane hashes the key of every request.
+ */
 export function hashApiKey(key: string): Buffer {
-  return createHash("sha256").update(key, "utf8").digest();
+  return hash("sha256", key, "buffer");
 }
 
 /** The part of a key safe to display, e.g. "sk-sy-AbCd". */

@@ -97,14 +97,16 @@ export class ControlPlanePool implements ControlPlaneCalls {
     }));
   }
 
-  async call<K extends OperationKind>(
+  /** Not `async`: with a replica at hand (every call but the first ones) the channel's own promise is returned. */
+  call<K extends OperationKind>(
     kind: K,
     request: OperationInit<K>,
     options: CallOptions,
   ): Promise<OperationResponse<K>> {
-    if (this.#closed) throw new SwitchyardError(ErrorCode.SHUTTING_DOWN);
-    const channel = this.#pick() ?? (await this.#waitForReplica(options.signal));
-    return channel.call(kind, request, options);
+    if (this.#closed) return Promise.reject(new SwitchyardError(ErrorCode.SHUTTING_DOWN));
+    const channel = this.#pick();
+    if (channel) return channel.call(kind, request, options);
+    return this.#waitForReplica(options.signal).then((c) => c.call(kind, request, options));
   }
 
   /** A GatewayService client for server streams (the config snapshot): a connected replica's, else any. */

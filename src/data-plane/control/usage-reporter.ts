@@ -192,12 +192,16 @@ function isRefusal(err: unknown): boolean {
 
 const UINT32_MAX = 4_294_967_295;
 
+/** `v` as a valid uint32: negative, fractional or not-a-number values become 0, larger ones the maximum. */
+function uint32(v: number): number {
+  return Number.isInteger(v) && v >= 0 ? Math.min(v, UINT32_MAX) : 0;
+}
+
 /**
  * The record with every uint32 field a valid uint32: one value that cannot be encoded would fail the whole channel
  * message it travels in — and every resend of it.
  */
 function encodable(r: UsageReport): UsageReport {
-  const uint32 = (v: number) => (Number.isInteger(v) && v >= 0 ? Math.min(v, UINT32_MAX) : 0);
   r.statusCode = uint32(r.statusCode);
   r.firstTokenMs = uint32(r.firstTokenMs);
   r.durationMs = uint32(r.durationMs);

@@ -18,7 +18,7 @@ import {
   type ReportedUsage,
   type UpstreamAdapter,
 } from "../upstream/upstream-adapter.js";
-import type { UpstreamPool } from "../upstream/upstream-pool.js";
+import { UpstreamAbort, type UpstreamPool } from "../upstream/upstream-pool.js";
 import { readJsonResponse, type TokenUsage } from "../upstream/usage.js";
 import { inBandError } from "./client-response.js";
 import { applyPassthroughRule, matchPassthroughRule } from "./passthrough-match.js";
@@ -26,6 +26,8 @@ import type { RequestContext } from "./request-context.js";
 import { BodyCollector, isFailure, StreamRelay } from "./stream-relay.js";
 
 const ERROR_BODY_LIMIT = 64 * 1024;
+/** No drain runs unless the client leaves (shared: no closure per attempt). */
+const NO_DRAIN = (): void => {};
 
 type Head = { status: number; headers: HeaderBag };
 const JSON_BODY_LIMIT = 64 * 1024 * 1024;
@@ -93,9 +95,9 @@ export async function runAttempt(
     upstreamModel: target.upstreamModel,
     call,
   });
-  const abort = new AbortController();
+  const abort = new UpstreamAbort();
   const got: { head: Head | null; sink: StreamRelay | BodyCollector | null } = { head: null, sink: null };
-  let stopDrain = () => {};
+  let stopDrain = NO_DRAIN;
   const drain = () => {
     stopDrain = drainBounded(abort, () => got.sink?.lastWriteAt ?? 0, deps);
   };
@@ -113,7 +115,7 @@ export async function runAttempt(
         headers,
         body: body.bytes,
         proxyUrl: target.proxyUrl,
-        signal: abort.signal,
+        signal: abort,
       },
       (upstreamHead): Writable => {
         // An upstream that answers in another wire format (ChatGPT accounts) is read as the client's format.
@@ -177,7 +179,7 @@ function withReportedUsage<T extends Refusal | Relayed>(adapter: UpstreamAdapter
  * the total bound passes — then it is cut, so a stalled upstream does not hold the account slot. Returns the stop.
  */
 function drainBounded(
-  abort: AbortController,
+  abort: UpstreamAbort,
   lastWriteAt: () => number,
   bounds: { clientGoneDrainMs: number; clientGoneDrainIdleMs: number },
 ): () => void {
@@ -207,7 +209,7 @@ function relayFor(
   request: ClientRequest,
   upstreamModel: string,
   hideChatUsageChunk: boolean,
-  abort: AbortController,
+  abort: UpstreamAbort,
 ): StreamRelay {
   const tap = new SseTap({
     api: ctx.api,

@@ -24,17 +24,20 @@ const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.API_KEY_DISABLED,
 ]);
 
+/** A non-streaming request has no wait pings to stop (shared: no closure per request). */
+const NO_PINGS = (): void => {};
+
 /**
  * The hot path as named stages (STYLE.md §6): authenticate → read → validate → session hash → admit → the
  * failover loop (forward, relay, settle). Every failure before the stream started is answered in the OpenAI error
  * shape; after, in-band. Nothing here throws.
  */
 export async function serveRequest(ctx: RequestContext, deps: ServeDeps): Promise<void> {
-  const pinger = { stop: () => {} };
+  let stopPings = NO_PINGS;
   try {
-    const key = await ctx.time("auth", () => {
+    const key = ctx.timeSync("auth", () => {
       deps.limiter.check(ctx.clientIp());
-      return extractApiKey(ctx.req.headers, new URL(ctx.req.url ?? "/", "http://x").search.slice(1));
+      return extractApiKey(ctx.req.headers, rawQuery(ctx.req.url ?? "/"));
     });
     const declared = Number(ctx.req.headers["content-length"] ?? Number.NaN);
     const raw = await readBody(
@@ -46,7 +49,7 @@ export async function serveRequest(ctx: RequestContext, deps: ServeDeps): Promis
     const parsed = ctx.api === "chat" ? validateChatCompletionsRequest(raw) : validateResponsesRequest(raw);
     ctx.model = parsed.model;
     ctx.stream = parsed.stream;
-    if (ctx.stream) Object.assign(pinger, startPings(ctx, deps));
+    if (ctx.stream) stopPings = startPings(ctx, deps);
     const session = await ctx.time("admit", () => LeaseSession.admit(ctx, deps, key, parsed.json));
     await runWithFailover(ctx, deps, session, {
       json: parsed.json,
@@ -57,15 +60,21 @@ export async function serveRequest(ctx: RequestContext, deps: ServeDeps): Promis
   } catch (err) {
     answerError(ctx, deps, err);
   } finally {
-    pinger.stop();
+    stopPings();
   }
+}
+
+/** The query of a request target without its "?" ("" without one: the usual case needs no URL parse). */
+function rawQuery(target: string): string {
+  return target.includes("?") ? new URL(target, "http://x").search.slice(1) : "";
 }
 
 /**
  * While a streaming request waits (for its lease, then for the upstream's first output), an SSE comment every
  * `wait_ping_interval_ms`; the first one commits status 200 and the SSE headers, after which errors are in-band.
+ * Returns the stop.
  */
-function startPings(ctx: RequestContext, deps: ServeDeps): { stop: () => void } {
+function startPings(ctx: RequestContext, deps: ServeDeps): () => void {
   const interval = deps.snapshots.current?.settings?.waitPingIntervalMs || 10_000;
   const timer = setInterval(() => {
     if (ctx.res.writableEnded || ctx.clientGone.aborted) return clearInterval(timer);
@@ -73,7 +82,7 @@ function startPings(ctx: RequestContext, deps: ServeDeps): { stop: () => void } 
     writePing(ctx.res);
   }, interval);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return () => clearInterval(timer);
 }
 
 function answerError(ctx: RequestContext, deps: ServeDeps, err: unknown): void {
