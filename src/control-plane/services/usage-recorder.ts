@@ -72,7 +72,7 @@ export class UsageRecorder {
   /** The report with its identity taken from its lease ticket; null when the ticket does not open. */
   #vouched(report: UsageReport): UsageReport | null {
     if (report.leaseTicket.length === 0) return report;
-    const lease = this.#deps.tickets.open(report.leaseTicket, report.leaseId, 0);
+    const lease = this.#deps.tickets.open(report.leaseTicket, report.leaseId, 0, { lastUse: true });
     if (!lease || lease.requestId !== report.requestId) return null;
     return {
       ...report,

@@ -71,4 +71,16 @@ describe("LeaseTickets", () => {
     expect(here.open(first, "l1", 0)?.attempt).toBe(1);
     expect(here.open(second, "l1", 0)?.accountId).toBe("account-2");
   });
+
+  it("forgets a lease's ticket at its last use (the usage report), which still opens it", () => {
+    const here = new LeaseTickets(secret);
+    const tickets = [1, 2, 3].map((n) => here.seal(record(`l${n}`)));
+    expect(here.remembered).toBe(3);
+    expect(here.open(tickets[0] as Uint8Array, "l1", 0)).not.toBeNull();
+    expect(here.remembered).toBe(3);
+    expect(here.open(tickets[0] as Uint8Array, "l1", 0, { lastUse: true })?.leaseId).toBe("l1");
+    expect(here.remembered).toBe(2);
+    // After its last use a ticket is still authentic: a retried report opens it through its MAC.
+    expect(here.open(tickets[0] as Uint8Array, "l1", 0, { lastUse: true })?.leaseId).toBe("l1");
+  });
 });

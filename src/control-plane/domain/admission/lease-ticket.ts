@@ -7,7 +7,10 @@ const MAC_BYTES = 32;
 /** What a ticket carries: the lease record without its expiry (a re-assert starts a fresh TTL). */
 type TicketFields = Omit<LeaseRecord, "expiresAt">;
 
-/** Tickets this replica sealed last, remembered so opening them again costs a comparison (per lease id). */
+/**
+ * Tickets this replica sealed and whose usage report has not come yet, remembered so opening them again costs a
+ * comparison; at most this many (the oldest go first: leases abandoned without a report).
+ */
 const REMEMBERED_TICKETS = 4096;
 
 /**
@@ -15,8 +18,9 @@ const REMEMBERED_TICKETS = 4096;
  * lease again after its record and slots were lost (docs/adr/0004-lease-reassertion.md). A ticket is the record as
  * JSON with an HMAC-SHA256 under a key derived from the control plane's secret: data planes hold it but cannot
  * forge or alter one, so identity still flows one way — from the control plane. The tickets sealed last are
- * remembered: the release and the usage report of a lease usually come back to the replica that granted it, and a
- * ticket byte-for-byte equal to one sealed here needs no MAC or parse to open.
+ * remembered until their lease's usage report (their last use): the release and the report of a lease usually come
+ * back to the replica that granted it, and a ticket byte-for-byte equal to one sealed here needs no MAC or parse to
+ * open.
  */
 export class LeaseTickets {
   readonly #key: Buffer;
@@ -37,11 +41,20 @@ export class LeaseTickets {
     return ticket;
   }
 
-  /** The record a ticket carries, if it is authentic and names `leaseId`; null otherwise. */
-  open(ticket: Uint8Array, leaseId: string, expiresAt: number): LeaseRecord | null {
+  /**
+   * The record a ticket carries, if it is authentic and names `leaseId`; null otherwise. `lastUse` (the usage report)
+   * forgets the lease's remembered ticket.
+   */
+  open(
+    ticket: Uint8Array,
+    leaseId: string,
+    expiresAt: number,
+    options: { lastUse?: boolean } = {},
+  ): LeaseRecord | null {
     if (ticket.length <= 1 + MAC_BYTES || ticket[0] !== VERSION) return null;
     const bytes = Buffer.from(ticket.buffer, ticket.byteOffset, ticket.byteLength);
     const sealed = this.#sealed.get(leaseId);
+    if (options.lastUse) this.#sealed.delete(leaseId);
     if (sealed && sealed.ticket.length === bytes.length && timingSafeEqual(sealed.ticket, bytes)) {
       return { ...sealed.fields, expiresAt };
     }
@@ -55,6 +68,11 @@ export class LeaseTickets {
     }
     if (fields.leaseId !== leaseId) return null;
     return { ...fields, expiresAt };
+  }
+
+  /** Tickets remembered now (for tests and metrics). */
+  get remembered(): number {
+    return this.#sealed.size;
   }
 
   #remember(leaseId: string, ticket: Buffer, fields: TicketFields): void {
