@@ -38,7 +38,10 @@ export class SwitchyardProcess {
   readonly url: string;
   readonly process: ManagedProcess;
   readonly #readyTimeoutMs: number;
+  readonly #inspect: boolean;
   #inspector: HeapInspector | undefined;
+  /** The inspector's URL, read from the banner as the process starts (the kept output soon scrolls past it). */
+  #inspectorUrl: string | undefined;
 
   constructor(options: SwitchyardProcessOptions) {
     this.plane = options.plane;
@@ -46,6 +49,7 @@ export class SwitchyardProcess {
     const host = options.host ?? "127.0.0.1";
     this.url = `http://${host}:${options.port}`;
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+    this.#inspect = options.inspect ?? false;
     const listen =
       options.plane === "control-plane" ? "SWITCHYARD_CONTROL_PLANE_LISTEN" : "SWITCHYARD_DATA_PLANE_LISTEN";
     const args = [...switchyardEntry(), "serve", options.plane];
@@ -72,8 +76,10 @@ export class SwitchyardProcess {
   async start(): Promise<void> {
     this.#inspector?.close();
     this.#inspector = undefined;
+    this.#inspectorUrl = undefined;
     this.process.start();
     await this.waitReady();
+    if (this.#inspect) [, this.#inspectorUrl] = await this.process.waitForOutput(INSPECTOR_URL, 10_000);
   }
 
   /** Waits until the process is ready (see the class doc); fails at once if it exits. */
@@ -111,8 +117,9 @@ export class SwitchyardProcess {
   /** `process.memoryUsage().heapUsed` after full GCs, read over the inspector (needs `inspect: true`). */
   async heapUsedAfterGc(): Promise<number> {
     if (this.#inspector === undefined) {
-      const [, url] = await this.process.waitForOutput(INSPECTOR_URL, 10_000);
-      this.#inspector = await HeapInspector.connect(url ?? "");
+      if (this.#inspectorUrl === undefined)
+        throw new Error(`${this.process.spec.name} runs without the inspector`);
+      this.#inspector = await HeapInspector.connect(this.#inspectorUrl);
     }
     return await this.#inspector.heapUsedAfterGc();
   }

@@ -9,9 +9,9 @@ type TicketFields = Omit<LeaseRecord, "expiresAt">;
 
 /**
  * Tickets this replica sealed and whose usage report has not come yet, remembered so opening them again costs a
- * comparison; at most this many (the oldest go first: leases abandoned without a report).
+ * comparison; at most this many (the oldest go first: leases abandoned, or reported to another replica).
  */
-const REMEMBERED_TICKETS = 4096;
+const REMEMBERED_TICKETS = 1024;
 
 /**
  * Seals lease records into tickets the data plane keeps and sends back when it renews, so any replica can count a
@@ -24,7 +24,7 @@ const REMEMBERED_TICKETS = 4096;
  */
 export class LeaseTickets {
   readonly #key: Buffer;
-  readonly #sealed = new Map<string, { ticket: Buffer; fields: TicketFields }>();
+  readonly #sealed = new Map<string, { ticket: Uint8Array; fields: TicketFields }>();
 
   /** `secret` is the control plane's credential key (SWITCHYARD_SECRET_KEY); a dedicated key is derived from it. */
   constructor(secret: Uint8Array) {
@@ -77,7 +77,8 @@ export class LeaseTickets {
 
   #remember(leaseId: string, ticket: Buffer, fields: TicketFields): void {
     this.#sealed.delete(leaseId);
-    this.#sealed.set(leaseId, { ticket, fields });
+    // A copy with its own memory: a small Buffer is a view of a shared 8 KB slab, which it would keep alive.
+    this.#sealed.set(leaseId, { ticket: new Uint8Array(ticket), fields });
     if (this.#sealed.size > REMEMBERED_TICKETS) {
       const oldest = this.#sealed.keys().next().value;
       if (oldest !== undefined) this.#sealed.delete(oldest);
