@@ -29,21 +29,20 @@ export const ScriptStatus = {
   RELEASED: 7,
 } as const;
 
-const PRELUDE = `
-local H, Q, D, W, L = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-
-local expired = redis.call('ZRANGEBYSCORE', H, '-inf', now)
-if #expired > 0 then redis.call('ZREMRANGEBYSCORE', H, '-inf', now) end
-
+/**
+ * A slot's wait queue: its waiters past their deadline dropped, its head served while slots are free. Placed where the
+ * slot's keys H, Q, D, W, L and the time `now` are locals (the per-key prelude, the batch script's `serve_queue`).
+ */
+const QUEUE = `
 local function drop_waiter(token)
   redis.call('ZREM', Q, token)
   redis.call('ZREM', D, token)
   redis.call('HDEL', W, token)
 end
 
-for _, token in ipairs(redis.call('ZRANGEBYSCORE', D, '-inf', now)) do drop_waiter(token) end
+local function drop_overdue_waiters()
+  for _, token in ipairs(redis.call('ZRANGEBYSCORE', D, '-inf', now)) do drop_waiter(token) end
+end
 
 local function stored_limit()
   return tonumber(redis.call('GET', L) or '-1')
@@ -67,6 +66,17 @@ local function promote(limit)
     end
   end
 end
+`;
+
+const PRELUDE = `
+local H, Q, D, W, L = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+local expired = redis.call('ZRANGEBYSCORE', H, '-inf', now)
+if #expired > 0 then redis.call('ZREMRANGEBYSCORE', H, '-inf', now) end
+${QUEUE}
+drop_overdue_waiters()
 
 local function next_expiry_in()
   local first = redis.call('ZRANGE', H, 0, 0, 'WITHSCORES')[2]
@@ -211,31 +221,13 @@ local function free_load(i, limit, holder)
   if used >= limit then return -1 end
   return used / limit
 end
--- Serves the queue head first while slots are free (the per-key scripts' promote); limit -1 (unknown) serves nobody.
+-- The per-key scripts' queue service on slot i, after a release freed a slot there.
 local function serve_queue(i)
   local base = KEYS[i]
   local H, Q, D, W, L = base .. ':h', base .. ':q', base .. ':d', base .. ':w', base .. ':l'
-  local function drop_waiter(token)
-    redis.call('ZREM', Q, token)
-    redis.call('ZREM', D, token)
-    redis.call('HDEL', W, token)
-  end
-  for _, token in ipairs(redis.call('ZRANGEBYSCORE', D, '-inf', now)) do drop_waiter(token) end
-  local limit = tonumber(redis.call('GET', L) or '-1')
-  while limit >= 0 do
-    local token = redis.call('ZRANGE', Q, 0, 0)[1]
-    if not token then break end
-    local raw = redis.call('HGET', W, token)
-    if raw then
-      local waiter = cjson.decode(raw)
-      if not redis.call('ZSCORE', H, waiter.h) and limit > 0 and redis.call('ZCARD', H) >= limit then break end
-      drop_waiter(token)
-      redis.call('ZADD', H, now + waiter.t, waiter.h)
-      redis.call('PUBLISH', waiter.c, token)
-    else
-      drop_waiter(token)
-    end
-  end
+${QUEUE}
+  drop_overdue_waiters()
+  promote(stored_limit())
   if redis.call('ZCARD', Q) == 0 then redis.call('DEL', L) end
 end
 local answer, at = {}, 1
