@@ -11,6 +11,7 @@ import { RedisLeaseStore } from "../../src/control-plane/store/leases/redis-leas
 import { systemClock } from "../../src/shared/clock.js";
 import { ErrorCode, SwitchyardError } from "../../src/shared/errors.js";
 import { testLogger } from "../support/control-plane.js";
+import { leaseRecordOf } from "../support/lease-records.js";
 
 const REDIS = { host: "127.0.0.1", port: 6379 };
 const TTL_MS = 30_000;
@@ -48,27 +49,13 @@ afterAll(async () => {
 /** A running lease: both slots held, its record written, its ticket sealed. */
 async function runningLease(n: number): Promise<{ record: LeaseRecord; ticket: Uint8Array }> {
   const tag = randomBytes(4).toString("hex");
-  const now = Date.now();
-  const record: LeaseRecord = {
-    leaseId: `lse_race_${n}_${tag}`,
-    requestId: `req_race_${n}_${tag}`,
+  const record = leaseRecordOf(`lse_race_${n}_${tag}`, {
     instanceId: "dp-race",
     userId: `user-${tag}`,
-    keyId: "k",
-    groupId: "g",
-    model: "gpt-4o",
-    stream: true,
-    endpoint: 1,
-    sessionHash: "",
     accountId: `account-${tag}`,
-    upstreamModel: "gpt-4o",
-    attempt: 1,
-    sticky: false,
-    userSlotHeld: true,
-    acquiredAt: now,
-    expiresAt: now + TTL_MS,
+    acquiredAt: Date.now(),
     ttlMs: TTL_MS,
-  };
+  });
   const pair = await leases.acquirePair({
     holder: record.leaseId,
     ttlMs: TTL_MS,

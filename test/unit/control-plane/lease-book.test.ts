@@ -2,30 +2,12 @@ import { describe, expect, it } from "vitest";
 import { LeaseBook, type LeaseRecord } from "../../../src/control-plane/domain/admission/lease-book.js";
 import { MemoryExpiringMap } from "../../../src/control-plane/store/kv/memory-expiring-map.js";
 import { ManualClock } from "../../../src/shared/clock.js";
+import { leaseRecordOf } from "../../support/lease-records.js";
 
 const TTL_MS = 30_000;
 
 function record(leaseId: string, now: number): LeaseRecord {
-  return {
-    leaseId,
-    requestId: `req_${leaseId}`,
-    instanceId: "dp-1",
-    userId: "u",
-    keyId: "k",
-    groupId: "g",
-    model: "gpt-4o",
-    stream: false,
-    endpoint: 1,
-    sessionHash: "",
-    accountId: "a",
-    upstreamModel: "gpt-4o",
-    attempt: 1,
-    sticky: false,
-    userSlotHeld: true,
-    acquiredAt: now,
-    expiresAt: now + TTL_MS,
-    ttlMs: TTL_MS,
-  };
+  return leaseRecordOf(leaseId, { acquiredAt: now, ttlMs: TTL_MS });
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

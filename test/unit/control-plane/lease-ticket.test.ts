@@ -2,31 +2,11 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { LeaseRecord } from "../../../src/control-plane/domain/admission/lease-book.js";
 import { LeaseTickets } from "../../../src/control-plane/domain/admission/lease-ticket.js";
+import { leaseRecordOf } from "../../support/lease-records.js";
 
 const secret = randomBytes(32);
 
-function record(leaseId: string): LeaseRecord {
-  return {
-    leaseId,
-    requestId: `req_${leaseId}`,
-    instanceId: "dp-1",
-    userId: "user-1",
-    keyId: "key-1",
-    groupId: "group-1",
-    model: "gpt-4o",
-    stream: true,
-    endpoint: 1,
-    sessionHash: "s",
-    accountId: "account-1",
-    upstreamModel: "gpt-4o",
-    attempt: 1,
-    sticky: false,
-    userSlotHeld: true,
-    acquiredAt: 1_000,
-    expiresAt: 31_000,
-    ttlMs: 30_000,
-  };
-}
+const record = (leaseId: string): LeaseRecord => leaseRecordOf(leaseId, { sessionHash: "s" });
 
 /** The ticket with one byte of its JSON body changed (the MAC left as it was). */
 function altered(ticket: Uint8Array): Uint8Array {
