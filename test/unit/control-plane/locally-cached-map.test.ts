@@ -74,4 +74,19 @@ describe("LocallyCachedMap", () => {
     clock.advance(150);
     expect(await cached.get("short")).toBeNull();
   });
+
+  it("drops entries past the local TTL as new ones arrive, even those never read again", async () => {
+    const clock = new ManualClock(1_000_000);
+    const { map: shared } = countingMap(clock);
+    const cached = new LocallyCachedMap(shared, { ttlMs: 5_000, maxEntries: 100_000, clock });
+    // A response pin per request, each written once and (mostly) never read: 1,000 requests a second.
+    for (let i = 0; i < 20_000; i++) {
+      await cached.set(`respin:resp_${i}`, "acc-1", 3_600_000);
+      if (i % 1_000 === 999) clock.advance(1_000);
+    }
+    // Only the last 5 s (5,000 writes) are worth anything; before, every pin stayed until maxEntries.
+    expect(cached.size).toBeLessThanOrEqual(5_000);
+    expect(cached.size).toBeGreaterThanOrEqual(4_000);
+    expect(await cached.get("respin:resp_19999")).toBe("acc-1");
+  });
 });
