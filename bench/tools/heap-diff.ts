@@ -42,7 +42,9 @@ try {
         headersFor: (i) => requestHeaders(tenants, sent + i),
       });
       sent += Math.round(r.requestsPerSecond * 5);
-      process.stdout.write(`${sent} sent (${Math.round(r.requestsPerSecond)}/s, errors ${r.errors + r.non2xx})\n`);
+      process.stdout.write(
+        `${sent} sent (${Math.round(r.requestsPerSecond)}/s, errors ${r.errors + r.non2xx})\n`,
+      );
     }
   };
   await run(3_000);
