@@ -155,7 +155,7 @@ export async function startControlPlane(
       port,
       async close() {
         await server.close();
-        stop();
+        await stop();
         await live.close();
         await orm.close(true);
       },
@@ -284,8 +284,17 @@ function services(deps: {
     admission.holdAdmits(registry.requestReassert(REASSERT_HOLD_MS)),
   );
   const snapshots = new SnapshotSource({ load: snapshotPartsLoader(orm), feed: live.feed, clock, log });
+  const usageRecorder = new UsageRecorder({
+    ledger: traced(ledger, "postgresql usage-ledger", "postgresql"),
+    tickets,
+    log,
+    clock,
+    onOutOfRange: deps.usageMetrics.outOfRange,
+  });
   return {
-    stop: () => {
+    stop: async () => {
+      // Usage records carried by releases answered or not: written before the database closes.
+      await usageRecorder.flush();
       stopWatching();
       stopReasserting();
       snapshots.close();
@@ -304,18 +313,7 @@ function services(deps: {
       }),
     },
     gateway: createGatewayService(
-      createAdmissionHandlers(
-        admission,
-        keeping,
-        new UsageRecorder({
-          ledger: traced(ledger, "postgresql usage-ledger", "postgresql"),
-          tickets,
-          log,
-          clock,
-          onOutOfRange: deps.usageMetrics.outOfRange,
-        }),
-        traffic,
-      ),
+      createAdmissionHandlers(admission, keeping, usageRecorder, traffic),
       snapshots,
       {
         serverId: deps.instanceId,

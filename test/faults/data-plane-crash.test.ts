@@ -7,11 +7,23 @@ import { FaultStack } from "./support/fault-stack.js";
 import { recordFigures } from "./support/figures.js";
 import { type SlotKey, slotHolders } from "./support/lease-slots.js";
 import type { SwitchyardProcess } from "./support/switchyard-process.js";
-import { type Admin, listLeases, seedTenant, type Tenant, waitForUsage } from "./support/tenants.js";
-import { complete, type OpenStream, openStream } from "./support/traffic.js";
+import {
+  type Admin,
+  listLeases,
+  listUsage,
+  seedTenant,
+  type Tenant,
+  waitForUsage,
+} from "./support/tenants.js";
+import { complete, type OpenStream, openStream, requestBody } from "./support/traffic.js";
 
 const SCENARIO = "data-plane crash";
 const TTL_MS = 6_000;
+/** Requests a data plane under load answers before it is killed, and the clients sending them. */
+const ANSWERED = sized({
+  reduced: { beforeKill: 150, clients: 8 },
+  full: { beforeKill: 1_000, clients: 16 },
+});
 /** Users with streams on the killed data plane, and streams per user (each user's whole concurrency). */
 const SIZE = sized({ reduced: { users: 1, streams: 4 }, full: { users: 3, streams: 16 } });
 /**
@@ -158,5 +170,56 @@ describe("when a data plane is killed (kill -9) with streams in flight", () => {
       // The user's whole concurrency ran upstream at once again: no slot is still taken by a dead stream.
       expect(s.fake.maxInFlight).toBe(SIZE.streams);
     }
+  });
+
+  it("loses the usage of no request it answered before the kill (each one's usage travels with its release)", async () => {
+    const fake = await stack.startFake();
+    const tenant = await seedTenant(admin, {
+      fake,
+      userConcurrency: ANSWERED.clients,
+      accounts: [{ concurrency: ANSWERED.clients }],
+    });
+    const doomed = await stack.startDataPlane({ name: "answering" });
+    const answered: string[] = [];
+    let killed = false;
+    const client = async () => {
+      while (!killed) {
+        const answer = await complete(
+          doomed.url,
+          tenant.key,
+          "responses",
+          requestBody("responses", false),
+        ).catch(() => null);
+        if (answer?.status === 200) answered.push(answer.requestId);
+      }
+    };
+    const clients = Array.from({ length: ANSWERED.clients }, client);
+    await waitFor(() => answered.length >= ANSWERED.beforeKill, {
+      timeoutMs: 60_000,
+      intervalMs: 5,
+      what: `${ANSWERED.beforeKill} answered requests`,
+    });
+    // Killed while its clients are being answered: some answers are always just out, their usage not yet written.
+    await doomed.kill();
+    killed = true;
+    await Promise.all(clients);
+    const answeredIds = new Set(answered);
+    const records = await waitForUsage(
+      admin,
+      tenant.userId,
+      (r) => [...answeredIds].every((id) => r.some((record) => record.requestId === id)),
+      TTL_MS * 4,
+    ).catch(() => listUsage(admin, tenant.userId));
+    const recorded = new Set(records.map((r) => r.requestId));
+    const lost = [...answeredIds].filter((id) => !recorded.has(id));
+    recordFigures(SCENARIO, {
+      "requests answered before the kill": answeredIds.size,
+      "answered requests without a usage record (lost usage)": lost.length,
+      "answered requests recorded as abandoned (their release was not sent)": records.filter(
+        (r) => answeredIds.has(r.requestId) && r.outcome === Outcome.ABANDONED,
+      ).length,
+    });
+    expect(lost).toEqual([]);
+    expect(records.length).toBe(recorded.size);
   });
 });

@@ -1,6 +1,7 @@
+import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LeaseChannel, OperationRequest } from "../../src/data-plane/control/lease-channel.js";
-import { UpstreamFailureKind } from "../../src/gen/switchyard/v1/gateway_pb.js";
+import { UpstreamFailureKind, UsageReportSchema } from "../../src/gen/switchyard/v1/gateway_pb.js";
 import { Endpoint, Outcome } from "../../src/gen/switchyard/v1/types_pb.js";
 import { hashApiKey } from "../../src/shared/api-key.js";
 import { ErrorCode, SwitchyardError } from "../../src/shared/errors.js";
@@ -87,6 +88,44 @@ describe("GatewayService through real HTTP/2, Redis and PostgreSQL", () => {
     const third = (await admitNow()).lease;
     await dp1.call("release", release(third?.leaseId ?? "", { ticket: third?.ticket }), { timeoutMs: 5_000 });
     expect((await cp.admin.listLeases({ userId: tenant.user.id })).leases).toEqual([]);
+  });
+
+  it("writes the usage record a release carries before answering, once, billed to the lease's owner", async () => {
+    const tenant = await seedTenant(cp.admin, { userConcurrency: 2, accounts: [{ concurrency: 2 }] });
+    const admit = admitOf(tenant.key, { stream: false });
+    const { lease } = await dp1.call("admit", admit, { timeoutMs: 5_000 });
+    const usage = create(UsageReportSchema, {
+      requestId: admit.requestId,
+      leaseId: lease?.leaseId ?? "",
+      leaseTicket: lease?.ticket ?? new Uint8Array(),
+      requestedModel: "gpt-4o",
+      endpoint: Endpoint.RESPONSES,
+      outcome: Outcome.COMPLETED,
+      statusCode: 200,
+      tokens: { inputTokens: 1_000, outputTokens: 500 },
+      startedAtMs: BigInt(Date.now()),
+    });
+    const answer = await dp1.call(
+      "release",
+      release(lease?.leaseId ?? "", { ticket: lease?.ticket ?? new Uint8Array(), usage }),
+      { timeoutMs: 5_000 },
+    );
+    expect([answer.released, answer.usageRecorded]).toEqual([true, true]);
+    // Answered once written: the record is there now, not eventually.
+    const { records } = await cp.admin.listUsage({ userId: tenant.user.id });
+    expect(records.map((r) => [r.requestId, r.outcome, r.keyId])).toEqual([
+      [admit.requestId, Outcome.COMPLETED, tenant.keyId],
+    ]);
+    expect(Number(records[0]?.totalCostUsd ?? 0)).toBeGreaterThan(0);
+
+    // Sent again (its data plane never saw the answer): the lease has ended, the record is not written twice.
+    const resent = await dp1.call(
+      "release",
+      release(lease?.leaseId ?? "", { ticket: lease?.ticket ?? new Uint8Array(), usage }),
+      { timeoutMs: 5_000 },
+    );
+    expect([resent.released, resent.usageRecorded]).toEqual([false, true]);
+    expect((await cp.admin.listUsage({ userId: tenant.user.id })).records).toHaveLength(1);
   });
 
   it("gives a lease that stopped renewing to the next waiter after the TTL, and records it as abandoned", async () => {

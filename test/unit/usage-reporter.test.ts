@@ -57,4 +57,50 @@ describe("the usage reporter", () => {
     expect(reporter.depth).toBe(2);
     expect(reporter.dropped).toBe(2);
   });
+
+  it("sends nothing more for a record its release carried and the control plane wrote", async () => {
+    const sent: string[] = [];
+    const reporter = new UsageReporter({
+      log,
+      lingerMs: 1,
+      send: async (records: UsageReport[]) => {
+        sent.push(...records.map((r) => r.requestId));
+      },
+    });
+    const carried: string[] = [];
+    reporter.carry({ requestId: "written" }, async (usage) => {
+      carried.push(usage.requestId);
+      return true;
+    });
+    expect(await reporter.flush(1_000)).toBe(0);
+    expect(carried).toEqual(["written"]);
+    expect(sent).toEqual([]);
+  });
+
+  it("reports a carried record again when its release did not write it, failed, or is still on its way", async () => {
+    const sent: string[] = [];
+    const reporter = new UsageReporter({
+      log,
+      lingerMs: 1,
+      send: async (records: UsageReport[]) => {
+        sent.push(...records.map((r) => r.requestId));
+      },
+    });
+    // A control plane that could not write it (or predates carried usage: usage_recorded is false).
+    reporter.carry({ requestId: "not-written" }, async () => false);
+    // A release that failed (the control plane was away past the release's deadline).
+    reporter.carry({ requestId: "release-failed" }, async () => {
+      throw new Error("unavailable");
+    });
+    // A release answered only after a while: flush waits for it, then sends what it did not write.
+    let answer: (written: boolean) => void = () => {};
+    reporter.carry({ requestId: "slow" }, () => new Promise<boolean>((resolve) => (answer = resolve)));
+    expect(reporter.depth).toBe(3);
+    const flushed = reporter.flush(1_000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sent.sort()).toEqual(["not-written", "release-failed"]);
+    answer(false);
+    expect(await flushed).toBe(0);
+    expect(sent.sort()).toEqual(["not-written", "release-failed", "slow"]);
+  });
 });

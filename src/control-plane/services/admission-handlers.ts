@@ -110,7 +110,8 @@ export function createAdmissionHandlers(
     },
 
     async release(request) {
-      const released = await keeping.release({
+      // The release opens the lease's ticket first; the usage record it carries is its last use.
+      const releasing = keeping.release({
         leaseId: request.leaseId,
         userSlotOnly: request.scope === ReleaseScope.USER_SLOT,
         upstreamStatus: request.upstreamStatus,
@@ -119,7 +120,13 @@ export function createAdmissionHandlers(
         ticket: request.ticket,
         ...(request.subscriptionUsage ? { usage: reportedUsage(request.subscriptionUsage) } : {}),
       });
-      return create(ReleaseResponseSchema, { released });
+      const carried = request.usage;
+      if (!carried) return create(ReleaseResponseSchema, { released: await releasing });
+      if (FAILED_OUTCOMES.has(carried.outcome)) traffic.failed();
+      const recording = usage.recordCarried(carried);
+      // Written whatever the release answers: a record that fails with it is sent again by its data plane.
+      const [released, usageRecorded] = await Promise.all([releasing, recording]);
+      return create(ReleaseResponseSchema, { released, usageRecorded });
     },
 
     async reportUsage(request) {

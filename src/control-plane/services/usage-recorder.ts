@@ -9,6 +9,7 @@ import { Endpoint, Outcome } from "../../gen/switchyard/v1/types_pb.js";
 import type { Clock } from "../../shared/clock.js";
 import type { Logger } from "../../shared/logger.js";
 import type { LeaseTickets } from "../domain/admission/lease-ticket.js";
+import { UsageBatch } from "../domain/billing/usage-batch.js";
 import type { UsageInput, UsageLedger, UsageOutcome } from "../domain/billing/usage-ledger.js";
 
 const OUTCOMES: Record<Outcome, UsageOutcome> = {
@@ -48,9 +49,12 @@ export interface UsageRecorderDeps {
  */
 export class UsageRecorder {
   readonly #deps: UsageRecorderDeps;
+  /** Records carried by releases, written together. */
+  readonly #carried: UsageBatch;
 
   constructor(deps: UsageRecorderDeps) {
     this.#deps = deps;
+    this.#carried = new UsageBatch({ ledger: deps.ledger, log: deps.log });
   }
 
   async record(reports: readonly UsageReport[]): Promise<ReportUsageResponse> {
@@ -67,6 +71,25 @@ export class UsageRecorder {
       recorded: result.recorded,
       duplicates: result.duplicates + (reports.length - inputs.length),
     });
+  }
+
+  /**
+   * One record carried by its lease's release: true once written (or found written before, or skipped as malformed:
+   * it never will be), false when the ledger could not write it now (its data plane sends it again).
+   */
+  recordCarried(report: UsageReport): Promise<boolean> {
+    const input = toInput(this.#vouched(report), this.#deps.clock.now());
+    if (!input) {
+      this.#deps.log.warn({ requestId: report.requestId }, "malformed usage report skipped");
+      return Promise.resolve(true);
+    }
+    if (input.usageOutOfRange) this.#deps.onOutOfRange?.();
+    return this.#carried.add(input);
+  }
+
+  /** Writes the carried records still queued (shutdown). */
+  flush(): Promise<void> {
+    return this.#carried.flush();
   }
 
   /** The report with its identity taken from its lease ticket; null when the ticket does not open. */

@@ -42,6 +42,8 @@ export class UsageReporter {
   readonly #options: Required<Omit<UsageReporterOptions, "log" | "send">> &
     Pick<UsageReporterOptions, "log" | "send">;
   #queue: UsageReport[] = [];
+  /** Records sent with releases, not yet answered. */
+  readonly #carried = new Set<Promise<void>>();
   #sending: Promise<void> | null = null;
   #dropped = 0;
   #retryTimer: NodeJS.Timeout | null = null;
@@ -65,9 +67,9 @@ export class UsageReporter {
     this.#outage = new OutageLog(options.log, "control plane (usage reports; queued for retry)");
   }
 
-  /** Records waiting to be sent. */
+  /** Records waiting to be sent (and those on their way with releases). */
   get depth(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#carried.size;
   }
 
   /** Records dropped because the queue was full. */
@@ -77,11 +79,36 @@ export class UsageReporter {
 
   /** Queues one record and starts sending if nothing is in flight. */
   report(record: MessageInitShape<typeof UsageReportSchema>): void {
+    this.#enqueue(encodable(create(UsageReportSchema, record)));
+  }
+
+  /**
+   * Sends one record with its lease's release (`send`, one channel operation: a crash between a release and its
+   * usage report cannot lose the report). `send` resolves true once the control plane wrote it; otherwise (the
+   * release failed, the database was away, a control plane that predates carried usage) the record is queued as
+   * {@link report} queues it. {@link flush} waits for the records on their way.
+   */
+  carry(
+    record: MessageInitShape<typeof UsageReportSchema>,
+    send: (usage: UsageReport) => Promise<boolean>,
+  ): void {
+    const usage = encodable(create(UsageReportSchema, record));
+    const carried = send(usage).then(
+      (written) => {
+        if (!written) this.#enqueue(usage);
+      },
+      () => this.#enqueue(usage),
+    );
+    this.#carried.add(carried);
+    void carried.finally(() => this.#carried.delete(carried));
+  }
+
+  #enqueue(record: UsageReport): void {
     if (this.#queue.length >= this.#options.maxQueued) {
       this.#queue.shift();
       this.#dropped++;
     }
-    this.#queue.push(encodable(create(UsageReportSchema, record)));
+    this.#queue.push(record);
     this.#kick();
   }
 
@@ -96,6 +123,8 @@ export class UsageReporter {
       timer = setTimeout(resolve, timeoutMs);
     });
     try {
+      // Records on their way with releases come back to the queue if they were not written.
+      if (this.#carried.size > 0) await Promise.race([Promise.all(this.#carried), expired]);
       while (this.#queue.length > 0 && Date.now() < deadline) {
         if (this.#linger) {
           clearTimeout(this.#linger);
@@ -113,7 +142,7 @@ export class UsageReporter {
     } finally {
       clearTimeout(timer);
     }
-    return this.#queue.length;
+    return this.#queue.length + this.#carried.size;
   }
 
   #kick(): void {

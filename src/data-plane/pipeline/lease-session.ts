@@ -172,17 +172,6 @@ export class LeaseSession {
     }
     if (result.firstTokenMs > 0)
       deps.metrics.timeToFirstToken.get(ctx.api).observe(result.firstTokenMs / 1000);
-    void this.#release(
-      {
-        scope: ReleaseScope.ALL,
-        outcome: result.outcome,
-        upstreamStatus: result.status,
-        responseId: result.responseId,
-        ...(failure ? { failure } : {}),
-        ...(result.subscriptionUsage ? { subscriptionUsage: result.subscriptionUsage } : {}),
-      },
-      span,
-    );
     const u = result.usage;
     if (u) deps.metrics.countTokens(lease.principal?.groupId ?? "", lease.target?.accountId ?? "", u);
     if (u?.outOfRange) {
@@ -192,7 +181,15 @@ export class LeaseSession {
         "upstream reported token counts out of range",
       );
     }
-    deps.usage.report({
+    const release = {
+      scope: ReleaseScope.ALL,
+      outcome: result.outcome,
+      upstreamStatus: result.status,
+      responseId: result.responseId,
+      ...(failure ? { failure } : {}),
+      ...(result.subscriptionUsage ? { subscriptionUsage: result.subscriptionUsage } : {}),
+    };
+    const usage = {
       requestId: ctx.requestId,
       leaseId: lease.leaseId,
       leaseTicket: lease.ticket,
@@ -218,6 +215,11 @@ export class LeaseSession {
       startedAtMs: BigInt(ctx.startedAtMs),
       clientIp: ctx.clientAddress,
       userAgent: ctx.userAgent,
+    };
+    // The usage record rides on the release: one operation, so no crash can come between them.
+    deps.usage.carry(usage, async (carried) => {
+      const answer = await this.#release({ ...release, usage: carried }, span);
+      return answer?.usageRecorded === true;
     });
   }
 
@@ -227,21 +229,24 @@ export class LeaseSession {
     this.#ctx.clientGone.removeEventListener("abort", this.#onGone);
   }
 
+  /** Releases the lease; its answer, or null when the release failed (the lease then expires). */
   async #release(
     fields: Omit<Exclude<OperationInit<"release">, { $typeName: string }>, "leaseId">,
     span?: StageSpan,
-  ): Promise<void> {
+  ): Promise<OperationResponse<"release"> | null> {
     const lease = this.#lease;
     try {
-      await this.#deps.channel.call(
+      const answer = await this.#deps.channel.call(
         "release",
         { leaseId: lease.leaseId, ticket: lease.ticket, ...fields },
         { timeoutMs: 30_000, traceparent: span?.traceparent ?? "" },
       );
       span?.end();
+      return answer;
     } catch (err) {
       span?.fail(err);
       this.#ctx.log.warn({ err, leaseId: lease.leaseId }, "release failed; the lease will expire");
+      return null;
     }
   }
 }

@@ -1,0 +1,84 @@
+import type { Logger } from "../../../shared/logger.js";
+import type { UsageInput, UsageLedger } from "./usage-ledger.js";
+
+/** Settings of {@link UsageBatch}. */
+export interface UsageBatchOptions {
+  ledger: UsageLedger;
+  log: Logger;
+  /** How long the first record of a batch waits for others (a full batch goes at once). */
+  lingerMs?: number;
+  /** Records per ledger write at most. */
+  maxRecords?: number;
+}
+
+interface Waiting {
+  readonly input: UsageInput;
+  readonly done: (written: boolean) => void;
+}
+
+/**
+ * Usage records that arrive one at a time (each with its lease's release, DESIGN.md §5) written to the ledger in
+ * batches: the first record waits `lingerMs` for others, one ledger write runs at a time, and what arrives meanwhile
+ * goes in the next. Each caller learns whether its record is written — true also for a duplicate, which the ledger
+ * skips; false when the ledger could not write the batch (the caller sends it again later). A sequential stream of
+ * requests then costs a database transaction per batch instead of per request.
+ */
+export class UsageBatch {
+  readonly #ledger: UsageLedger;
+  readonly #log: Logger;
+  readonly #lingerMs: number;
+  readonly #maxRecords: number;
+  #waiting: Waiting[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #writing = false;
+
+  constructor(options: UsageBatchOptions) {
+    this.#ledger = options.ledger;
+    this.#log = options.log;
+    this.#lingerMs = options.lingerMs ?? 25;
+    this.#maxRecords = options.maxRecords ?? 500;
+  }
+
+  /** Queues one record; resolves once its batch is written (true) or could not be (false). Never rejects. */
+  add(input: UsageInput): Promise<boolean> {
+    return new Promise((done) => {
+      this.#waiting.push({ input, done });
+      if (this.#writing) return;
+      if (this.#waiting.length >= this.#maxRecords) this.#writeNow();
+      else this.#timer ??= setTimeout(() => this.#writeNow(), this.#lingerMs);
+    });
+  }
+
+  /** Writes what is queued now and waits for it (shutdown). */
+  async flush(): Promise<void> {
+    while (this.#waiting.length > 0 || this.#writing) {
+      if (!this.#writing) this.#writeNow();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  #writeNow(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const batch = this.#waiting.splice(0, this.#maxRecords);
+    if (batch.length === 0) return;
+    this.#writing = true;
+    this.#ledger.record(batch.map((w) => w.input)).then(
+      () => this.#settle(batch, true),
+      (err: unknown) => {
+        this.#log.warn(
+          { err, records: batch.length },
+          "usage records not written; their data planes send them again",
+        );
+        this.#settle(batch, false);
+      },
+    );
+  }
+
+  #settle(batch: readonly Waiting[], written: boolean): void {
+    this.#writing = false;
+    for (const w of batch) w.done(written);
+    // What arrived during the write has waited already: it goes at once.
+    if (this.#waiting.length > 0) this.#writeNow();
+  }
+}

@@ -1,0 +1,77 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { UsageBatch } from "../../../src/control-plane/domain/billing/usage-batch.js";
+import type { UsageInput, UsageLedger } from "../../../src/control-plane/domain/billing/usage-ledger.js";
+import { createLogger } from "../../../src/shared/logger.js";
+
+const log = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, d) => d() }) });
+
+const usage = (requestId: string) => ({ requestId }) as UsageInput;
+
+/** A ledger that records the batches it is asked to write; each write waits until `finish` is called. */
+function heldLedger() {
+  const writes: string[][] = [];
+  const pending: Array<(error?: Error) => void> = [];
+  const ledger: UsageLedger = {
+    record(inputs) {
+      writes.push(inputs.map((i) => i.requestId));
+      return new Promise((resolve, reject) =>
+        pending.push((error) =>
+          error ? reject(error) : resolve({ recorded: inputs.length, duplicates: 0 }),
+        ),
+      );
+    },
+  };
+  return { ledger, writes, finish: (error?: Error) => pending.shift()?.(error) };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe("UsageBatch (usage records carried by releases)", () => {
+  it("writes the records that arrive within the linger in one ledger write, and tells each caller", async () => {
+    const { ledger, writes, finish } = heldLedger();
+    const batch = new UsageBatch({ ledger, log, lingerMs: 20 });
+    const answers = [batch.add(usage("a")), batch.add(usage("b"))];
+    await turn();
+    expect(writes).toEqual([]); // still lingering
+    await new Promise((r) => setTimeout(r, 40));
+    batch.add(usage("c")).then(() => {});
+    expect(writes).toEqual([["a", "b"]]);
+    finish();
+    expect(await Promise.all(answers)).toEqual([true, true]);
+    // "c" arrived during the write: it goes at once after it, without a second linger.
+    await turn();
+    expect(writes).toEqual([["a", "b"], ["c"]]);
+    finish();
+  });
+
+  it("answers false for every record of a write that failed, and goes on with the next", async () => {
+    const { ledger, writes, finish } = heldLedger();
+    const batch = new UsageBatch({ ledger, log, lingerMs: 1 });
+    const failed = [batch.add(usage("a")), batch.add(usage("b"))];
+    await new Promise((r) => setTimeout(r, 10));
+    finish(new Error("database unavailable"));
+    expect(await Promise.all(failed)).toEqual([false, false]);
+    const next = batch.add(usage("c"));
+    await new Promise((r) => setTimeout(r, 10));
+    finish();
+    expect(await next).toBe(true);
+    expect(writes).toEqual([["a", "b"], ["c"]]);
+  });
+
+  it("writes a full batch at once, and flush writes what is queued without waiting for the linger", async () => {
+    const { ledger, writes, finish } = heldLedger();
+    const batch = new UsageBatch({ ledger, log, lingerMs: 60_000, maxRecords: 2 });
+    void batch.add(usage("a"));
+    void batch.add(usage("b"));
+    expect(writes).toEqual([["a", "b"]]);
+    const last = batch.add(usage("c"));
+    const flushed = batch.flush();
+    finish();
+    await turn();
+    finish();
+    await flushed;
+    expect(await last).toBe(true);
+    expect(writes).toEqual([["a", "b"], ["c"]]);
+  });
+});
