@@ -19,13 +19,21 @@ const N = Number(process.env.N ?? 2000);
 const WARMUP = 200;
 const extraPids = (process.env.EXTRA_PIDS ?? "").split(",").filter(Boolean).map(Number);
 
-/** Voluntary context switches (sleeps) of a process and all its threads so far. */
-function sleeps(pid: number): number {
-  let total = 0;
+/** Voluntary context switches (sleeps) of a process's threads so far, by thread name. */
+function sleepsByThread(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
-    total += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const name = tid === String(pid) ? "main" : "other threads";
+    const count = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    out.set(name, (out.get(name) ?? 0) + count);
   }
+  return out;
+}
+
+function sleeps(pid: number): number {
+  let total = 0;
+  for (const count of sleepsByThread(pid).values()) total += count;
   return total;
 }
 
@@ -50,10 +58,12 @@ try {
     const meter = new CpuMeter([dp.pid, sw.controlPlane.pid]);
     let stop: Awaited<ReturnType<CpuMeter["start"]>> | null = null;
     let sleptBefore: number[] = [];
+    let threadsBefore = new Map<string, number>();
     for (let i = 0; i < N + WARMUP; i++) {
       if (i === WARMUP) {
         stop = await meter.start();
         sleptBefore = pids.map(sleeps);
+        threadsBefore = sleepsByThread(dp.pid);
       }
       const started = performance.now();
       const res = await request(`${dp.url}/v1/responses`, {
@@ -68,6 +78,13 @@ try {
       samples.total?.push(performance.now() - started);
       for (const m of String(res.headers["server-timing"]).matchAll(/(\w+);dur=([\d.]+)/g))
         samples[m[1] as string]?.push(Number(m[2]));
+    }
+    if (process.env.BY_THREAD) {
+      const after = sleepsByThread(dp.pid);
+      const byThread = [...after].map(
+        ([t, n]) => `${t} ${((n - (threadsBefore.get(t) ?? 0)) / N).toFixed(2)}`,
+      );
+      process.stdout.write(`data plane sleeps/request by thread: ${byThread.join(", ")}\n`);
     }
     const slept = pids.map((pid, i) => ((sleeps(pid) - (sleptBefore[i] ?? 0)) / N).toFixed(1));
     const cpu = await (stop as NonNullable<typeof stop>)();
