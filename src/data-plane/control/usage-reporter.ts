@@ -67,9 +67,9 @@ export class UsageReporter {
     this.#outage = new OutageLog(options.log, "control plane (usage reports; queued for retry)");
   }
 
-  /** Records waiting to be sent (and those on their way with releases). */
+  /** Records waiting to be sent (not those on their way with releases: they are sent). */
   get depth(): number {
-    return this.#queue.length + this.#carried.size;
+    return this.#queue.length;
   }
 
   /** Records dropped because the queue was full. */
@@ -114,7 +114,7 @@ export class UsageReporter {
 
   /**
    * Sends everything queued, for at most `timeoutMs` in all (a send still in flight at the deadline is not waited
-   * for); resolves with how many records are still unsent.
+   * for); resolves with how many records are still unsent or unanswered (carried by releases not yet answered).
    */
   async flush(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
