@@ -204,11 +204,12 @@ describe("when a data plane is killed (kill -9) with streams in flight", () => {
     killed = true;
     await Promise.all(clients);
     const answeredIds = new Set(answered);
+    // Those whose release had not left yet are billed `abandoned` once their leases expire (one TTL, then a sweep).
     const records = await waitForUsage(
       admin,
       tenant.userId,
       (r) => [...answeredIds].every((id) => r.some((record) => record.requestId === id)),
-      TTL_MS * 4,
+      TTL_MS * 6,
     ).catch(() => listUsage(admin, tenant.userId));
     const recorded = new Set(records.map((r) => r.requestId));
     const lost = [...answeredIds].filter((id) => !recorded.has(id));
