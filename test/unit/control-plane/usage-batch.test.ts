@@ -45,18 +45,38 @@ describe("UsageBatch (usage records carried by releases)", () => {
     finish();
   });
 
-  it("answers false for every record of a write that failed, and goes on with the next", async () => {
+  it("answers false for every record of a write that failed, goes on with the next, and logs an outage once", async () => {
     const { ledger, writes, finish } = heldLedger();
-    const batch = new UsageBatch({ ledger, log, lingerMs: 1 });
+    const lines: string[] = [];
+    const captured = createLogger({
+      level: "info",
+      destination: new Writable({
+        write: (chunk, _e, done) => {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    });
+    const batch = new UsageBatch({ ledger, log: captured, lingerMs: 1 });
     const failed = [batch.add(usage("a")), batch.add(usage("b"))];
     await new Promise((r) => setTimeout(r, 10));
     finish(new Error("database unavailable"));
     expect(await Promise.all(failed)).toEqual([false, false]);
+    const failedAgain = batch.add(usage("c"));
+    await new Promise((r) => setTimeout(r, 10));
+    finish(new Error("database unavailable"));
+    expect(await failedAgain).toBe(false);
     const next = batch.add(usage("c"));
     await new Promise((r) => setTimeout(r, 10));
     finish();
     expect(await next).toBe(true);
-    expect(writes).toEqual([["a", "b"], ["c"]]);
+    expect(writes).toEqual([["a", "b"], ["c"], ["c"]]);
+    // A database outage fails every batch: one line when it starts, one when writes work again.
+    const messages = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages).toEqual([
+      expect.stringContaining("unavailable"),
+      expect.stringContaining("available again"),
+    ]);
   });
 
   it("writes a full batch at once, and flush writes what is queued without waiting for the linger", async () => {

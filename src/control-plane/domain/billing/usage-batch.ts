@@ -1,4 +1,5 @@
 import type { Logger } from "../../../shared/logger.js";
+import { OutageLog } from "../../../shared/outage-log.js";
 import type { UsageInput, UsageLedger } from "./usage-ledger.js";
 
 /** Settings of {@link UsageBatch}. */
@@ -25,7 +26,8 @@ interface Waiting {
  */
 export class UsageBatch {
   readonly #ledger: UsageLedger;
-  readonly #log: Logger;
+  /** One line when writes start failing (a database outage fails every batch) and one when they work again. */
+  readonly #outage: OutageLog;
   readonly #lingerMs: number;
   readonly #maxRecords: number;
   #waiting: Waiting[] = [];
@@ -34,7 +36,10 @@ export class UsageBatch {
 
   constructor(options: UsageBatchOptions) {
     this.#ledger = options.ledger;
-    this.#log = options.log;
+    this.#outage = new OutageLog(
+      options.log,
+      "usage ledger (records carried by releases; their data planes send them again)",
+    );
     this.#lingerMs = options.lingerMs ?? 25;
     this.#maxRecords = options.maxRecords ?? 500;
   }
@@ -64,12 +69,12 @@ export class UsageBatch {
     if (batch.length === 0) return;
     this.#writing = true;
     this.#ledger.record(batch.map((w) => w.input)).then(
-      () => this.#settle(batch, true),
+      () => {
+        this.#outage.ok();
+        this.#settle(batch, true);
+      },
       (err: unknown) => {
-        this.#log.warn(
-          { err, records: batch.length },
-          "usage records not written; their data planes send them again",
-        );
+        this.#outage.failed(err);
         this.#settle(batch, false);
       },
     );
