@@ -293,8 +293,8 @@ function services(deps: {
   });
   return {
     stop: async () => {
-      // Usage records carried by releases answered or not: written before the database closes.
-      await usageRecorder.flush();
+      // Usage records carried by releases (answered or not): written before the database closes, for up to 10 s.
+      await usageRecorder.flush(10_000);
       stopWatching();
       stopReasserting();
       snapshots.close();

@@ -88,8 +88,8 @@ export class UsageRecorder {
   }
 
   /** Writes the carried records still queued (shutdown). */
-  flush(): Promise<void> {
-    return this.#carried.flush();
+  flush(timeoutMs: number): Promise<void> {
+    return this.#carried.flush(timeoutMs);
   }
 
   /** The report with its identity taken from its lease ticket; null when the ticket does not open. */

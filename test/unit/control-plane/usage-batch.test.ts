@@ -86,12 +86,21 @@ describe("UsageBatch (usage records carried by releases)", () => {
     void batch.add(usage("b"));
     expect(writes).toEqual([["a", "b"]]);
     const last = batch.add(usage("c"));
-    const flushed = batch.flush();
+    const flushed = batch.flush(5_000);
     finish();
     await turn();
     finish();
     await flushed;
     expect(await last).toBe(true);
     expect(writes).toEqual([["a", "b"], ["c"]]);
+  });
+
+  it("stops waiting for a ledger that hangs once its flush deadline passes", async () => {
+    const ledger: UsageLedger = { record: () => new Promise(() => {}) };
+    const batch = new UsageBatch({ ledger, log, lingerMs: 60_000 });
+    void batch.add(usage("a"));
+    const started = Date.now();
+    await batch.flush(50);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

@@ -54,11 +54,15 @@ export class UsageBatch {
     });
   }
 
-  /** Writes what is queued now and waits for it (shutdown). */
-  async flush(): Promise<void> {
-    while (this.#waiting.length > 0 || this.#writing) {
+  /**
+   * Writes what is queued now and waits for it (shutdown), for at most `timeoutMs`: a database that hangs must not
+   * hold the process. What is left unwritten is sent again by its data planes (their releases are not answered).
+   */
+  async flush(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.#waiting.length > 0 || this.#writing) && Date.now() < deadline) {
       if (!this.#writing) this.#writeNow();
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 1));
     }
   }
 
