@@ -58,14 +58,8 @@ export class UsageRecorder {
   }
 
   async record(reports: readonly UsageReport[]): Promise<ReportUsageResponse> {
-    const inputs: UsageInput[] = [];
     const now = this.#deps.clock.now();
-    for (const report of reports) {
-      const input = toInput(this.#vouched(report), now);
-      if (input?.usageOutOfRange) this.#deps.onOutOfRange?.();
-      if (input) inputs.push(input);
-      else this.#deps.log.warn({ requestId: report.requestId }, "malformed usage report skipped");
-    }
+    const inputs = reports.flatMap((report) => this.#input(report, now) ?? []);
     const result = await this.#deps.ledger.record(inputs);
     return create(ReportUsageResponseSchema, {
       recorded: result.recorded,
@@ -78,13 +72,16 @@ export class UsageRecorder {
    * it never will be), false when the ledger could not write it now (its data plane sends it again).
    */
   recordCarried(report: UsageReport): Promise<boolean> {
-    const input = toInput(this.#vouched(report), this.#deps.clock.now());
-    if (!input) {
-      this.#deps.log.warn({ requestId: report.requestId }, "malformed usage report skipped");
-      return Promise.resolve(true);
-    }
-    if (input.usageOutOfRange) this.#deps.onOutOfRange?.();
-    return this.#carried.add(input);
+    const input = this.#input(report, this.#deps.clock.now());
+    return input ? this.#carried.add(input) : Promise.resolve(true);
+  }
+
+  /** The ledger entry of a report (counted when out of range); null, logged, for a malformed one. */
+  #input(report: UsageReport, now: number): UsageInput | null {
+    const input = toInput(this.#vouched(report), now);
+    if (!input) this.#deps.log.warn({ requestId: report.requestId }, "malformed usage report skipped");
+    else if (input.usageOutOfRange) this.#deps.onOutOfRange?.();
+    return input;
   }
 
   /** Writes the carried records still queued (shutdown). */

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { UsageBatch } from "../../../src/control-plane/domain/billing/usage-batch.js";
 import type { UsageInput, UsageLedger } from "../../../src/control-plane/domain/billing/usage-ledger.js";
 import { createLogger } from "../../../src/shared/logger.js";
@@ -27,6 +27,9 @@ function heldLedger() {
 
 const turn = () => new Promise((r) => setImmediate(r));
 
+/** Conditions are waited for, not timed: a loaded machine may run timers late. */
+const WAIT = { timeout: 10_000 };
+
 describe("UsageBatch (usage records carried by releases)", () => {
   it("writes the records that arrive within the linger in one ledger write, and tells each caller", async () => {
     const { ledger, writes, finish } = heldLedger();
@@ -34,8 +37,8 @@ describe("UsageBatch (usage records carried by releases)", () => {
     const answers = [batch.add(usage("a")), batch.add(usage("b"))];
     await turn();
     expect(writes).toEqual([]); // still lingering
-    await new Promise((r) => setTimeout(r, 40));
-    batch.add(usage("c")).then(() => {});
+    await vi.waitFor(() => expect(writes).toHaveLength(1), WAIT);
+    void batch.add(usage("c"));
     expect(writes).toEqual([["a", "b"]]);
     finish();
     expect(await Promise.all(answers)).toEqual([true, true]);
@@ -59,15 +62,15 @@ describe("UsageBatch (usage records carried by releases)", () => {
     });
     const batch = new UsageBatch({ ledger, log: captured, lingerMs: 1 });
     const failed = [batch.add(usage("a")), batch.add(usage("b"))];
-    await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(writes).toHaveLength(1), WAIT);
     finish(new Error("database unavailable"));
     expect(await Promise.all(failed)).toEqual([false, false]);
     const failedAgain = batch.add(usage("c"));
-    await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(writes).toHaveLength(2), WAIT);
     finish(new Error("database unavailable"));
     expect(await failedAgain).toBe(false);
     const next = batch.add(usage("c"));
-    await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(writes).toHaveLength(3), WAIT);
     finish();
     expect(await next).toBe(true);
     expect(writes).toEqual([["a", "b"], ["c"], ["c"]]);

@@ -71,8 +71,8 @@ export class LeaseBook {
 
   /** The live record; null when there is none (never written, released, or claimed as abandoned). */
   async get(leaseId: string): Promise<LeaseRecord | null> {
-    const [value = null, tombstone = null] = await this.#map.getMany([key(leaseId), tombstoneKey(leaseId)]);
-    return tombstone === null ? parse(value) : null;
+    const entry = await this.read(leaseId);
+    return entry.state === "live" ? entry.record : null;
   }
 
   /** The entry, telling a released lease from one that is merely unknown here. */

@@ -32,7 +32,8 @@ export class UsageBatch {
   readonly #maxRecords: number;
   #waiting: Waiting[] = [];
   #timer: NodeJS.Timeout | null = null;
-  #writing = false;
+  /** The ledger write running, if any; it starts the next one (what queued meanwhile) as it ends. */
+  #writing: Promise<void> | null = null;
 
   constructor(options: UsageBatchOptions) {
     this.#ledger = options.ledger;
@@ -59,10 +60,18 @@ export class UsageBatch {
    * hold the process. What is left unwritten is sent again by its data planes (their releases are not answered).
    */
   async flush(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while ((this.#waiting.length > 0 || this.#writing) && Date.now() < deadline) {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), timeoutMs);
+    });
+    try {
       if (!this.#writing) this.#writeNow();
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      while (this.#writing) {
+        const written = this.#writing.then(() => "written" as const);
+        if ((await Promise.race([written, expired])) === "expired") return;
+      }
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -71,8 +80,7 @@ export class UsageBatch {
     this.#timer = null;
     const batch = this.#waiting.splice(0, this.#maxRecords);
     if (batch.length === 0) return;
-    this.#writing = true;
-    this.#ledger.record(batch.map((w) => w.input)).then(
+    this.#writing = this.#ledger.record(batch.map((w) => w.input)).then(
       () => {
         this.#outage.ok();
         this.#settle(batch, true);
@@ -85,7 +93,7 @@ export class UsageBatch {
   }
 
   #settle(batch: readonly Waiting[], written: boolean): void {
-    this.#writing = false;
+    this.#writing = null;
     for (const w of batch) w.done(written);
     // What arrived during the write has waited already: it goes at once.
     if (this.#waiting.length > 0) this.#writeNow();
