@@ -56,10 +56,21 @@ async function sequential(
 }
 
 const f = (n: number) => n.toFixed(2);
+const FLOOR = "design floor: bare + one admit round trip on the lease channel";
+const FLOOR_REDIS = "design floor + the admit's slots in Redis (one script)";
 const none = () => ({});
 
 const fake = await startServerProcess("test/support/fake-openai/main.ts", ["--port", "0", "--no-record"]);
 const bare = await startServerProcess("bench/support/bare-express-proxy.ts", [fake.url]);
+// The design's floor: the bare pass-through plus one admit on the lease channel to a server that answers at once,
+// and the same with the least the admit does in Redis (a user and an account slot, one script).
+const echo = await startServerProcess("bench/support/echo-gateway-server.ts");
+const echoRedis = await startServerProcess("bench/support/echo-gateway-server.ts", [
+  "--redis",
+  "redis://127.0.0.1:6379",
+]);
+const floor = await startServerProcess("bench/support/bare-express-proxy.ts", [fake.url, echo.url]);
+const floorRedis = await startServerProcess("bench/support/bare-express-proxy.ts", [fake.url, echoRedis.url]);
 const portkey = await startPortkey();
 const switchyard = await startSwitchyard({ label: "bench_dp", dataPlane: true });
 const dataPlane = switchyard.dataPlane as ServerProcess;
@@ -73,6 +84,8 @@ try {
   const rows = [
     { name: "bare Express 5 + undici pass-through", s: await sequential(bare.url, none, false) },
     { name: "Portkey OSS 1.15.2", s: await sequential(portkey.url, portkeyHeaders, false) },
+    { name: FLOOR, s: await sequential(floor.url, none, false) },
+    { name: FLOOR_REDIS, s: await sequential(floorRedis.url, none, false) },
     {
       name: "Switchyard, operator tenants",
       s: await sequential(dataPlane.url, viaTenants(operators), false),
@@ -84,6 +97,7 @@ try {
 
   const directStream = await sequential(fake.url, none, true);
   const bareStream = await sequential(bare.url, none, true);
+  const floorStream = await sequential(floorRedis.url, none, true);
   const switchyardStream = await sequential(dataPlane.url, viaTenants(operators), true);
   const addedFirstByte = (s: Samples) =>
     percentile(s.firstByte, 0.5) - percentile(directStream.firstByte, 0.5);
@@ -114,6 +128,8 @@ try {
   const loads = [
     { name: "bare Express 5 + undici (baseline)", r: await loadOf(bare.url, none, [bare.pid]) },
     { name: "Portkey OSS 1.15.2", r: await loadOf(portkey.url, portkeyHeaders, [portkey.pid]) },
+    { name: FLOOR, r: await loadOf(floor.url, none, [floor.pid, echo.pid]) },
+    { name: FLOOR_REDIS, r: await loadOf(floorRedis.url, none, [floorRedis.pid, echoRedis.pid]) },
     {
       name: "Switchyard, operator tenants",
       r: await loadOf(dataPlane.url, viaTenants(operators), switchyardPids),
@@ -142,16 +158,22 @@ try {
       "|---|---|---|---|",
       `| direct to the fake upstream | ${f(percentile(directStream.firstByte, 0.5))} | — | — |`,
       `| bare Express 5 + undici pass-through | ${f(percentile(bareStream.firstByte, 0.5))} | ${f(addedFirstByte(bareStream))} | 1.00× |`,
+      `| ${FLOOR_REDIS} | ${f(percentile(floorStream.firstByte, 0.5))} | ${f(addedFirstByte(floorStream))} | ${f(addedFirstByte(floorStream) / addedFirstByte(bareStream))}× |`,
       `| Switchyard, operator tenants | ${f(percentile(switchyardStream.firstByte, 0.5))} | ${f(addedFirstByte(switchyardStream))} | ${f(addedFirstByte(switchyardStream) / addedFirstByte(bareStream))}× |`,
       "",
       "| c=50 | req/s | vs bare pass-through | vs Portkey | p50 ms | p99 ms | errors | gateway CPU µs/req | Redis CPU µs/req |",
       "|---|---|---|---|---|---|---|---|---|",
       ...loads.map(
         ({ name, r }) =>
-          `| ${name} | ${Math.round(r.requestsPerSecond)} | ${(r.requestsPerSecond / bareRps).toFixed(2)}× | ${(r.requestsPerSecond / portkeyRps).toFixed(2)}× | ${r.p50Ms} | ${r.p99Ms} | ${r.errors + r.non2xx} | ${r.cpu.length > 1 ? `${r.cpu.reduce((a, b) => a + b, 0)} (data plane ${r.cpu[0]}, control plane ${r.cpu[1]})` : r.cpu[0]} | ${r.redisCpu} |`,
+          `| ${name} | ${Math.round(r.requestsPerSecond)} | ${(r.requestsPerSecond / bareRps).toFixed(2)}× | ${(r.requestsPerSecond / portkeyRps).toFixed(2)}× | ${r.p50Ms} | ${r.p99Ms} | ${r.errors + r.non2xx} | ${r.cpu.length > 1 ? `${r.cpu.reduce((a, b) => a + b, 0)} (data plane ${r.cpu[0]}, ${name.startsWith("design floor") ? "channel server" : "control plane"} ${r.cpu[1]})` : r.cpu[0]} | ${r.redisCpu} |`,
       ),
       "",
       "Gateway CPU: the processes serving the requests (read from /proc); Redis CPU from INFO cpu.",
+      "",
+      "The design floor rows are the bare pass-through plus what DESIGN.md §2–§3 make every request pay and nothing",
+      "else: one admit on the data plane's lease channel, answered at once by a server that does no lease logic (and,",
+      "in the second, runs one Lua script taking a user slot and an account slot in Redis, as the real admit must),",
+      "and a release off the request's path. No implementation of this design can do better than its floor.",
       "",
       "Budget (DESIGN.md §8): added latency p50 ≤ 2.5× and p99 ≤ 3× the bare pass-through's; added time to first byte",
       "p50 ≤ 2.5× bare's; at c=50 ≥ 0.7× the bare pass-through and ≥ 2.5× Portkey — for the operator tenants.",
@@ -159,5 +181,7 @@ try {
     ].join("\n"),
   );
 } finally {
-  await Promise.all([fake.stop(), bare.stop(), portkey.stop(), switchyard.stop()]);
+  await Promise.all(
+    [fake, bare, echo, echoRedis, floor, floorRedis, portkey, switchyard].map((server) => server.stop()),
+  );
 }

@@ -1,13 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { Writable } from "node:stream";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { LeaseChannel, type OperationRequest } from "../src/data-plane/control/lease-channel.js";
-import { GatewayService } from "../src/gen/switchyard/v1/gateway_pb.js";
+import type { LeaseChannel, OperationRequest } from "../src/data-plane/control/lease-channel.js";
 import { Endpoint, Outcome } from "../src/gen/switchyard/v1/types_pb.js";
 import { hashApiKey } from "../src/shared/api-key.js";
-import { createLogger } from "../src/shared/logger.js";
 import { CpuMeter } from "./support/cpu.js";
+import { leaseChannelTo } from "./support/lease-channel-client.js";
 import { startServerProcess } from "./support/processes.js";
 import { percentile, startSwitchyard } from "./support/switchyard.js";
 import { type OperatorShape, seedBestCase, seedOperatorTenants } from "./support/tenants.js";
@@ -27,7 +22,6 @@ const LIMITED: OperatorShape = {
  * (the bare transport round trip), at 1 and 64 requests in flight.
  */
 const DURATION_MS = Number(process.env.BENCH_DURATION_S ?? 5) * 1000;
-const log = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, d) => d() }) });
 
 interface Result {
   pairsPerSecond: number;
@@ -39,27 +33,6 @@ interface Result {
   admitP99: number;
   pairP50: number;
   pairP99: number;
-}
-
-function channelTo(url: string, token: string): LeaseChannel {
-  const transport = createGrpcTransport({
-    baseUrl: url,
-    acceptCompression: [],
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
-  });
-  const channel = new LeaseChannel({
-    client: createClient(GatewayService, transport),
-    instanceId: `bench-${randomBytes(3).toString("hex")}`,
-    version: "bench",
-    log,
-  });
-  channel.start();
-  return channel;
 }
 
 async function run(
@@ -122,27 +95,35 @@ async function run(
 
 const switchyard = await startSwitchyard({ label: "bench_leases", dataPlane: false });
 const echo = await startServerProcess("bench/support/echo-gateway-server.ts");
+const echoRedis = await startServerProcess("bench/support/echo-gateway-server.ts", [
+  "--redis",
+  "redis://127.0.0.1:6379",
+]);
 const controlPlane = switchyard.controlPlane;
 const echoCpu = new CpuMeter([echo.pid]);
+const echoRedisCpu = new CpuMeter([echoRedis.pid]);
 const controlPlaneCpu = new CpuMeter([controlPlane.pid]);
 try {
   const best = (await seedBestCase(switchyard.admin, "http://127.0.0.1:9", 4)).keys;
   const limited = (await seedOperatorTenants(switchyard.admin, "http://127.0.0.1:9", LIMITED)).keys;
   const rows: string[] = [];
   for (const inFlight of (process.env.BENCH_IN_FLIGHT ?? "1,64").split(",").map(Number)) {
-    const bare = channelTo(echo.url, "unused");
-    const real = channelTo(controlPlane.url, switchyard.dataPlaneToken);
-    await Promise.all([bare.waitConnected(5_000), real.waitConnected(5_000)]);
+    const bare = leaseChannelTo(echo.url, "unused");
+    const floor = leaseChannelTo(echoRedis.url, "unused");
+    const real = leaseChannelTo(controlPlane.url, switchyard.dataPlaneToken);
+    await Promise.all([bare.waitConnected(5_000), floor.waitConnected(5_000), real.waitConnected(5_000)]);
     await run(real, controlPlaneCpu, limited, inFlight, 1_000); // warm-up: JIT, pools, caches
     const baseline = await run(bare, echoCpu, best, inFlight, DURATION_MS);
+    const withRedis = await run(floor, echoRedisCpu, best, inFlight, DURATION_MS);
     const withLimits = await run(real, controlPlaneCpu, limited, inFlight, DURATION_MS);
     const bestCase = await run(real, controlPlaneCpu, best, inFlight, DURATION_MS);
-    await Promise.all([bare.close(), real.close()]);
+    await Promise.all([bare.close(), floor.close(), real.close()]);
     const fmt = (n: number) => n.toFixed(2);
     const row = (name: string, r: Result) =>
       `| ${inFlight} | ${name} | ${Math.round(r.pairsPerSecond)} | ${(r.pairsPerSecond / baseline.pairsPerSecond).toFixed(2)}× | ${fmt(r.admitP50)} | ${fmt(r.admitP99)} | ${fmt(r.pairP50)} | ${fmt(r.pairP99)} | ${Math.round(r.serverCpuUs)} | ${Math.round(r.redisCpuUs)} |`;
     rows.push(
       row("bare channel (baseline)", baseline),
+      row("design floor: the bare channel + one slot script in Redis per operation", withRedis),
       row("control plane + Redis, 64 users × concurrency 4", withLimits),
       row("control plane + Redis, one unlimited user", bestCase),
     );
@@ -159,11 +140,14 @@ try {
       "channel; admit p50 at 1 in flight ≤ 2× the bare channel's.",
       "Server CPU is the process answering the channel (the control plane; the echo server for the bare row), read",
       "from /proc; Redis CPU from INFO cpu (the whole server, so other tenants of the same Redis count too).",
+      "The design floor answers at once too, after one Lua script on a user slot and an account slot in Redis per",
+      "admit and per release (DESIGN.md §3's slots and nothing else): what any implementation of the design pays.",
       "",
     ].join("\n"),
   );
 } finally {
   echoCpu.close();
+  echoRedisCpu.close();
   controlPlaneCpu.close();
-  await Promise.all([echo.stop(), switchyard.stop()]);
+  await Promise.all([echo.stop(), echoRedis.stop(), switchyard.stop()]);
 }
