@@ -50,6 +50,7 @@ import { MemoryRequestRate } from "./store/rates/memory-request-rate.js";
 import { RedisRequestRate } from "./store/rates/redis-request-rate.js";
 import type { RequestRate } from "./store/rates/request-rate.js";
 import { RedisChangeFeed } from "./store/redis-change-feed.js";
+import { watchLiveness } from "./store/redis-liveness.js";
 import { createUsageMetrics, type UsageMetrics } from "./usage-metrics.js";
 import { createUsageWindowMetrics } from "./usage-window-metrics.js";
 
@@ -355,15 +356,22 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
     instanceId,
     log,
   });
+  // Fail closed like the lease store's: lease records and sticky bindings are read on the hot path, which must get
+  // a fast 503 while Redis cannot answer, not wait until it is back.
   const commands = new Redis(url, {
     enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
+    maxRetriesPerRequest: 0,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     lazyConnect: true,
     enableAutoPipelining: true,
     retryStrategy: reconnectSoon,
   });
   const subscriber = new Redis(url, { lazyConnect: true, retryStrategy: reconnectSoon });
   await Promise.all([commands.connect(), subscriber.connect()]);
+  const unwatch = [
+    watchLiveness(commands, { name: "commands", log }),
+    watchLiveness(subscriber, { name: "change feed", log }),
+  ];
   const feed = new RedisChangeFeed({ publisher: commands, subscriber, prefix, log });
   await feed.start();
   return {
@@ -374,12 +382,16 @@ async function openLiveState(config: Config, log: Logger, instanceId: string): P
     // Lease records live on the command connection: re-assertion waits until it is back too.
     onRestored: (listener) => leases.onReconnected(() => void whenReady(commands, 2_000).then(listener)),
     async close() {
+      for (const stop of unwatch) stop();
       await leases.close();
       commands.disconnect();
       subscriber.disconnect();
     },
   };
 }
+
+/** A command on the control plane's Redis connection without an answer after this long fails (ms). */
+const REDIS_COMMAND_TIMEOUT_MS = 1_000;
 
 /** Redis reconnect backoff of the control plane's connections: Redis back means served again within half a second. */
 function reconnectSoon(attempt: number): number {

@@ -15,8 +15,16 @@ const TTL_MS = 6_000;
  * answered 429, as they should).
  */
 const SIZE = sized({ reduced: { limit: 4, after: 12 }, full: { limit: 8, after: 20 } });
-/** How the control plane goes away. */
-const WAYS = sized({ reduced: ["kill -9"] as const, full: ["kill -9", "SIGTERM"] as const });
+/**
+ * How the control plane goes away: crashed, stopped, or frozen (SIGSTOP: a stalled or partitioned host, its
+ * connections open and silent — only the HTTP/2 pings tell it from a slow one; it comes back where it stopped, with
+ * its timers overdue and the lease TTL long past).
+ */
+const WAYS = sized({
+  reduced: ["kill -9", "SIGSTOP"] as const,
+  full: ["kill -9", "SIGTERM", "SIGSTOP"] as const,
+});
+const LABELS = { "kill -9": "kill", SIGTERM: "term", SIGSTOP: "freeze" } as const;
 
 describe.each(WAYS)(
   "when the control plane goes away (%s) mid-stream for longer than the lease TTL",
@@ -28,13 +36,16 @@ describe.each(WAYS)(
 
     beforeAll(async () => {
       stack = await FaultStack.start({
-        label: `cp-outage-${way === "kill -9" ? "kill" : "term"}`,
+        label: `cp-outage-${LABELS[way]}`,
         leaseTtlMs: TTL_MS,
       });
       admin = stack.adminOf();
       dp = await stack.startDataPlane({ env: { SWITCHYARD_CONTROL_PLANE_WAIT_MS: "1000" } });
     });
-    afterAll(() => stack?.stop());
+    afterAll(() => {
+      stack?.controlPlane.thaw(); // a failure while frozen must not leave it stopped
+      return stack?.stop();
+    });
 
     it("finishes the streams, answers 503 meanwhile, holds the user's limit from reconnection and bills real usage once", async () => {
       const fake = await stack.startFake();
@@ -53,7 +64,8 @@ describe.each(WAYS)(
 
       const downAt = Date.now();
       if (way === "kill -9") await stack.controlPlane.kill();
-      else await stack.controlPlane.terminate();
+      else if (way === "SIGTERM") await stack.controlPlane.terminate();
+      else stack.controlPlane.freeze();
       await waitFor(async () => (await fetch(`${dp.url}/readyz`)).status === 503, {
         what: "data plane not ready",
       });
@@ -65,7 +77,8 @@ describe.each(WAYS)(
       expect(JSON.parse(refused.text)).toMatchObject({ error: { type: "api_error" } });
 
       await until(downAt + 2 * TTL_MS); // longer than the TTL: every slot of the running streams lapses
-      await stack.controlPlane.start();
+      if (way === "SIGSTOP") stack.controlPlane.thaw();
+      else await stack.controlPlane.start();
       await waitFor(async () => (await fetch(`${dp.url}/readyz`)).status === 200, {
         what: "data plane ready again",
       });

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RedisLeaseStore } from "../../src/control-plane/store/leases/redis-lease-store.js";
 import { ErrorCode } from "../../src/shared/errors.js";
 import { type RedisServer, startRedisServer } from "../support/redis-server.js";
@@ -68,6 +68,34 @@ describe("RedisLeaseStore when Redis goes away", () => {
       expect(error).toMatchObject({ code: ErrorCode.STORE_UNAVAILABLE });
       expect(ms).toBeLessThan(1000);
     }
+  });
+
+  it("treats a Redis that stops answering (frozen) as gone: operations reject at once until it answers again", async () => {
+    const key = "user:1";
+    expect(await store.acquire({ key, holder: "h0", limit: 1, ttlMs: 30_000 })).toMatchObject({
+      granted: true,
+    });
+    let reconnected = 0;
+    store.onReconnected(() => reconnected++);
+    server.freeze();
+    // The first operations wait out their command timeout; once the unanswered pings drop the connections, none do.
+    await vi.waitFor(async () => expect((await rejection(() => store.loads([key]))).ms).toBeLessThan(100), {
+      timeout: 5_000,
+      interval: 50,
+    });
+    for (const operation of [
+      () => store.acquire({ key, holder: "x", limit: 1, ttlMs: 1000 }),
+      () => store.release(key, "h0"),
+      () => store.renew(key, "h0", 1000),
+    ]) {
+      const { ms, error } = await rejection(operation);
+      expect(error).toMatchObject({ code: ErrorCode.STORE_UNAVAILABLE });
+      expect(ms).toBeLessThan(100);
+    }
+    server.thaw();
+    await vi.waitFor(() => expect(reconnected).toBe(1), { timeout: 5_000 });
+    // Back with its data: the slot taken before the freeze is still held.
+    expect((await store.loads([key])).get(key)).toEqual({ inUse: 1, waiting: 0 });
   });
 
   it("refuses to open with STORE_UNAVAILABLE when Redis is not there", async () => {

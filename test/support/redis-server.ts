@@ -9,6 +9,10 @@ export interface RedisServer {
   readonly port: number;
   /** Stops the server (SIGKILL by default: it vanishes as a crashed host would) and waits for it to exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing, until `thaw()`. */
+  freeze(): void;
+  /** SIGCONT: the server resumes where it stopped. */
+  thaw(): void;
 }
 
 const HOST = "127.0.0.1";
@@ -64,8 +68,11 @@ async function startOnce(port: number): Promise<RedisServer | null> {
         port,
         stop: async (signal = "SIGKILL") => {
           process.off("exit", killOnExit);
+          child.kill("SIGCONT"); // a frozen server would not act on the signal
           await stopChild(child, signal);
         },
+        freeze: () => child.kill("SIGSTOP"),
+        thaw: () => child.kill("SIGCONT"),
       };
     }
     await sleep(20);

@@ -15,6 +15,10 @@ export interface RedisInstance {
   start(): Promise<void>;
   /** `kill`: kill -9 (a crash); `shutdown`: SHUTDOWN NOSAVE (a clean stop that keeps nothing). */
   stop(mode?: "kill" | "shutdown"): Promise<void>;
+  /** SIGSTOP: the server keeps its connections and data and answers nothing, until `thaw()`. */
+  freeze(): void;
+  /** SIGCONT: the server resumes where it stopped, and works off what its clients sent meanwhile. */
+  thaw(): void;
   /** A client of this server (the caller disconnects it). */
   client(): Redis;
   /** Stops the server; safe to call twice. */
@@ -65,6 +69,12 @@ export async function startRedis(name = "redis"): Promise<RedisInstance> {
       await redis.call("SHUTDOWN", "NOSAVE").catch(() => undefined);
       redis.disconnect();
       await server.exited;
+    },
+    freeze() {
+      server.child?.kill("SIGSTOP");
+    },
+    thaw() {
+      server.child?.kill("SIGCONT");
     },
     async destroy() {
       await server.kill("SIGKILL");

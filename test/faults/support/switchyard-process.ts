@@ -29,7 +29,8 @@ export interface SwitchyardProcessOptions {
 /**
  * One plane as a real process (`switchyard serve <plane>`, built or from source: see switchyardEntry), as production
  * runs it: crash
- * it (`kill()`), stop it (`terminate()`), start it again on the same port (`start()`), read its heap after GC.
+ * it (`kill()`), stop it (`terminate()`), freeze and thaw it (`freeze()`, `thaw()`), start it again on the same port
+ * (`start()`), read its heap after GC.
  * Ready means `/readyz` answers 200 (data plane) or grpc.health.v1 says SERVING (control plane).
  */
 export class SwitchyardProcess {
@@ -106,6 +107,19 @@ export class SwitchyardProcess {
   kill(): Promise<ProcessExit> {
     this.#closeInspector();
     return this.process.kill("SIGKILL");
+  }
+
+  /**
+   * SIGSTOP: the process stays, its sockets open, and answers nothing — a stalled or partitioned host, which only
+   * unanswered HTTP/2 pings reveal. `thaw()` resumes it.
+   */
+  freeze(): void {
+    this.process.child?.kill("SIGSTOP");
+  }
+
+  /** SIGCONT: resumes a frozen process where it stopped. */
+  thaw(): void {
+    this.process.child?.kill("SIGCONT");
   }
 
   /** SIGTERM (graceful shutdown), then the exit; SIGKILL after `graceMs`. */

@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import type { Redis, RedisOptions } from "ioredis";
 import { newInstanceId } from "../../../shared/ids.js";
 import type { Logger } from "../../../shared/logger.js";
+import { watchLiveness } from "../redis-liveness.js";
 import { ExpiryListeners } from "./expiry-listeners.js";
 import {
   type AcquireRequest,
@@ -86,6 +87,8 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #reconnectListeners = new Set<() => void>();
   /** Set once the command connection was lost, until it is ready again. */
   #lost = false;
+  /** Stops the connections' liveness pings. */
+  #unwatch: Array<() => void> = [];
   readonly #log: Logger | undefined;
   #closed = false;
 
@@ -117,6 +120,7 @@ export class RedisLeaseStore implements LeaseStore {
     try {
       await guarded(() => store.#start());
     } catch (err) {
+      for (const unwatch of store.#unwatch) unwatch();
       store.#client.disconnect();
       store.#subscriber.disconnect();
       throw err;
@@ -145,6 +149,11 @@ export class RedisLeaseStore implements LeaseStore {
     this.#subscriber.on("message", (_channel: string, token: string) => {
       this.#waiters.get(token)?.wait.grant();
     });
+    // A Redis that stops answering without closing the connections (frozen, cut off) is treated as gone at once.
+    this.#unwatch = [
+      watchLiveness(this.#client, { name: "lease commands", log: this.#log }),
+      watchLiveness(this.#subscriber, { name: "lease wake-ups", log: this.#log }),
+    ];
     await Promise.all([this.#client.connect(), this.#subscriber.connect()]);
     await this.#subscriber.subscribe(this.#channel);
   }
@@ -273,6 +282,7 @@ export class RedisLeaseStore implements LeaseStore {
     await Promise.all(
       waiters.map(({ wait }) => wait.leave("cancelled", storeClosed()).then(() => wait.settled)),
     );
+    for (const unwatch of this.#unwatch) unwatch();
     this.#subscriber.disconnect();
     this.#client.disconnect();
   }

@@ -1,0 +1,68 @@
+import { once } from "node:events";
+import { performance } from "node:perf_hooks";
+import { Redis } from "ioredis";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { watchLiveness } from "../../src/control-plane/store/redis-liveness.js";
+import { type RedisServer, startRedisServer } from "../support/redis-server.js";
+
+/**
+ * A connection the way the control plane opens its own (no offline queue, no retries) but with no command timeout:
+ * on a frozen Redis a command waits until it answers again, unless the pings notice it first.
+ */
+describe("watchLiveness", () => {
+  let server: RedisServer;
+  let redis: Redis;
+  let unwatch: () => void = () => undefined;
+
+  beforeEach(async () => {
+    server = await startRedisServer();
+    redis = new Redis({
+      host: server.host,
+      port: server.port,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 50,
+    });
+    redis.on("error", () => undefined);
+    await redis.connect();
+  });
+  afterEach(async () => {
+    unwatch();
+    redis.disconnect();
+    await server.stop();
+  });
+
+  it("drops a connection whose pings go unanswered, so its commands fail at once, and is ready when Redis answers", async () => {
+    unwatch = watchLiveness(redis, { name: "test", intervalMs: 100, timeoutMs: 300 });
+    await redis.set("k", "before");
+    server.freeze();
+    const frozenAt = performance.now();
+    const held = redis.get("k"); // sent before the drop: rejected by it, not left waiting for Redis
+    await once(redis, "close");
+    const noticedMs = performance.now() - frozenAt;
+    await expect(held).rejects.toThrow();
+    const started = performance.now();
+    await expect(redis.get("k")).rejects.toThrow(/enableOfflineQueue/);
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(noticedMs).toBeLessThan(1_000); // interval + timeout, with room for a busy machine
+
+    server.thaw();
+    await once(redis, "ready");
+    expect(await redis.get("k")).toBe("before");
+  });
+
+  it("leaves a connection that answers alone", async () => {
+    unwatch = watchLiveness(redis, { name: "test", intervalMs: 20, timeoutMs: 300 });
+    let closed = 0;
+    redis.on("close", () => closed++);
+    for (let i = 0; i < 50; i++) await redis.set(`k${i}`, String(i));
+    // Ten intervals with pings answered: no drop.
+    const pings = Number((await redis.info("commandstats")).match(/cmdstat_ping:calls=(\d+)/)?.[1] ?? 0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = Number((await redis.info("commandstats")).match(/cmdstat_ping:calls=(\d+)/)?.[1] ?? 0);
+    expect(after).toBeGreaterThan(pings);
+    expect(closed).toBe(0);
+    expect(redis.status).toBe("ready");
+  });
+});
