@@ -8,20 +8,34 @@ import type { SwitchyardProcess } from "./support/switchyard-process.js";
 import { type Admin, listUsage, seedTenant, waitForUsage } from "./support/tenants.js";
 import { complete, requestBody } from "./support/traffic.js";
 
-const SCENARIO = "PostgreSQL stopped under load";
-const SIZE = sized({ reduced: { clients: 4, outageMs: 8_000 }, full: { clients: 12, outageMs: 20_000 } });
+/**
+ * How PostgreSQL goes away: a fast shutdown (its clients see their connections closed), or frozen (SIGSTOP to the
+ * postmaster and every backend: a stalled or cut-off host — connections stay open and nothing answers).
+ */
+const WAYS = ["stopped", "frozen"] as const;
+const SCENARIOS = {
+  stopped: "PostgreSQL stopped under load",
+  frozen: "PostgreSQL frozen under load",
+} as const;
+/** The full outage outlasts the key records' 30 s refresh: they are read again while the database is away. */
+const SIZE = sized({ reduced: { clients: 4, outageMs: 8_000 }, full: { clients: 12, outageMs: 40_000 } });
+/** The longest a request may wait on a database that does not answer (the key lookup's bound is 2 s). */
+const SLOWEST_ANSWER_MS = 5_000;
 
-describe("when PostgreSQL stops under load and comes back", () => {
+describe.each(WAYS)("when PostgreSQL goes away (%s) under load and comes back", (way) => {
   let stack: FaultStack;
   let admin: Admin;
   let dp: SwitchyardProcess;
 
   beforeAll(async () => {
-    stack = await FaultStack.start({ label: "pg-outage" });
+    stack = await FaultStack.start({ label: `pg-outage-${way}` });
     admin = stack.adminOf();
     dp = await stack.startDataPlane();
   });
-  afterAll(() => stack?.stop());
+  afterAll(() => {
+    stack?.postgres.thaw(); // a failure while frozen must not leave it stopped
+    return stack?.stop();
+  });
 
   it("keeps serving known keys, refuses unknown ones with 503, and records all usage once it is back", async () => {
     const fake = await stack.startFake();
@@ -30,29 +44,39 @@ describe("when PostgreSQL stops under load and comes back", () => {
     await waitFor(() => load.answers.filter((a) => a.status === 200).length >= 20, { what: "load served" });
 
     const downAt = Date.now();
-    await stack.postgres.stop("fast");
+    if (way === "stopped") await stack.postgres.stop("fast");
+    else stack.postgres.freeze();
+    const askedAt = Date.now();
     const unknown = await complete(
       dp.url,
       "sk-sy-0000000000000000000000000000000000000000000",
       "chat",
       requestBody("chat", false),
     );
+    const unknownMs = Date.now() - askedAt;
     await until(downAt + SIZE.outageMs);
-    await stack.postgres.start();
+    if (way === "stopped") await stack.postgres.start();
+    else stack.postgres.thaw();
     const upAt = Date.now();
     const answers = await load.stop();
 
     const during = answers.filter((a) => a.sentAt >= downAt && a.answeredAt <= upAt);
+    // Sent while it was away and answered only after it came back: held by it.
+    const held = answers.filter(
+      (a) => a.sentAt >= downAt && a.sentAt < upAt - SLOWEST_ANSWER_MS && a.answeredAt > upAt,
+    );
     const served = answers.filter((a) => a.status === 200);
     const records = await waitForUsage(admin, tenant.userId, (r) => r.length >= served.length, 60_000);
     const flushedMs = Date.now() - upAt;
     const recorded = new Set(records.map((r) => r.requestId));
     const lost = served.filter((a) => !recorded.has(a.requestId)).length;
     const unexpected = (await listUsage(admin, tenant.userId)).length - served.length;
-    recordFigures(SCENARIO, {
+    recordFigures(SCENARIOS[way], {
       "PostgreSQL down (ms)": upAt - downAt,
       "answers to the known key while down (status: count)": JSON.stringify(statusCounts(during)),
       "answer to an unknown key while down": unknown.status,
+      "answer to an unknown key while down (ms)": unknownMs,
+      "requests sent while down and held until it was back": held.length,
       "usage recorded, PostgreSQL back → all records in (ms)": flushedMs,
       "requests served": served.length,
       "lost usage": lost,
@@ -62,6 +86,8 @@ describe("when PostgreSQL stops under load and comes back", () => {
     expect(during.length).toBeGreaterThan(0);
     expect(statusCounts(during)).toEqual({ 200: during.length });
     expect(unknown.status).toBe(503);
+    expect(unknownMs).toBeLessThan(SLOWEST_ANSWER_MS);
+    expect(held).toEqual([]);
     expect(JSON.parse(unknown.text)).toMatchObject({ error: { type: "api_error" } });
     expect(lost).toBe(0);
     expect(unexpected).toBe(0);

@@ -33,7 +33,7 @@ function recordOf(hash: string, balance: bigint): KeyRecord | null {
 }
 
 /** A cache over a fake database that counts lookups and can hold them until released. */
-function harness() {
+function harness(options: { waitMs?: number } = {}) {
   const clock = new ManualClock(1_000_000);
   const lookups: string[] = [];
   let balance = 100n;
@@ -42,6 +42,7 @@ function harness() {
     clock,
     maxAgeMs: 1_000,
     maxEntries: 3,
+    ...(options.waitMs === undefined ? {} : { waitMs: options.waitMs, slow: () => new Error("slow lookup") }),
     lookup: async (hash) => {
       lookups.push(hash);
       const read = recordOf(hash, balance); // read before the gate: what a query that started now would see
@@ -163,5 +164,29 @@ describe("the key record cache", () => {
     expect(h.lookups).toEqual(["unknown"]);
     await h.warm("h1", "h2", "h3");
     expect(h.cache.size).toBe(1);
+  });
+
+  it("does not hold callers for a lookup that goes unanswered: the record last read serves, a new key fails", async () => {
+    const h = harness({ waitMs: 20 });
+    await h.warm("h1");
+    h.clock.advance(1_000); // past the max age: the next get looks it up again
+    h.setBalance(7n);
+    const open = h.hold(); // the database stops answering (frozen, cut off)
+    expect((await h.cache.get("h1"))?.balanceUsd).toBe(100n); // after waitMs, the record last read
+    expect((await h.cache.get("h1"))?.balanceUsd).toBe(100n); // at once: its lookup is still running
+    await expect(h.cache.get("h3")).rejects.toThrow("slow lookup"); // never read: nothing to fall back on
+    expect(h.lookups).toEqual(["h1", "h3"]);
+    open(); // answered at last: what it read is kept
+    await expect.poll(async () => (await h.cache.get("h1"))?.balanceUsd).toBe(7n);
+    expect(h.lookups).toEqual(["h1", "h3"]);
+  });
+
+  it("never falls back to a record a change dropped, however slow its new lookup", async () => {
+    const h = harness({ waitMs: 20 });
+    await h.warm("h1");
+    const open = h.hold();
+    h.cache.invalidate({ kind: "api_key", id: "key-h1" }); // e.g. revoked
+    await expect(h.cache.get("h1")).rejects.toThrow("slow lookup");
+    open();
   });
 });

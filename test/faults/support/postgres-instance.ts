@@ -19,6 +19,10 @@ export interface PostgresInstance {
   start(): Promise<void>;
   /** `fast`: a fast shutdown (SIGINT, as `pg_ctl stop -m fast`); `kill`: kill -9 of the postmaster (a crash). */
   stop(mode?: "fast" | "kill"): Promise<void>;
+  /** SIGSTOP to the postmaster and every backend: connections stay open and nothing answers, until `thaw()`. */
+  freeze(): void;
+  /** SIGCONT to every process of the cluster. */
+  thaw(): void;
   /** Stops the server and deletes its data folder; safe to call twice. */
   destroy(): Promise<void>;
   /** Runs one SQL statement with psql as `postgres`; resolves with its unaligned output. */
@@ -136,8 +140,17 @@ class LocalPostgres implements PostgresInstance {
     await (mode === "kill" ? this.process.kill("SIGKILL") : this.process.stop("SIGINT"));
   }
 
+  freeze(): void {
+    for (const pid of processesIn(this.dataDir)) process.kill(pid, "SIGSTOP");
+  }
+
+  thaw(): void {
+    for (const pid of processesIn(this.dataDir)) process.kill(pid, "SIGCONT");
+  }
+
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
+    this.thaw();
     this.#destroyed = true;
     await this.process.stop("SIGQUIT", 5_000);
     for (const pid of processesIn(this.dataDir)) process.kill(pid, "SIGKILL");

@@ -106,4 +106,30 @@ describe("UsageBatch (usage records carried by releases)", () => {
     await batch.flush(50);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
+
+  it("answers false for a write the ledger leaves unanswered, and for what queued behind it, then at once until it answers", async () => {
+    const writes: string[][] = [];
+    let answer = () => {};
+    const ledger: UsageLedger = {
+      record(inputs) {
+        writes.push(inputs.map((i) => i.requestId));
+        const result = { recorded: inputs.length, duplicates: 0 };
+        if (writes.length > 1) return Promise.resolve(result); // the database answers again
+        return new Promise((resolve) => {
+          answer = () => resolve(result);
+        });
+      },
+    };
+    const batch = new UsageBatch({ ledger, log, lingerMs: 1, answerWithinMs: 30 });
+    const first = batch.add(usage("a"));
+    await vi.waitFor(() => expect(writes).toEqual([["a"]]), WAIT);
+    const behind = batch.add(usage("b")); // queued behind the hung write
+    expect(await Promise.all([first, behind])).toEqual([false, false]);
+    expect(await batch.add(usage("c"))).toBe(false); // the ledger still hangs: not queued at all
+    expect(writes).toEqual([["a"]]);
+    answer(); // at last (the data planes have sent "a", "b" and "c" again meanwhile; the ledger skips copies)
+    await turn();
+    expect(await batch.add(usage("d"))).toBe(true);
+    expect(writes).toEqual([["a"], ["d"]]);
+  });
 });

@@ -49,6 +49,14 @@ export interface KeyRecordCacheOptions {
   /** Past this many entries the cache starts over (bounds memory under a flood of distinct keys). */
   maxEntries: number;
   lookup: (keyHash: string) => Promise<KeyRecord | null>;
+  /**
+   * How long a caller waits for a lookup (ms; default: as long as it takes). Past it the caller gets the record last
+   * read, or `slow()` as its error when there is none — a database that stops answering without failing (frozen,
+   * cut off) must not hold requests until it is back. The lookup goes on; its answer is kept when it comes.
+   */
+  waitMs?: number;
+  /** The error for a caller whose lookup outlasted `waitMs` with no record to fall back on. */
+  slow?: () => Error;
 }
 
 /**
@@ -70,6 +78,8 @@ export class KeyRecordCache {
   readonly #negativeMaxAgeMs: number | undefined;
   readonly #maxEntries: number;
   readonly #lookup: (keyHash: string) => Promise<KeyRecord | null>;
+  readonly #waitMs: number | undefined;
+  readonly #slow: () => Error;
   readonly #entries = new Map<string, Entry>();
   /** Scope ("user:<id>", "api_key:<id>", "group:<id>") → hashes of the cached records in it. */
   readonly #index = new Map<string, Set<string>>();
@@ -84,16 +94,21 @@ export class KeyRecordCache {
     this.#negativeMaxAgeMs = options.negativeMaxAgeMs;
     this.#maxEntries = options.maxEntries;
     this.#lookup = options.lookup;
+    this.#waitMs = options.waitMs;
+    this.#slow = options.slow ?? (() => new Error("key lookup too slow"));
   }
 
-  /** The record for a key hash (hex), from the cache when fresh, else looked up (the stale one if that fails). */
+  /**
+   * The record for a key hash (hex), from the cache when fresh, else looked up (the stale one if that fails, or
+   * takes longer than `waitMs`). A record past its age whose lookup is already running is served as it is.
+   */
   get(keyHash: string): Promise<KeyRecord | null> {
     const now = this.#clock.now();
     const hit = this.#entries.get(keyHash);
     if (hit && now - hit.at < this.#ageLimit(hit)) return Promise.resolve(hit.record);
     const joined = this.#joinable.get(keyHash);
-    if (joined) return joined.promise;
-    return this.#load(keyHash, now);
+    if (joined && hit?.record) return Promise.resolve(hit.record);
+    return this.#bounded(keyHash, joined ? joined.promise : this.#load(keyHash, now));
   }
 
   /** Applies a change: drops what it may have made stale, or applies billed usage; other kinds are ignored. */
@@ -207,6 +222,29 @@ export class KeyRecordCache {
     );
     this.#joinable.set(keyHash, { load, promise });
     return promise;
+  }
+
+  /** `lookup`, or past `waitMs` the record last read (the error of `slow` when there is none). */
+  #bounded(keyHash: string, lookup: Promise<KeyRecord | null>): Promise<KeyRecord | null> {
+    const waitMs = this.#waitMs;
+    if (waitMs === undefined) return lookup;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const kept = this.#entries.get(keyHash)?.record;
+        if (kept) resolve(kept);
+        else reject(this.#slow());
+      }, waitMs);
+      lookup.then(
+        (record) => {
+          clearTimeout(timer);
+          resolve(record);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   #store(keyHash: string, record: KeyRecord | null, at: number): void {

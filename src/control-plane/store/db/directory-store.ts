@@ -9,7 +9,7 @@ import { billingWindowStarts } from "../../domain/catalog/billing-windows.js";
 import type { ChangeFeed } from "../../domain/change-feed.js";
 import { parseChatGptCredential } from "../../domain/oauth/chatgpt-credential.js";
 import type { AccountHealth, AccountPenalty, AccountView } from "../../domain/scheduling/index.js";
-import { isDatabaseUnavailable, translateDatabaseError } from "./database-errors.js";
+import { databaseUnavailable, isDatabaseUnavailable, translateDatabaseError } from "./database-errors.js";
 import { queryKeyRecord } from "./key-record-query.js";
 
 /**
@@ -20,6 +20,11 @@ import { queryKeyRecord } from "./key-record-query.js";
 const KEY_REFRESH_MS = 30_000;
 const KEY_MAX_AGE_WITHOUT_NOTICES_MS = 1_000;
 const KEY_CACHE_MAX_ENTRIES = 100_000;
+/**
+ * How long a request waits for its key's record to be read (ms). Past it the record last read serves; a key never
+ * read gets 503. A stopped database fails at once; this bounds one that stops answering (frozen, cut off).
+ */
+const KEY_LOOKUP_WAIT_MS = 2_000;
 const ACCOUNTS_MAX_AGE_MS = 5_000;
 
 const COOLDOWN_COLUMNS = {
@@ -95,6 +100,12 @@ export class PostgresDirectory implements Directory {
       negativeMaxAgeMs: KEY_MAX_AGE_WITHOUT_NOTICES_MS,
       maxEntries: KEY_CACHE_MAX_ENTRIES,
       lookup: (hex) => this.#lookupKey(hex),
+      waitMs: KEY_LOOKUP_WAIT_MS,
+      slow: () => {
+        const err = databaseUnavailable(new Error(`key lookup unanswered after ${KEY_LOOKUP_WAIT_MS} ms`));
+        this.#outage.failed(err);
+        return err;
+      },
     });
     this.#unsubscribe = deps.feed.subscribe((change) => {
       if (change.kind === "account") this.#refreshAccount(change.id);
