@@ -40,6 +40,10 @@ describe.each(WAYS)("when PostgreSQL goes away (%s) under load and comes back", 
   it("keeps serving known keys, refuses unknown ones with 503, and records all usage once it is back", async () => {
     const fake = await stack.startFake();
     const tenant = await seedTenant(admin, { fake, userConcurrency: SIZE.clients * 2 });
+    // A known key whose first account will fail while the database is away: the failover penalises the account,
+    // a write the request must not wait on.
+    const failing = await seedTenant(admin, { fake, accounts: [{ priority: 1 }, { priority: 2 }] });
+    expect((await complete(dp.url, failing.key, "chat")).status).toBe(200);
     const load = steadyLoad(dp.url, tenant.key, SIZE.clients);
     await waitFor(() => load.answers.filter((a) => a.status === 200).length >= 20, { what: "load served" });
 
@@ -54,6 +58,10 @@ describe.each(WAYS)("when PostgreSQL goes away (%s) under load and comes back", 
       requestBody("chat", false),
     );
     const unknownMs = Date.now() - askedAt;
+    fake.script({ match: { apiKey: failing.accounts[0]?.credential }, status: 500, times: 1 });
+    const failoverAskedAt = Date.now();
+    const failedOver = await complete(dp.url, failing.key, "chat");
+    const failoverMs = Date.now() - failoverAskedAt;
     await until(downAt + SIZE.outageMs);
     if (way === "stopped") await stack.postgres.start();
     else stack.postgres.thaw();
@@ -77,6 +85,7 @@ describe.each(WAYS)("when PostgreSQL goes away (%s) under load and comes back", 
       "answer to an unknown key while down": unknown.status,
       "answer to an unknown key while down (ms)": unknownMs,
       "requests sent while down and held until it was back": held.length,
+      "a request failed over while down (status, ms)": `${failedOver.status}, ${failoverMs}`,
       "usage recorded, PostgreSQL back → all records in (ms)": flushedMs,
       "requests served": served.length,
       "lost usage": lost,
@@ -88,6 +97,8 @@ describe.each(WAYS)("when PostgreSQL goes away (%s) under load and comes back", 
     expect(unknown.status).toBe(503);
     expect(unknownMs).toBeLessThan(SLOWEST_ANSWER_MS);
     expect(held).toEqual([]);
+    expect(failedOver.status).toBe(200);
+    expect(failoverMs).toBeLessThan(SLOWEST_ANSWER_MS);
     expect(JSON.parse(unknown.text)).toMatchObject({ error: { type: "api_error" } });
     expect(lost).toBe(0);
     expect(unexpected).toBe(0);

@@ -2,6 +2,7 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Clock } from "../../../shared/clock.js";
 import type { Logger } from "../../../shared/logger.js";
 import { OutageLog } from "../../../shared/outage-log.js";
+import { waitAtMost } from "../../../shared/wait-at-most.js";
 import type { AccountEntry, Directory, KeyRecord } from "../../domain/admission/directory.js";
 import { KeyRecordCache } from "../../domain/billing/key-record-cache.js";
 import type { SchedulableAccount } from "../../domain/catalog/account-records.js";
@@ -25,6 +26,8 @@ const KEY_CACHE_MAX_ENTRIES = 100_000;
  * read gets 503. A stopped database fails at once; this bounds one that stops answering (frozen, cut off).
  */
 const KEY_LOOKUP_WAIT_MS = 2_000;
+/** How long a reroute or a release waits for its account's outcome (a penalty, a cleared streak) to be saved (ms). */
+const OUTCOME_WAIT_MS = 1_000;
 const ACCOUNTS_MAX_AGE_MS = 5_000;
 
 const COOLDOWN_COLUMNS = {
@@ -154,16 +157,21 @@ export class PostgresDirectory implements Directory {
   async recordOutcome(accountId: string, health: AccountHealth, penalty: AccountPenalty): Promise<void> {
     const entry = this.#accounts?.entries.get(accountId) ?? this.#lastAccounts?.entries.get(accountId);
     if (entry) applyOutcome(entry, health, penalty);
-    try {
-      await this.#persistOutcome(accountId, health, penalty);
-      this.#outage.ok();
-    } catch (err) {
-      this.#outage.failed(err);
-      if (!isDatabaseUnavailable(err))
-        this.#log.error({ err, statement: "account.outcome", accountId }, "account outcome not saved");
-      return;
-    }
-    this.#feed.publish({ kind: "account", id: accountId });
+    const saved = this.#persistOutcome(accountId, health, penalty).then(
+      () => {
+        this.#outage.ok();
+        this.#feed.publish({ kind: "account", id: accountId });
+      },
+      (err: unknown) => {
+        this.#outage.failed(err);
+        if (!isDatabaseUnavailable(err))
+          this.#log.error({ err, statement: "account.outcome", accountId }, "account outcome not saved");
+      },
+    );
+    // The request that caused it (a reroute, a release) waits for the write only so long: a database that hangs
+    // instead of failing must not hold it. This replica schedules by the outcome already; the others learn of it
+    // once the write is done.
+    await waitAtMost(saved, OUTCOME_WAIT_MS);
   }
 
   async #persistOutcome(accountId: string, health: AccountHealth, penalty: AccountPenalty): Promise<void> {
