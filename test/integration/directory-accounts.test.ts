@@ -8,6 +8,9 @@ describe("the directory's account table", () => {
   let h: AdminHarness;
   let directory: PostgresDirectory;
   const reads = { all: 0, one: [] as string[] };
+  /** While set, account reads never answer (a frozen database). */
+  let frozen = false;
+  const never = <T>() => new Promise<T>(() => {});
 
   beforeAll(async () => {
     h = await startAdminHarness("directory_accounts");
@@ -17,11 +20,11 @@ describe("the directory's account table", () => {
       accounts: {
         listAllForScheduling: (): Promise<SchedulableAccount[]> => {
           reads.all++;
-          return accounts.listAllForScheduling();
+          return frozen ? never() : accounts.listAllForScheduling();
         },
         getForScheduling: (id: string) => {
           reads.one.push(id);
-          return accounts.getForScheduling(id);
+          return frozen ? never() : accounts.getForScheduling(id);
         },
       },
       feed: h.feed,
@@ -80,5 +83,40 @@ describe("the directory's account table", () => {
     expect(await members()).toEqual([["c", 3, "active"]]);
     await vi.waitFor(() => expect(reads.all).toBe(2));
     expect(reads.one.at(-1)).toBe(c);
+  });
+
+  it("waits at most a second for accounts read again when the database stops answering, then schedules by what it has", async () => {
+    const { group } = await h.client.createGroup({ name: "frozen-db" });
+    const groupId = group?.id ?? "";
+    const { account } = await h.client.createAccount({
+      name: "d",
+      baseUrl: "http://127.0.0.1:9",
+      credential: "sk-d",
+      groupIds: [groupId],
+    });
+    const names = async () => (await directory.accountsOfGroup(groupId)).map((e) => e.name);
+    await vi.waitFor(async () => expect(await names()).toEqual(["d"]));
+    frozen = true;
+    try {
+      // A change names the account: it is re-read before the next admit schedules it, but the read never answers.
+      h.feed.publish({ kind: "account", id: account?.id ?? "" });
+      let started = performance.now();
+      expect(await names()).toEqual(["d"]);
+      expect(performance.now() - started).toBeLessThan(3_000);
+      // The read still hangs; later admits do not wait for it again.
+      started = performance.now();
+      expect(await names()).toEqual(["d"]);
+      expect(performance.now() - started).toBeLessThan(200);
+      // Notices may have been lost (the feed reconnected): the whole table is read again, and never answers.
+      h.feed.publish({ kind: "reset", id: "" });
+      started = performance.now();
+      expect(await names()).toEqual(["d"]);
+      expect(performance.now() - started).toBeLessThan(3_000);
+      started = performance.now();
+      expect(await names()).toEqual(["d"]);
+      expect(performance.now() - started).toBeLessThan(200);
+    } finally {
+      frozen = false;
+    }
   });
 });

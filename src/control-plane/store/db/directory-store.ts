@@ -26,6 +26,8 @@ const KEY_CACHE_MAX_ENTRIES = 100_000;
  * read gets 503. A stopped database fails at once; this bounds one that stops answering (frozen, cut off).
  */
 const KEY_LOOKUP_WAIT_MS = 2_000;
+/** How long an admit waits for accounts being read again before it schedules by the table it has (ms). */
+const ACCOUNT_READ_WAIT_MS = 1_000;
 /** How long a reroute or a release waits for its account's outcome (a penalty, a cleared streak) to be saved (ms). */
 const OUTCOME_WAIT_MS = 1_000;
 const ACCOUNTS_MAX_AGE_MS = 5_000;
@@ -72,10 +74,12 @@ export class PostgresDirectory implements Directory {
   #lastAccounts: AccountTable | null = null;
   readonly #outage: OutageLog;
   #accountsLoading: Promise<AccountTable> | null = null;
+  /** Settles when the running load does, or ACCOUNT_READ_WAIT_MS after it began. */
+  #accountsLoadingWaited: Promise<"settled" | "timed out"> = Promise.resolve("settled");
   /** Accounts being re-read after a change; `again` when another change came meanwhile. */
   readonly #refreshing = new Map<string, { again: boolean }>();
-  /** The refreshes running; reading the table waits for them. */
-  readonly #refreshes = new Set<Promise<void>>();
+  /** The refreshes running, as reading the table waits for them (each for at most ACCOUNT_READ_WAIT_MS). */
+  readonly #refreshes = new Set<Promise<unknown>>();
   readonly #lastUsed = new Map<string, number>();
   readonly #unsubscribe: () => void;
 
@@ -204,7 +208,8 @@ export class PostgresDirectory implements Directory {
    * (changes announced by the feed are applied at once, by id); only the first load is waited for.
    */
   async #accountTable(): Promise<AccountTable> {
-    // An account a change names is re-read before it is scheduled again (a change made here is seen at once).
+    // An account a change names is re-read before it is scheduled again (a change made here is seen at once) — for
+    // at most ACCOUNT_READ_WAIT_MS: a database that hangs instead of failing must not hold every admit.
     if (this.#refreshes.size > 0) await Promise.all(this.#refreshes);
     const cached = this.#accounts;
     if (cached && this.#clock.now() - cached.at < ACCOUNTS_MAX_AGE_MS) return cached;
@@ -213,11 +218,19 @@ export class PostgresDirectory implements Directory {
       loading.catch(() => undefined);
       return cached;
     }
+    // Dropped (notices may have been lost): read again, or — ACCOUNT_READ_WAIT_MS after that read began — the last
+    // table loaded, as in an outage.
+    const last = this.#lastAccounts;
+    if (last && (await this.#accountsLoadingWaited) === "timed out") {
+      loading.catch(() => undefined);
+      return last;
+    }
     return loading;
   }
 
   #reloadAccounts(): Promise<AccountTable> {
-    this.#accountsLoading ??= this.#loadAccounts()
+    if (this.#accountsLoading) return this.#accountsLoading;
+    this.#accountsLoading = this.#loadAccounts()
       .then(
         (table) => {
           this.#outage.ok();
@@ -233,6 +246,7 @@ export class PostgresDirectory implements Directory {
       .finally(() => {
         this.#accountsLoading = null;
       });
+    this.#accountsLoadingWaited = waitAtMost(this.#accountsLoading, ACCOUNT_READ_WAIT_MS);
     return this.#accountsLoading;
   }
 
@@ -310,8 +324,10 @@ export class PostgresDirectory implements Directory {
         this.#refreshing.delete(id);
       }
     })();
-    this.#refreshes.add(refresh);
-    void refresh.finally(() => this.#refreshes.delete(refresh));
+    // Admits wait for it at most ACCOUNT_READ_WAIT_MS from now, not each that long again while it hangs.
+    const waited = waitAtMost(refresh, ACCOUNT_READ_WAIT_MS);
+    this.#refreshes.add(waited);
+    void waited.then(() => this.#refreshes.delete(waited));
   }
 
   /** Swaps one account's entry (or removes it) in the current table; group lists are replaced, never mutated. */
