@@ -98,6 +98,29 @@ describe("RedisLeaseStore when Redis goes away", () => {
     expect((await store.loads([key])).get(key)).toEqual({ inUse: 1, waiting: 0 });
   });
 
+  it("gives back the slots that admits refused during a freeze take when Redis works off what they sent", async () => {
+    const pair = (holder: string) =>
+      store.acquirePair({
+        holder,
+        ttlMs: 60_000, // far longer than the test: only the give-back can free the slot
+        first: { key: "user:frozen", limit: 1 },
+        choices: [{ key: "account:frozen", limit: 1, rank: 0, lead: false }],
+      });
+    server.freeze();
+    // Sent, then given up on: the caller is refused, but the script sits in Redis's socket buffer.
+    await expect(pair("refused")).rejects.toMatchObject({ code: ErrorCode.STORE_UNAVAILABLE });
+    server.thaw();
+    // Redis runs the refused admit when it resumes; its slots are given back, so an admit soon gets them.
+    await vi.waitFor(
+      async () => expect(await pair(`next-${performance.now()}`)).toMatchObject({ granted: true }),
+      {
+        timeout: 5_000,
+        interval: 100,
+      },
+    );
+    expect((await store.loads(["user:frozen"])).get("user:frozen")).toEqual({ inUse: 1, waiting: 0 });
+  });
+
   it("refuses to open with STORE_UNAVAILABLE when Redis is not there", async () => {
     await server.stop();
     const { ms, error } = await rejection(() =>

@@ -17,6 +17,8 @@ export interface LeaseBatchDeps {
   unavailable: (cause: unknown) => SwitchyardError;
   /** Operations per script run at most; more wait for the next run. */
   maxOperations?: number;
+  /** Failed operations remembered for {@link LeaseBatch.releaseUncertain} at most (default 10,000). */
+  maxUncertain?: number;
 }
 
 type Pending =
@@ -44,12 +46,20 @@ type Pending =
 export class LeaseBatch {
   readonly #deps: LeaseBatchDeps;
   readonly #maxOperations: number;
+  readonly #maxUncertain: number;
   #pending: Pending[] = [];
   #scheduled = false;
+  /**
+   * Holders of runs that failed without an answer (holder → the slot keys they name): Redis may have run them
+   * after all — a frozen Redis works off what was sent to it when it resumes, long after its callers gave up — so
+   * slots may be held by admits that were refused, and releases may not have happened.
+   */
+  readonly #uncertain = new Map<string, readonly string[]>();
 
   constructor(deps: LeaseBatchDeps) {
     this.#deps = deps;
     this.#maxOperations = deps.maxOperations ?? 256;
+    this.#maxUncertain = deps.maxUncertain ?? 10_000;
   }
 
   acquirePair(request: PairRequest): Promise<PairResult> {
@@ -58,6 +68,39 @@ export class LeaseBatch {
 
   releaseAll(keys: readonly string[], holder: string): Promise<boolean[]> {
     return new Promise((resolve, reject) => this.#add({ kind: "release", keys, holder, resolve, reject }));
+  }
+
+  /**
+   * Gives back every slot a failed run may have taken or kept (see `#uncertain`): after the first run that succeeds
+   * again, and when the connection is back from a drop, before anything else is sent on it — each time once more
+   * `againAfterMs` later (what a dropped connection delivered may be worked off after the new one's first commands). Their callers were answered with
+   * an error, so none of these holders is in use: an admit refused is never resent, a release that failed is not
+   * retried. Past `maxUncertain` the rest is left to the lease TTL.
+   */
+  async releaseUncertain(againAfterMs = 1_000): Promise<void> {
+    const entries = [...this.#uncertain];
+    this.#uncertain.clear();
+    if (entries.length === 0) return;
+    const releaseAll = () =>
+      Promise.all(
+        entries.map(([holder, keys]) =>
+          this.releaseAll(keys, holder).catch(() => {
+            this.#noteUncertain(holder, keys); // down again: the next return tries again
+          }),
+        ),
+      );
+    await releaseAll();
+    await new Promise((resolve) => setTimeout(resolve, againAfterMs).unref());
+    await releaseAll();
+  }
+
+  /** Holders remembered by {@link releaseUncertain} (for tests). */
+  get uncertain(): number {
+    return this.#uncertain.size;
+  }
+
+  #noteUncertain(holder: string, keys: readonly string[]): void {
+    if (this.#uncertain.size < this.#maxUncertain) this.#uncertain.set(holder, keys);
   }
 
   #add(operation: Pending): void {
@@ -100,10 +143,20 @@ export class LeaseBatch {
       }
     }
     this.#deps.run(keys.map(this.#deps.baseOf), args).then(
-      (reply) => this.#settle(operations, keys, reply),
+      (reply) => {
+        this.#settle(operations, keys, reply);
+        // Redis answers again; on the same connection what it may still run of the failed runs came before this.
+        if (this.#uncertain.size > 0) void this.releaseUncertain();
+      },
       (err: unknown) => {
         const error = this.#deps.unavailable(err);
-        for (const op of operations) op.reject(error);
+        for (const op of operations) {
+          if (op.kind === "pair") {
+            const { holder, first, choices } = op.request;
+            this.#noteUncertain(holder, [first.key, ...choices.map((c) => c.key)]);
+          } else this.#noteUncertain(op.holder, op.keys);
+          op.reject(error);
+        }
       },
     );
   }

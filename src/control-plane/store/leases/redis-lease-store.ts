@@ -143,7 +143,10 @@ export class RedisLeaseStore implements LeaseStore {
     this.#client.on("ready", () => {
       if (!this.#lost) return;
       this.#lost = false;
-      this.#log?.info("lease store connection is back; holders re-assert");
+      const uncertain = this.#batch.uncertain;
+      this.#log?.info({ uncertain }, "lease store connection is back; holders re-assert");
+      // First on the connection: slots that operations refused during the outage may have taken after all.
+      void this.#batch.releaseUncertain();
       for (const listener of this.#reconnectListeners) listener();
     });
     this.#subscriber.on("message", (_channel: string, token: string) => {
