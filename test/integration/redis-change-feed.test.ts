@@ -34,4 +34,32 @@ describe("the change feed across replicas", () => {
     await new Promise((r) => setTimeout(r, 50));
     for (const h of heard) expect(h).toEqual([{ kind: "api_key", id: "key-1" }]);
   });
+
+  it("sends a change again once its replica's connection is back, when only that connection dropped", async () => {
+    const prefix = `sytest:feed:${randomBytes(4).toString("hex")}:`;
+    // Fail-closed, as the control plane opens it: a command while disconnected fails at once.
+    const publisher = new Redis({
+      host: "127.0.0.1",
+      port: 6379,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 100,
+    });
+    publisher.on("error", () => undefined);
+    connections.push(publisher);
+    const dropped = new RedisChangeFeed({ publisher, subscriber: connect(), prefix, log });
+    const other = new RedisChangeFeed({ publisher: connect(), subscriber: connect(), prefix, log });
+    await Promise.all([dropped.start(), other.start()]);
+    const heard: Change[] = [];
+    other.subscribe((c) => heard.push(c));
+    await expect.poll(() => publisher.status).toBe("ready");
+
+    publisher.stream.destroy(); // this replica's connection alone drops; the other replica stays live
+    await expect.poll(() => publisher.status).not.toBe("ready");
+    dropped.publish({ kind: "api_key", id: "key-revoked" }); // e.g. a revocation: must reach the other replica
+    const billed = { keyId: "k", subscriptionId: null, amountPico: "1", fromBalance: true };
+    dropped.publish({ kind: "usage_billed", id: "user-1", billed }); // a delta: not sent twice
+    await expect.poll(() => heard, { timeout: 5_000 }).toEqual([{ kind: "api_key", id: "key-revoked" }]);
+    expect(other.live).toBe(true);
+  });
 });

@@ -21,6 +21,9 @@ export class RedisChangeFeed implements ChangeFeed {
   #lost = false;
   /** Changes not relayed are logged once per outage (other replicas fall back to short max-ages meanwhile). */
   readonly #relay: OutageLog;
+  /** Changes whose relay failed, sent again once the publisher is ready (invalidations only; see `publish`). */
+  #unsent: Change[] = [];
+  #resendScheduled = false;
 
   /** `subscriber` must be a dedicated connection (it enters subscribe mode). */
   constructor(options: { publisher: Redis; subscriber: Redis; prefix: string; log: Logger }) {
@@ -64,18 +67,50 @@ export class RedisChangeFeed implements ChangeFeed {
     this.#live = true;
   }
 
+  /**
+   * Applies a change here and relays it to the other replicas. A relay that fails (this replica's connection to
+   * Redis dropped, while theirs may not have: they stay `live` and would never hear of it) is sent again once the
+   * publisher is ready — except billed usage, a delta that a relay which timed out may have delivered already.
+   */
   publish(change: Change): void {
     this.#local.publish(change);
+    this.#relayChange(change);
+  }
+
+  #relayChange(change: Change): void {
     this.#publisher.publish(this.#channel, JSON.stringify({ origin: this.#origin, change })).then(
       () => this.#relay.ok(),
-      (err: unknown) => this.#relay.failed(err),
+      (err: unknown) => {
+        this.#relay.failed(err);
+        if (change.kind === "usage_billed") return;
+        if (this.#unsent.length >= MAX_UNSENT) this.#unsent.shift();
+        this.#unsent.push(change);
+        this.#scheduleResend();
+      },
     );
+  }
+
+  /** Once the publisher is ready again (or, if it never stopped being, a second from now). */
+  #scheduleResend(): void {
+    if (this.#resendScheduled) return;
+    this.#resendScheduled = true;
+    const resend = () => {
+      this.#resendScheduled = false;
+      const unsent = this.#unsent;
+      this.#unsent = [];
+      for (const change of unsent) this.#relayChange(change);
+    };
+    if (this.#publisher.status === "ready") setTimeout(resend, 1_000).unref();
+    else this.#publisher.once("ready", resend);
   }
 
   subscribe(listener: (change: Change) => void): () => void {
     return this.#local.subscribe(listener);
   }
 }
+
+/** Invalidations kept for a resend at most (the oldest go first; past this many, caches' max ages bound staleness). */
+const MAX_UNSENT = 1_000;
 
 function parse(message: string): { origin: string; change: Change } | null {
   try {
