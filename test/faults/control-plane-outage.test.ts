@@ -20,10 +20,7 @@ const SIZE = sized({ reduced: { limit: 4, after: 12 }, full: { limit: 8, after: 
  * connections open and silent — only the HTTP/2 pings tell it from a slow one; it comes back where it stopped, with
  * its timers overdue and the lease TTL long past).
  */
-const WAYS = sized({
-  reduced: ["kill -9", "SIGSTOP"] as const,
-  full: ["kill -9", "SIGTERM", "SIGSTOP"] as const,
-});
+const WAYS = sized({ reduced: ["kill -9"] as const, full: ["kill -9", "SIGTERM", "SIGSTOP"] as const });
 const LABELS = { "kill -9": "kill", SIGTERM: "term", SIGSTOP: "freeze" } as const;
 
 describe.each(WAYS)(

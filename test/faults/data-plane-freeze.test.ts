@@ -49,8 +49,8 @@ describe("when a data plane freezes (SIGSTOP) with streams in flight for longer 
       userConcurrency: STREAMS,
       accounts: [{ concurrency: STREAMS }, { concurrency: STREAMS }],
     });
-    // Streams that outlast the freeze (~20 s), then short ones.
-    fake.script({ text: "x".repeat(200), events: 200, eventDelayMs: 100, times: STREAMS });
+    // Streams that outlast the freeze (~15 s), then short ones.
+    fake.script({ text: "x".repeat(150), events: 150, eventDelayMs: 100, times: STREAMS });
     fake.script({ text: "y".repeat(10), events: 10, eventDelayMs: 50 });
     const held: OpenStream[] = await Promise.all(
       Array.from({ length: STREAMS }, () => openStream(frozen.url, tenant.key)),
