@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { watchLiveness } from "../../src/control-plane/store/redis-liveness.js";
 import { type RedisServer, startRedisServer } from "../support/redis-server.js";
 
@@ -44,8 +44,8 @@ describe("watchLiveness", () => {
     await expect(held).rejects.toThrow();
     const started = performance.now();
     await expect(redis.get("k")).rejects.toThrow(/enableOfflineQueue/);
-    expect(performance.now() - started).toBeLessThan(100);
-    expect(noticedMs).toBeLessThan(1_000); // interval + timeout, with room for a busy machine
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(noticedMs).toBeLessThan(3_000); // interval + timeout (0.4 s), with room for a busy machine
 
     server.thaw();
     await once(redis, "ready");
@@ -53,15 +53,17 @@ describe("watchLiveness", () => {
   });
 
   it("leaves a connection that answers alone", async () => {
-    unwatch = watchLiveness(redis, { name: "test", intervalMs: 20, timeoutMs: 300 });
+    unwatch = watchLiveness(redis, { name: "test", intervalMs: 20, timeoutMs: 2_000 });
     let closed = 0;
     redis.on("close", () => closed++);
+    const pings = async () =>
+      Number((await redis.info("commandstats")).match(/cmdstat_ping:calls=(\d+)/)?.[1] ?? 0);
+    const before = await pings();
     for (let i = 0; i < 50; i++) await redis.set(`k${i}`, String(i));
-    // Ten intervals with pings answered: no drop.
-    const pings = Number((await redis.info("commandstats")).match(/cmdstat_ping:calls=(\d+)/)?.[1] ?? 0);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const after = Number((await redis.info("commandstats")).match(/cmdstat_ping:calls=(\d+)/)?.[1] ?? 0);
-    expect(after).toBeGreaterThan(pings);
+    // Several pings answered while commands run: no drop.
+    await vi.waitFor(async () => expect(await pings()).toBeGreaterThanOrEqual(before + 5), {
+      timeout: 10_000,
+    });
     expect(closed).toBe(0);
     expect(redis.status).toBe("ready");
   });

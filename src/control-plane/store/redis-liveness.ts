@@ -15,8 +15,8 @@ export interface LivenessOptions {
 /**
  * Pings a connection while it is ready. A ping unanswered within `timeoutMs` means Redis stopped answering without
  * closing the connection: a frozen process, or a host gone or cut off without a reset, which TCP can take minutes to
- * notice. The connection is then dropped at once and reconnected, so that — with no offline queue and no retries — its
- * commands fail at once until Redis answers again, instead of each waiting out its own timeout (or, with none,
+ * notice. The connection is then dropped at once and reconnected, so that — with no offline queue and no retries —
+ * its commands fail at once until Redis answers again, instead of each waiting out its own timeout (or, with none,
  * until Redis is back); and the return shows as a "ready" event, which re-assertion listens for. Returns a function
  * that stops watching.
  */

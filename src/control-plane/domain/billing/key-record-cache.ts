@@ -1,4 +1,5 @@
 import type { Clock } from "../../../shared/clock.js";
+import { waitAtMost } from "../../../shared/wait-at-most.js";
 import type { KeyControls, KeyRecord } from "../admission/directory.js";
 import type { BilledUsage, Change, ChangeKind } from "../change-feed.js";
 import { perWindow } from "./subscription-limits.js";
@@ -225,26 +226,11 @@ export class KeyRecordCache {
   }
 
   /** `lookup`, or past `waitMs` the record last read (the error of `slow` when there is none). */
-  #bounded(keyHash: string, lookup: Promise<KeyRecord | null>): Promise<KeyRecord | null> {
-    const waitMs = this.#waitMs;
-    if (waitMs === undefined) return lookup;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const kept = this.#entries.get(keyHash)?.record;
-        if (kept) resolve(kept);
-        else reject(this.#slow());
-      }, waitMs);
-      lookup.then(
-        (record) => {
-          clearTimeout(timer);
-          resolve(record);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
+  async #bounded(keyHash: string, lookup: Promise<KeyRecord | null>): Promise<KeyRecord | null> {
+    if (this.#waitMs === undefined || (await waitAtMost(lookup, this.#waitMs)) === "settled") return lookup;
+    const kept = this.#entries.get(keyHash)?.record;
+    if (kept) return kept;
+    throw this.#slow();
   }
 
   #store(keyHash: string, record: KeyRecord | null, at: number): void {

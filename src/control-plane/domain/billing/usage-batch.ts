@@ -1,5 +1,6 @@
 import type { Logger } from "../../../shared/logger.js";
 import { OutageLog } from "../../../shared/outage-log.js";
+import { waitAtMost } from "../../../shared/wait-at-most.js";
 import type { UsageInput, UsageLedger } from "./usage-ledger.js";
 
 /** Settings of {@link UsageBatch}. */
@@ -73,18 +74,10 @@ export class UsageBatch {
    * hold the process. What is left unwritten is sent again by its data planes (their releases are not answered).
    */
   async flush(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<"expired">((resolve) => {
-      timer = setTimeout(() => resolve("expired"), timeoutMs);
-    });
-    try {
-      if (!this.#writing) this.#writeNow();
-      while (this.#writing) {
-        const written = this.#writing.then(() => "written" as const);
-        if ((await Promise.race([written, expired])) === "expired") return;
-      }
-    } finally {
-      clearTimeout(timer);
+    const deadline = Date.now() + timeoutMs;
+    if (!this.#writing) this.#writeNow();
+    while (this.#writing) {
+      if ((await waitAtMost(this.#writing, deadline - Date.now())) === "timed out") return;
     }
   }
 

@@ -73,9 +73,9 @@ export class LeaseBatch {
   /**
    * Gives back every slot a failed run may have taken or kept (see `#uncertain`): after the first run that succeeds
    * again, and when the connection is back from a drop, before anything else is sent on it — each time once more
-   * `againAfterMs` later (what a dropped connection delivered may be worked off after the new one's first commands). Their callers were answered with
-   * an error, so none of these holders is in use: an admit refused is never resent, a release that failed is not
-   * retried. Past `maxUncertain` the rest is left to the lease TTL.
+   * `againAfterMs` later (what a dropped connection delivered may be worked off after the new one's first
+   * commands). Their callers were answered with an error, so none of these holders is in use: an admit refused is
+   * never resent, a release that failed is not retried. Past `maxUncertain` the rest is left to the lease TTL.
    */
   async releaseUncertain(againAfterMs = 1_000): Promise<void> {
     const entries = [...this.#uncertain];
@@ -94,7 +94,7 @@ export class LeaseBatch {
     await releaseAll();
   }
 
-  /** Holders remembered by {@link releaseUncertain} (for tests). */
+  /** Holders remembered for {@link releaseUncertain} (logged when the connection is back). */
   get uncertain(): number {
     return this.#uncertain.size;
   }
